@@ -1,0 +1,53 @@
+"""mlops: reproducible, versioned datasets and models on any filesystem.
+
+Everything public is importable from here. Submodules load on first use, so ``import mlops`` stays
+fast and never imports an ML framework.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from mlops.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from mlops.dataset.data_processor import DataProcessor
+    from mlops.dataset.invertible_data_processor import InvertibleDataProcessor
+    from mlops.dataset.versioned_dataset import VersionedDataset
+    from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder
+    from mlops.model.serializer import ModelSerializer
+    from mlops.model.training_config import TrainingConfig
+    from mlops.model.versioned_model import VersionedModel
+    from mlops.model.versioned_model_builder import VersionedModelBuilder
+    from mlops.storage import Publisher
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "DataProcessor": "mlops.dataset.data_processor",
+    "InvertibleDataProcessor": "mlops.dataset.invertible_data_processor",
+    "VersionedDataset": "mlops.dataset.versioned_dataset",
+    "VersionedDatasetBuilder": "mlops.dataset.versioned_dataset_builder",
+    "ModelSerializer": "mlops.model.serializer",
+    "TrainingConfig": "mlops.model.training_config",
+    "VersionedModel": "mlops.model.versioned_model",
+    "VersionedModelBuilder": "mlops.model.versioned_model_builder",
+    "Publisher": "mlops.storage",
+}
+
+__all__ = ["__version__", "errors", "hookimpl", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    if name == "errors":
+        return importlib.import_module("mlops.errors")
+    raise AttributeError(f"module 'mlops' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

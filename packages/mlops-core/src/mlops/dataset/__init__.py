@@ -1,0 +1,1 @@
+"""Versioned datasets: processors that turn raw data into tensors, and their publication."""

@@ -1,0 +1,74 @@
+"""Checks on the tensors a processor returns, made before anything is written."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+
+from mlops.errors import InvalidProcessorOutputError, TensorNameError
+
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,99}$")
+RESERVED_NAMES = frozenset({"raw", "meta", "data_processor", "metadata"})
+
+
+def check_tensors(
+    features: Any, labels: Any, reserved: frozenset[str] = RESERVED_NAMES
+) -> dict[str, tuple[str, np.ndarray]]:
+    """Validate a processor's ``(features, labels)`` output and return ``{name: (role, array)}``.
+
+    Raises :class:`InvalidProcessorOutputError` for anything but dicts of numeric numpy arrays and
+    :class:`TensorNameError` for names that collide, are reserved or are not safe file names.
+    """
+    tensors: dict[str, tuple[str, np.ndarray]] = {}
+    lowered: dict[str, str] = {}
+    for role, group in (("features", features), ("labels", labels)):
+        if not isinstance(group, dict):
+            raise InvalidProcessorOutputError(
+                f"the processor must return {role} as a dict of name -> numpy array, got {type(group).__name__}"
+            )
+        for name, array in group.items():
+            _check_name(name, reserved)
+            if name in tensors:
+                raise TensorNameError(
+                    f"tensor name {name!r} is used by both features and labels; give each tensor its own name"
+                )
+            if name.lower() in lowered:
+                raise TensorNameError(
+                    f"tensor names {lowered[name.lower()]!r} and {name!r} differ only in case; they would "
+                    "collide on case-insensitive filesystems"
+                )
+            _check_array(name, array)
+            tensors[name] = (role, array)
+            lowered[name.lower()] = name
+    if not tensors:
+        raise InvalidProcessorOutputError("the processor returned no tensors at all")
+    return tensors
+
+
+def _check_name(name: Any, reserved: frozenset[str]) -> None:
+    if not isinstance(name, str):
+        raise TensorNameError(f"tensor names must be strings, got {name!r}")
+    if not _SAFE_NAME.match(name) or name in (".", ".."):
+        raise TensorNameError(
+            f"tensor name {name!r} is not a safe file name: use letters, digits, '_', '-' and '.', "
+            "starting with a letter, digit or '_' (at most 100 characters)"
+        )
+    if name in reserved or name.startswith("_"):
+        raise TensorNameError(
+            f"tensor name {name!r} is reserved (it would shadow an attribute of VersionedDataset); rename it"
+        )
+
+
+def _check_array(name: str, array: Any) -> None:
+    if not isinstance(array, np.ndarray):
+        raise InvalidProcessorOutputError(
+            f"tensor {name!r} is a {type(array).__module__}.{type(array).__qualname__}; processors must "
+            "return numpy arrays (convert with np.asarray)"
+        )
+    if array.dtype.hasobject:
+        raise InvalidProcessorOutputError(
+            f"tensor {name!r} has dtype {array.dtype}, which holds Python objects and would need pickle; "
+            "convert it to a numeric, boolean or fixed-width string dtype"
+        )

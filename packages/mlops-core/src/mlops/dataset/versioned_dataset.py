@@ -1,0 +1,174 @@
+"""Loading a published dataset: metadata at once, tensors and processor on first use, verified."""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from mlops import metadata, pickling, plugins
+from mlops.dataset.data_processor import DataProcessor
+from mlops.errors import MetadataError
+from mlops.storage import Location, Publisher, resolve
+
+
+class VersionedDataset:
+    """A published dataset version, opened from a local path or any fsspec URL.
+
+    Opening reads meta.json only. Each tensor is an attribute named after it (``dataset.X_train``),
+    loaded on first access: verified against its sha256, then memory-mapped (remote files are
+    fetched once into the local content cache). ``data_processor`` is unpickled only after its
+    hash matches. Two datasets are equal when their content hashes are.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, storage_options: dict[str, Any] | None = None) -> None:
+        self._loc: Location = resolve(path, storage_options)
+        self._publisher: Publisher = plugins.publisher_for(self._loc.fs.protocol)
+        self.metadata: dict[str, Any] = metadata.read_meta(self._publisher, self._loc, "dataset")
+        self._manifest = metadata.manifest(self.metadata)
+        self._tensor_meta = self._check_tensor_meta()
+        self._loaded: dict[str, np.ndarray] = {}
+
+    # --- identity -----------------------------------------------------------------------------------
+
+    @property
+    def path(self) -> str:
+        """The version's path or URL, as given (local paths made absolute)."""
+        return self._loc.url
+
+    @property
+    def name(self) -> str:
+        return str(self.metadata["name"])
+
+    @property
+    def version(self) -> str:
+        return str(self.metadata["version"])
+
+    @property
+    def hash(self) -> str:
+        """sha256 content hash: equal for the same tensors and raw files, wherever published."""
+        return str(self.metadata["hash"])
+
+    @property
+    def tags(self) -> list[str]:
+        return list(self.metadata["tags"])
+
+    @property
+    def created_at(self) -> str:
+        return str(self.metadata["created_at"])
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, VersionedDataset):
+            return NotImplemented
+        return self.hash == other.hash
+
+    def __hash__(self) -> int:
+        return hash(self.hash)
+
+    def __repr__(self) -> str:
+        return f"VersionedDataset({self.path!r}, name={self.name!r}, version={self.version!r}, hash={self.hash[:12]!r})"
+
+    # --- tensors ------------------------------------------------------------------------------------
+
+    @property
+    def tensor_names(self) -> list[str]:
+        """Names of every stored tensor, features first."""
+        return list(self._tensor_meta)
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [n for n, m in self._tensor_meta.items() if m["role"] == "features"]
+
+    @property
+    def label_names(self) -> list[str]:
+        return [n for n, m in self._tensor_meta.items() if m["role"] == "labels"]
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self._tensor_meta:
+            raise KeyError(f"{self.path} has no tensor {name!r}; it has {', '.join(self._tensor_meta) or 'none'}")
+        if name not in self._loaded:
+            self._loaded[name] = self._load_tensor(name)
+        return self._loaded[name]
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        # Only called for attributes not found normally: tensors, then a helpful AttributeError.
+        tensors = self.__dict__.get("_tensor_meta")
+        if tensors is not None and name in tensors:
+            return self[name]
+        raise AttributeError(
+            f"{type(self).__name__} has no attribute {name!r}"
+            + (f"; its tensors are {', '.join(tensors)}" if tensors else "")
+        )
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(super().__dir__()) | set(self._tensor_meta))
+
+    def _load_tensor(self, name: str) -> np.ndarray:
+        file = self._tensor_meta[name]["file"]
+        local = self._publisher.fetch_verified(self._loc.child(file), self._manifest[file], file)
+        if self._manifest[file].size and os.path.getsize(local):
+            try:
+                return np.load(local, mmap_mode="r", allow_pickle=False)
+            except ValueError:  # zero-size arrays cannot be memory-mapped
+                pass
+        return np.load(local, allow_pickle=False)
+
+    def _check_tensor_meta(self) -> dict[str, dict[str, Any]]:
+        tensors = self.metadata.get("tensors")
+        if not isinstance(tensors, dict):
+            raise MetadataError(f"meta.json at {self.path}: 'tensors' must be an object")
+        for name, info in tensors.items():
+            if (
+                not isinstance(info, dict)
+                or info.get("file") not in self._manifest
+                or info.get("role") not in ("features", "labels")
+            ):
+                raise MetadataError(f"meta.json at {self.path}: tensor {name!r} is malformed or not in the manifest")
+        return tensors
+
+    # --- processor and raw data -----------------------------------------------------------------------
+
+    @cached_property
+    def data_processor(self) -> DataProcessor:
+        """The processor that built this dataset, as it was then (its code was stored by value)."""
+        info = self.metadata.get("processor")
+        if not isinstance(info, dict) or info.get("file") not in self._manifest:
+            raise MetadataError(f"meta.json at {self.path}: 'processor' is malformed or not in the manifest")
+        file = info["file"]
+        data = self._publisher.read_verified(self._loc.child(file), self._manifest[file], file)
+        processor: DataProcessor = pickling.loads_processor(data, info.get("python"))
+        return processor
+
+    @property
+    def raw_strategy(self) -> str:
+        """``'copy'`` (raw data stored in the version) or ``'link'`` (only its location recorded)."""
+        return str(self._raw_meta()["strategy"])
+
+    @property
+    def raw_path(self) -> str:
+        """Where the raw data is: inside the version for ``'copy'``, the original source for ``'link'``."""
+        raw = self._raw_meta()
+        if raw["strategy"] == "link":
+            return str(raw["source"])
+        return self._loc.child(metadata.safe_relpath(raw.get("path", "raw"), self.path)).url
+
+    def _raw_meta(self) -> dict[str, Any]:
+        raw = self.metadata.get("raw")
+        if not isinstance(raw, dict) or raw.get("strategy") not in ("copy", "link") or not isinstance(raw.get("source"), str):
+            raise MetadataError(f"meta.json at {self.path}: 'raw' is malformed")
+        return raw
+
+    # --- integrity ------------------------------------------------------------------------------------
+
+    def verify(self) -> None:
+        """Check every file of the version against its sha256 in meta.json; raises
+        :class:`~mlops.errors.IntegrityError` naming the first file that does not match."""
+        for relpath, entry in self._manifest.items():
+            self._publisher.fetch_verified(self._loc.child(relpath), entry, relpath, use_cache=False)
+
+
+RESERVED_TENSOR_NAMES = frozenset(
+    {n for n in dir(VersionedDataset) if not n.startswith("_")} | {"raw", "meta", "data_processor", "metadata"}
+)

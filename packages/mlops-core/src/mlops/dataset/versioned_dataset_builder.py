@@ -1,0 +1,144 @@
+"""Publishing a dataset: tensors, the processor that made them, the raw data, and meta.json."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Literal
+
+import numpy as np
+
+from mlops import metadata, pickling, plugins
+from mlops.dataset.data_processor import DataProcessor
+from mlops.dataset.tensors import check_tensors
+from mlops.dataset.versioned_dataset import RESERVED_TENSOR_NAMES
+from mlops.errors import (
+    DatasetPathNotFoundError,
+    InvalidNameError,
+    InvalidProcessorError,
+    InvalidRawStrategyError,
+    MetadataError,
+)
+from mlops.publication import VersionWriter, check_name, check_tags, check_version, timestamp
+from mlops.storage import Location, resolve
+
+PROCESSOR_FILE = "data_processor.pkl"
+RAW_DIR = "raw"
+RawStrategy = Literal["copy", "link"]
+
+
+class VersionedDatasetBuilder:
+    """Runs a :class:`DataProcessor` on raw data and publishes the result as a versioned dataset.
+
+    The processor runs here, once; its output is checked at once, so bad tensors fail before
+    anything is written. ``storage_options`` are passed to fsspec to read the raw data.
+    """
+
+    def __init__(
+        self,
+        dataset_path: str | os.PathLike[str],
+        data_processor: DataProcessor,
+        *,
+        storage_options: dict[str, Any] | None = None,
+    ) -> None:
+        if not isinstance(data_processor, DataProcessor):
+            raise InvalidProcessorError(
+                f"data_processor must be an instance of a DataProcessor subclass, got {type(data_processor).__name__}"
+            )
+        self.dataset_path = os.fspath(dataset_path)
+        self.data_processor = data_processor
+        self._raw = resolve(self.dataset_path, storage_options)
+        publisher = plugins.publisher_for(self._raw.fs.protocol)
+        if not publisher.exists(self._raw):
+            raise DatasetPathNotFoundError(f"the raw dataset path {self._raw.url} does not exist")
+        features, labels = data_processor.get_preprocessed_features_and_labels(self.dataset_path)
+        self._tensors = check_tensors(features, labels, RESERVED_TENSOR_NAMES)
+        self.features: dict[str, np.ndarray] = {n: a for n, (role, a) in self._tensors.items() if role == "features"}
+        self.labels: dict[str, np.ndarray] = {n: a for n, (role, a) in self._tensors.items() if role == "labels"}
+
+    def publish(
+        self,
+        path: str | os.PathLike[str],
+        version: str | None = None,
+        *,
+        name: str | None = None,
+        tags: list[str] | None = None,
+        raw: RawStrategy = "copy",
+        storage_options: dict[str, Any] | None = None,
+    ) -> str:
+        """Publish the dataset to ``path/version`` and return that version's path.
+
+        ``version=None`` uses the publication timestamp. ``name`` defaults to the last folder of
+        ``path``. ``raw='copy'`` stores the raw data byte for byte under ``raw/``; ``raw='link'``
+        only records where it lives. Raises :class:`~mlops.errors.PublicationPathAlreadyExistsError`
+        if the version exists; on any failure nothing of this version remains.
+        """
+        created_at = timestamp()
+        version = check_version(created_at if version is None else version)
+        tags = check_tags(tags)
+        if raw not in ("copy", "link"):
+            raise InvalidRawStrategyError(f"raw must be 'copy' or 'link', got {raw!r}")
+        root = resolve(path, storage_options)
+        name = check_name(name if name is not None else (root.name or "dataset"))
+        publisher = plugins.publisher_for(root.fs.protocol)
+        raw_publisher = plugins.publisher_for(self._raw.fs.protocol)
+        raw_files = self._raw_files(raw_publisher) if raw == "copy" else []
+        processor_bytes = pickling.dumps_processor(self.data_processor)
+
+        with VersionWriter(publisher, root, version) as writer:
+            tensor_meta = {}
+            for tensor_name, (role, array) in self._tensors.items():
+                file = f"{tensor_name}.npy"
+                writer.write_array(file, array)
+                tensor_meta[tensor_name] = {
+                    "file": file,
+                    "role": role,
+                    "shape": list(array.shape),
+                    "dtype": str(array.dtype),
+                }
+            for relpath, src in raw_files:
+                writer.copy(relpath, src)
+            content = dict(writer.entries)
+            writer.write_bytes(PROCESSOR_FILE, processor_bytes)
+            raw_meta: dict[str, Any] = {"strategy": raw, "source": self._raw.url}
+            if raw == "copy":
+                raw_meta["path"] = self._raw_prefix()
+            extra = {"raw_link": self._raw.url} if raw == "link" else None
+            meta = {
+                "schema": metadata.SCHEMA_VERSION,
+                "kind": "dataset",
+                "name": name,
+                "version": version,
+                "created_at": created_at,
+                "tags": tags,
+                "hash": metadata.content_hash("dataset", content, extra),
+                "tensors": tensor_meta,
+                "raw": raw_meta,
+                "processor": {
+                    "file": PROCESSOR_FILE,
+                    "class": f"{type(self.data_processor).__module__}.{type(self.data_processor).__qualname__}",
+                    "pickler": pickling.PICKLER,
+                    "python": metadata.library_versions()["python"],
+                },
+                "libraries": metadata.library_versions("mlops-core", "numpy", "cloudpickle", "fsspec"),
+            }
+            return writer.commit(meta)
+
+    def _raw_prefix(self) -> str:
+        """Where the raw data lands inside the version: ``raw`` for a folder, ``raw/NAME`` for a file."""
+        publisher = plugins.publisher_for(self._raw.fs.protocol)
+        return RAW_DIR if publisher.is_dir(self._raw) else f"{RAW_DIR}/{self._raw.name}"
+
+    def _raw_files(self, publisher: Any) -> list[tuple[str, Location]]:
+        """``(relpath in the version, source location)`` of every raw file, checked up front."""
+        files = []
+        is_dir = publisher.is_dir(self._raw)
+        for rel in publisher.list_files(self._raw):
+            relpath = f"{RAW_DIR}/{rel}"
+            try:
+                metadata.safe_relpath(relpath, self._raw.url)
+            except MetadataError:
+                raise InvalidNameError(
+                    f"raw file {rel!r} has a name that cannot be stored portably; rename it or use raw='link'"
+                ) from None
+            files.append((relpath, self._raw.child(rel) if is_dir else self._raw))
+        return files

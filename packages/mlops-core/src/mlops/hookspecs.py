@@ -1,0 +1,67 @@
+"""Every hook a plugin can implement, one function per hook.
+
+Plugins are modules (or objects) listed under the ``mlops`` entry-point group and decorated with
+``from mlops import hookimpl``. Register-callback hooks receive a ``register`` function and call it
+once per thing they contribute; every plugin's implementation is called. The rest of mlops never
+calls ``pm.hook`` directly: it goes through the typed façade in :mod:`mlops.plugins`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from mlops.dataset.data_processor import DataProcessor
+    from mlops.model.serializer import ModelSerializer
+    from mlops.storage import Publisher
+
+PROJECT = "mlops"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# --- model serializers ------------------------------------------------------------------------------
+
+
+@hookspec
+def mlops_register_serializers(register: Callable[[ModelSerializer], None]) -> None:
+    """Register model serializers: call ``register(serializer)`` once per
+    :class:`~mlops.model.serializer.ModelSerializer` instance. All implementations are called;
+    serializer names must be unique across plugins (a duplicate is skipped with a warning)."""
+
+
+@hookspec(firstresult=True)
+def mlops_training_history(history: Any) -> dict[str, list[Any]] | None:
+    """Turn a framework's training-history object (e.g. a Keras ``History``) into a plain dict of
+    per-epoch lists. Return ``None`` for objects you do not know; the first non-None result wins."""
+
+
+# --- publishers -------------------------------------------------------------------------------------
+
+
+@hookspec
+def mlops_register_publishers(register: Callable[[Publisher], None]) -> None:
+    """Register publishers: call ``register(publisher)`` with a :class:`~mlops.storage.Publisher`
+    whose ``schemes`` name the URL schemes it claims (e.g. ``("gs", "gcs")``). All implementations
+    are called; URLs whose scheme no plugin claims use the built-in fsspec publisher. To wrap the
+    default, subclass :class:`~mlops.storage.Publisher` and call ``super()``."""
+
+
+# --- processors -------------------------------------------------------------------------------------
+
+
+@hookspec
+def mlops_register_processors(register: Callable[[type[DataProcessor]], None]) -> None:
+    """Contribute ready-made processors: call ``register(processor_class)`` once per
+    :class:`~mlops.dataset.data_processor.DataProcessor` subclass. All implementations are called;
+    :func:`mlops.plugins.processors` lists the result by qualified class name."""
+
+
+@hookspec
+def mlops_pickle_by_value(processor: DataProcessor) -> Iterable[str] | None:
+    """Take part in persisting ``processor``: return names of imported modules whose code must be
+    stored by value with it (so the dataset keeps working after that code changes or disappears).
+    Results of all implementations are combined with the built-in choice (the user's own modules)."""

@@ -1,0 +1,1 @@
+"""Versioned models: serializer plugins, training configuration and publication."""

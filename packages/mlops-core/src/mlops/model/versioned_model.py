@@ -1,0 +1,155 @@
+"""Loading a published model without knowing its framework."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from mlops import metadata, pickling, plugins
+from mlops.dataset.versioned_dataset import VersionedDataset
+from mlops.errors import MetadataError
+from mlops.model.serializer import ModelSerializer
+from mlops.model.training_config import TrainingConfig
+from mlops.storage import Location, Publisher, materialize, resolve
+
+
+class VersionedModel:
+    """A published model version, opened from a local path or any fsspec URL.
+
+    Opening reads meta.json only. ``model`` loads the native object on first use through the
+    serializer named in meta.json, after every file has been verified against its sha256;
+    ``predict`` runs it on numpy features whatever the framework.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, storage_options: dict[str, Any] | None = None) -> None:
+        self._loc: Location = resolve(path, storage_options)
+        self._publisher: Publisher = plugins.publisher_for(self._loc.fs.protocol)
+        self.metadata: dict[str, Any] = metadata.read_meta(self._publisher, self._loc, "model")
+        self._manifest = metadata.manifest(self.metadata)
+        for key in ("serializer", "dataset", "training"):
+            if not isinstance(self.metadata.get(key), dict):
+                raise MetadataError(f"meta.json at {self.path}: {key!r} must be an object")
+        if not isinstance(self.metadata["serializer"].get("name"), str):
+            raise MetadataError(f"meta.json at {self.path}: the serializer has no name")
+
+    # --- identity -----------------------------------------------------------------------------------
+
+    @property
+    def path(self) -> str:
+        return self._loc.url
+
+    @property
+    def name(self) -> str:
+        return str(self.metadata["name"])
+
+    @property
+    def version(self) -> str:
+        return str(self.metadata["version"])
+
+    @property
+    def hash(self) -> str:
+        return str(self.metadata["hash"])
+
+    @property
+    def tags(self) -> list[str]:
+        return list(self.metadata["tags"])
+
+    @property
+    def created_at(self) -> str:
+        return str(self.metadata["created_at"])
+
+    @property
+    def serializer_name(self) -> str:
+        return str(self.metadata["serializer"]["name"])
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, VersionedModel):
+            return NotImplemented
+        return self.hash == other.hash
+
+    def __hash__(self) -> int:
+        return hash(self.hash)
+
+    def __repr__(self) -> str:
+        return (
+            f"VersionedModel({self.path!r}, name={self.name!r}, version={self.version!r}, "
+            f"serializer={self.serializer_name!r})"
+        )
+
+    # --- lineage and training ---------------------------------------------------------------------------
+
+    @property
+    def dataset_path(self) -> str:
+        """Path of the dataset version this model was trained on."""
+        return str(self.metadata["dataset"]["path"])
+
+    @property
+    def dataset_version(self) -> str:
+        return str(self.metadata["dataset"]["version"])
+
+    @property
+    def dataset_hash(self) -> str:
+        return str(self.metadata["dataset"]["hash"])
+
+    @cached_property
+    def dataset(self) -> VersionedDataset:
+        """The dataset this model was trained on, opened from :attr:`dataset_path`."""
+        return VersionedDataset(self.dataset_path)
+
+    @cached_property
+    def training_config(self) -> TrainingConfig:
+        return TrainingConfig.from_json(self.metadata["training"])
+
+    @property
+    def history(self) -> dict[str, Any] | None:
+        return self.training_config.history
+
+    @property
+    def train_args(self) -> dict[str, Any]:
+        return self.training_config.train_args
+
+    # --- the model ------------------------------------------------------------------------------------
+
+    @cached_property
+    def serializer(self) -> ModelSerializer:
+        """The installed serializer that saved this model (an install hint if it is missing)."""
+        info = self.metadata["serializer"]
+        return plugins.serializer_named(info["name"], info.get("distribution"))
+
+    @cached_property
+    def model(self) -> Any:
+        """The native model object (``keras.Model``, ``torch.nn.Module``, sklearn estimator...)."""
+        serializer = self.serializer
+        if getattr(serializer, "pickles_code", False):
+            pickling.check_python_version(self.metadata.get("libraries", {}).get("python"), f"model {self.path}")
+        local = {rel: self._publisher.fetch_verified(self._loc.child(rel), e, rel) for rel, e in self._manifest.items()}
+        if self._loc.is_local:
+            return serializer.load(self._loc.path)
+        directory = tempfile.mkdtemp(prefix="mlops-load-")
+        try:
+            materialize(local, directory)
+            return serializer.load(directory)
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
+
+    def predict(self, features: Any) -> np.ndarray:
+        """Predictions of the model for ``features``: a numpy array, or the single-tensor dict that
+        ``data_processor.get_preprocessed_features`` returns (e.g. ``{'X_pred': ...}``)."""
+        if isinstance(features, dict):
+            if len(features) != 1:
+                raise ValueError(
+                    f"predict takes one feature tensor; got a dict with {sorted(features)}: pass e.g. features['X_pred']"
+                )
+            (features,) = features.values()
+        return np.asarray(self.serializer.predict(self.model, features))
+
+    def verify(self) -> None:
+        """Check every file against its sha256 in meta.json; raises
+        :class:`~mlops.errors.IntegrityError` naming the first file that does not match."""
+        for relpath, entry in self._manifest.items():
+            self._publisher.fetch_verified(self._loc.child(relpath), entry, relpath, use_cache=False)

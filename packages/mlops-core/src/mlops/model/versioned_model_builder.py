@@ -1,0 +1,126 @@
+"""Publishing a model: the serializer's files, its training config, and the link to its dataset."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from typing import Any
+
+from mlops import metadata, plugins
+from mlops.dataset.versioned_dataset import VersionedDataset
+from mlops.errors import MlopsError, PluginError
+from mlops.model.serializer import ModelSerializer
+from mlops.model.training_config import TrainingConfig
+from mlops.publication import VersionWriter, check_name, check_tags, check_version, timestamp
+from mlops.storage import resolve
+
+
+class VersionedModelBuilder:
+    """Publishes a trained model of any framework, linked to the dataset it was trained on.
+
+    The serializer is the installed one whose ``can_save(model)`` is true, unless ``serializer=``
+    (a name or a :class:`ModelSerializer`) is given to :meth:`publish`.
+    """
+
+    def __init__(
+        self,
+        versioned_dataset: VersionedDataset | str | os.PathLike[str],
+        model: Any,
+        training_config: TrainingConfig | None = None,
+    ) -> None:
+        if not isinstance(versioned_dataset, VersionedDataset):
+            versioned_dataset = VersionedDataset(versioned_dataset)
+        if training_config is not None and not isinstance(training_config, TrainingConfig):
+            raise TypeError(f"training_config must be a TrainingConfig, got {type(training_config).__name__}")
+        self.dataset = versioned_dataset
+        self.model = model
+        self.training_config = training_config or TrainingConfig()
+
+    def publish(
+        self,
+        path: str | os.PathLike[str],
+        version: str | None = None,
+        *,
+        name: str | None = None,
+        tags: list[str] | None = None,
+        serializer: ModelSerializer | str | None = None,
+        storage_options: dict[str, Any] | None = None,
+    ) -> str:
+        """Publish the model to ``path/version`` and return that version's path.
+
+        ``version=None`` uses the publication timestamp; ``name`` defaults to the last folder of
+        ``path``. The model is saved to a local temporary folder first, so a framework error
+        leaves nothing behind in the store.
+        """
+        created_at = timestamp()
+        version = check_version(created_at if version is None else version)
+        tags = check_tags(tags)
+        root = resolve(path, storage_options)
+        name = check_name(name if name is not None else (root.name or "model"))
+        chosen = self._serializer(serializer)
+        publisher = plugins.publisher_for(root.fs.protocol)
+
+        staging = tempfile.mkdtemp(prefix="mlops-model-")
+        try:
+            chosen.save(self.model, staging)
+            files = _local_files(staging)
+            if not files:
+                raise PluginError(f"serializer {chosen.name!r} wrote no files for the model")
+            meta = {
+                "schema": metadata.SCHEMA_VERSION,
+                "kind": "model",
+                "name": name,
+                "version": version,
+                "created_at": created_at,
+                "tags": tags,
+                "hash": "",
+                "serializer": {
+                    "name": chosen.name,
+                    "distribution": plugins.distribution_of(chosen),
+                    "distribution_version": _dist_version(plugins.distribution_of(chosen)),
+                },
+                "framework": metadata.check_json(chosen.framework_versions(), "framework versions"),
+                "training": self.training_config.to_json(),
+                "dataset": {
+                    "path": self.dataset.path,
+                    "name": self.dataset.name,
+                    "version": self.dataset.version,
+                    "hash": self.dataset.hash,
+                },
+                "libraries": metadata.library_versions("mlops-core", "numpy", "cloudpickle", "fsspec"),
+            }
+            metadata.dumps(meta)  # fail on non-JSON values before writing anything
+            local = resolve(staging)
+            with VersionWriter(publisher, root, version) as writer:
+                for relpath in files:
+                    writer.copy(relpath, local.child(relpath))
+                meta["hash"] = metadata.content_hash("model", writer.entries, {"serializer": chosen.name})
+                return writer.commit(meta)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def _serializer(self, serializer: ModelSerializer | str | None) -> ModelSerializer:
+        if serializer is None:
+            return plugins.serializer_for(self.model)
+        if isinstance(serializer, str):
+            return plugins.serializer_named(serializer)
+        if isinstance(serializer, ModelSerializer):
+            return serializer
+        raise MlopsError(f"serializer must be a serializer name or a ModelSerializer, got {serializer!r}")
+
+
+def _local_files(directory: str) -> list[str]:
+    """Relative posix paths of every file under ``directory``."""
+    found = []
+    for folder, _dirs, names in os.walk(directory):
+        for file in names:
+            rel = os.path.relpath(os.path.join(folder, file), directory)
+            found.append(rel.replace(os.sep, "/"))
+    return sorted(found)
+
+
+def _dist_version(distribution: str | None) -> str | None:
+    if distribution is None:
+        return None
+    return metadata.library_versions(distribution).get(distribution)

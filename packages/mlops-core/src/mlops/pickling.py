@@ -1,0 +1,130 @@
+"""Storing data processors by value, so a dataset keeps processing data the way it was built.
+
+A pickle normally stores a class by reference (``mymodule.MyProcessor``): load it after the module
+was edited and you silently get the new behaviour; delete the module and loading fails. mlops
+instead stores the *code* of the user's modules with the processor (cloudpickle's
+``register_pickle_by_value``), while installed libraries (numpy, mlops itself...) stay by reference.
+Which modules count as the user's is decided by :func:`user_modules` and by plugins through the
+``mlops_pickle_by_value`` hook.
+
+By-value pickles hold bytecode, which is tied to the Python minor version that wrote it, so the
+writer's version is recorded and checked before unpickling.
+"""
+
+from __future__ import annotations
+
+import pickle
+import platform
+import site
+import sys
+import sysconfig
+from collections.abc import Iterable
+from types import ModuleType
+from typing import Any
+
+import cloudpickle
+
+from mlops.errors import ProcessorSerializationError, PythonVersionMismatchError
+
+PICKLER = "cloudpickle"
+
+
+def dumps_processor(processor: Any) -> bytes:
+    """Pickle ``processor`` with its user modules by value; a clear error if that is impossible."""
+    from mlops import plugins
+
+    modules = [sys.modules[name] for name in sorted(plugins.by_value_modules(processor)) if name in sys.modules]
+    registered: list[ModuleType] = []
+    try:
+        already = cloudpickle.list_registry_pickle_by_value()
+        for module in modules:
+            if module.__name__ not in already:
+                cloudpickle.register_pickle_by_value(module)
+                registered.append(module)
+        return cloudpickle.dumps(processor, protocol=pickle.DEFAULT_PROTOCOL)
+    except Exception as exc:
+        raise ProcessorSerializationError(
+            f"the data processor {type(processor).__qualname__} cannot be pickled: {type(exc).__name__}: {exc}. "
+            "Keep only picklable state on it (arrays, numbers, functions, plain objects; no open files, "
+            "locks or connections), or create such resources inside its methods."
+        ) from exc
+    finally:
+        for module in registered:
+            try:
+                cloudpickle.unregister_pickle_by_value(module)
+            except ValueError:  # pragma: no cover - already unregistered
+                pass
+
+
+def loads_processor(data: bytes, written_by: str | None) -> Any:
+    """Unpickle a processor written by Python ``written_by`` (``"3.11.7"``); the bytes must already
+    be verified against the manifest. Refuses another Python minor version."""
+    check_python_version(written_by, "data_processor.pkl")
+    try:
+        return pickle.loads(data)
+    except Exception as exc:
+        raise ProcessorSerializationError(
+            f"data_processor.pkl could not be unpickled: {type(exc).__name__}: {exc}. A library it "
+            "references by name may be missing or of an incompatible version; see the dataset's "
+            "meta.json 'libraries' for the versions that wrote it."
+        ) from exc
+
+
+def check_python_version(written_by: str | None, what: str) -> None:
+    """Raise :class:`PythonVersionMismatchError` unless ``written_by`` has this interpreter's
+    major.minor version (by-value pickles carry bytecode of that version)."""
+    here = platform.python_version()
+    if written_by is None or written_by.split(".")[:2] != here.split(".")[:2]:
+        raise PythonVersionMismatchError(
+            f"{what} was written by Python {written_by or 'of an unknown version'} and holds code pickled "
+            f"by value, which only loads safely on the same minor version; this is Python {here}. "
+            f"Load it with Python {'.'.join((written_by or '?.?').split('.')[:2])}."
+        )
+
+
+def user_modules(obj: Any) -> set[str]:
+    """Top-level packages of the user's own code that ``obj`` depends on directly: the modules of
+    its class hierarchy and of the functions, classes and objects in its attributes, minus the
+    standard library and installed distributions (those stay by reference)."""
+    candidates = {cls.__module__ for cls in type(obj).__mro__}
+    for value in _attribute_values(obj):
+        module = getattr(value, "__module__", None) if callable(value) else type(value).__module__
+        if isinstance(module, str):
+            candidates.add(module)
+    tops = {name.split(".", 1)[0] for name in candidates}
+    return {top for top in tops if _is_user_module(top)}
+
+
+def _attribute_values(obj: Any) -> Iterable[Any]:
+    state = getattr(obj, "__dict__", {})
+    for value in state.values():
+        yield value
+        if isinstance(value, (list, tuple, set)):
+            yield from value
+        elif isinstance(value, dict):
+            yield from value.values()
+
+
+def _installed_roots() -> tuple[str, ...]:
+    paths = {sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")}
+    paths.update(getattr(site, "getsitepackages", lambda: [])())
+    user_site = getattr(site, "getusersitepackages", lambda: None)()
+    if isinstance(user_site, str):
+        paths.add(user_site)
+    return tuple(sorted(p.rstrip("/") + "/" for p in paths if p))
+
+
+def _is_user_module(name: str) -> bool:
+    if name in ("__main__", "builtins", "mlops") or name in sys.builtin_module_names:
+        return False  # __main__ is pickled by value by cloudpickle already
+    module = sys.modules.get(name)
+    if module is None:
+        return False
+    locations = list(getattr(module, "__path__", []) or [])
+    file = getattr(module, "__file__", None)
+    if file:
+        locations.append(file)
+    if not locations:
+        return False
+    roots = _installed_roots()
+    return not any(str(loc).startswith(roots) for loc in locations)

@@ -1,0 +1,191 @@
+"""The typed façade over the plugin manager: the only module that touches ``pm.hook``.
+
+Entry points of the ``mlops`` group are loaded lazily (on first use, not at ``import mlops``) and
+once. A plugin that fails to import or register is skipped with a :class:`PluginLoadWarning`, so
+one broken plugin never breaks the others. ``MLOPS_LOAD_PLUGINS`` restricts loading for debugging:
+a comma-separated list of entry-point names, or an empty string to load none.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+from collections.abc import Callable
+from importlib import metadata as importlib_metadata
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+from mlops import hookspecs
+from mlops.errors import NoSerializerError, PluginError, SerializerNotInstalledError
+from mlops.storage import Publisher
+
+if TYPE_CHECKING:
+    from mlops.dataset.data_processor import DataProcessor
+    from mlops.model.serializer import ModelSerializer
+
+ENTRY_POINT_GROUP = "mlops"
+FIRST_PARTY_EXTRAS = {"mlops-keras": "keras", "mlops-torch": "torch", "mlops-sklearn": "sklearn"}
+"""Our plugin distributions and the mlops-core extra that installs each."""
+
+
+class PluginLoadWarning(UserWarning):
+    """Warned when an installed plugin cannot be loaded and is skipped."""
+
+
+_lock = threading.RLock()
+_pm: pluggy.PluginManager | None = None
+
+
+def get_plugin_manager() -> pluggy.PluginManager:
+    """The process-wide plugin manager, created and populated from entry points on first call."""
+    global _pm
+    with _lock:
+        if _pm is None:
+            pm = pluggy.PluginManager(hookspecs.PROJECT)
+            pm.add_hookspecs(hookspecs)
+            from mlops import builtin_plugin
+
+            pm.register(builtin_plugin, name="mlops.builtin")
+            _load_entry_points(pm)
+            _pm = pm
+        return _pm
+
+
+def reset_plugin_manager(pm: pluggy.PluginManager | None = None) -> None:
+    """Replace the plugin manager (``None``: rebuild it lazily). Meant for tests."""
+    global _pm
+    with _lock:
+        _pm = pm
+
+
+def _load_entry_points(pm: pluggy.PluginManager) -> None:
+    allowed = os.environ.get("MLOPS_LOAD_PLUGINS")
+    names = None if allowed is None else {n.strip() for n in allowed.split(",") if n.strip()}
+    for ep in importlib_metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if names is not None and ep.name not in names:
+            continue
+        if pm.has_plugin(ep.name):
+            continue
+        dist = getattr(getattr(ep, "dist", None), "name", None) or "unknown distribution"
+        try:
+            plugin = ep.load()
+            pm.register(plugin, name=ep.name)
+        except Exception as exc:  # noqa: BLE001 - any failure of third-party code must be survivable
+            warnings.warn(
+                f"mlops plugin {ep.name!r} (from {dist}) failed to load and was skipped: "
+                f"{type(exc).__name__}: {exc}",
+                PluginLoadWarning,
+                stacklevel=2,
+            )
+
+
+def _collect(hook_name: str, kind: type, what: str) -> list[Any]:
+    """Call a register-callback hook and return what the plugins registered, type-checked."""
+    registered: list[Any] = []
+
+    def register(obj: Any) -> None:
+        ok = isinstance(obj, type) and issubclass(obj, kind) if what == "class" else isinstance(obj, kind)
+        if not ok:
+            raise PluginError(f"a plugin registered {obj!r} through {hook_name}; expected a {kind.__name__} {what}")
+        registered.append(obj)
+
+    getattr(get_plugin_manager().hook, hook_name)(register=register)
+    return registered
+
+
+# --- serializers --------------------------------------------------------------------------------------
+
+
+def serializers() -> dict[str, ModelSerializer]:
+    """Every installed serializer by name (first registration wins on a clash, with a warning)."""
+    from mlops.model.serializer import ModelSerializer
+
+    found: dict[str, ModelSerializer] = {}
+    for serializer in _collect("mlops_register_serializers", ModelSerializer, "instance"):
+        name = getattr(serializer, "name", None)
+        if not isinstance(name, str) or not name:
+            raise PluginError(f"serializer {serializer!r} has no name; set the class attribute `name`")
+        if name in found:
+            warnings.warn(f"two plugins register a serializer named {name!r}; keeping the first", PluginLoadWarning, stacklevel=2)
+            continue
+        found[name] = serializer
+    return found
+
+
+def serializer_for(model: Any) -> ModelSerializer:
+    """The first installed serializer whose ``can_save(model)`` is true."""
+    available = serializers()
+    for serializer in available.values():
+        if serializer.can_save(model):
+            return serializer
+    names = ", ".join(sorted(available)) or "none"
+    raise NoSerializerError(
+        f"no installed serializer can save a {type(model).__module__}.{type(model).__qualname__} "
+        f"(installed: {names}). Install the plugin for its framework, e.g. "
+        f'pip install "mlops-core[keras]" (or [torch], [sklearn]), pass serializer=... explicitly, '
+        "or write a serializer plugin (see the README's plugin section)."
+    )
+
+
+def serializer_named(name: str, distribution: str | None = None) -> ModelSerializer:
+    """The installed serializer called ``name``; if missing, an error with the install command."""
+    available = serializers()
+    if name in available:
+        return available[name]
+    if distribution in FIRST_PARTY_EXTRAS:
+        command = f'pip install "mlops-core[{FIRST_PARTY_EXTRAS[distribution]}]"'
+    elif distribution:
+        command = f'pip install "{distribution}"'
+    else:
+        command = "install the plugin that provides it"
+    raise SerializerNotInstalledError(
+        f"this model was saved by the {name!r} serializer, which is not installed; run: {command}"
+    )
+
+
+def distribution_of(obj: Any) -> str | None:
+    """The installed distribution that provides ``obj``'s class, if any (for install hints)."""
+    top = type(obj).__module__.split(".", 1)[0]
+    dists = importlib_metadata.packages_distributions().get(top)
+    return dists[0] if dists else None
+
+
+def history_to_dict(history: Any) -> dict[str, list[Any]] | None:
+    """A plugin's conversion of a framework history object, or ``None`` if no plugin knows it."""
+    result: dict[str, list[Any]] | None = get_plugin_manager().hook.mlops_training_history(history=history)
+    return result
+
+
+# --- publishers ---------------------------------------------------------------------------------------
+
+
+def publisher_for(protocol: str | tuple[str, ...] | list[str]) -> Publisher:
+    """The publisher for a URL scheme: a plugin's that claims it, else the built-in fsspec one."""
+    protocols = {protocol} if isinstance(protocol, str) else set(protocol)
+    for publisher in _collect("mlops_register_publishers", Publisher, "instance"):
+        if protocols & set(publisher.schemes):
+            return publisher
+    return _DEFAULT_PUBLISHER
+
+
+_DEFAULT_PUBLISHER = Publisher()
+
+
+# --- processors ---------------------------------------------------------------------------------------
+
+
+def processors() -> dict[str, type[DataProcessor]]:
+    """Ready-made processors contributed by plugins, by ``module.QualifiedName``."""
+    from mlops.dataset.data_processor import DataProcessor
+
+    return {f"{c.__module__}.{c.__qualname__}": c for c in _collect("mlops_register_processors", DataProcessor, "class")}
+
+
+def by_value_modules(processor: DataProcessor) -> set[str]:
+    """Names of modules to pickle by value with ``processor``, as chosen by every plugin."""
+    results = get_plugin_manager().hook.mlops_pickle_by_value(processor=processor)
+    return {name for result in results if result for name in result}
+
+

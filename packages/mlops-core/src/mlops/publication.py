@@ -1,0 +1,204 @@
+"""Writing one version: input checks, the create-only claim, streamed files, meta.json last.
+
+Datasets and models share this path. The protocol, identical on every store:
+
+1. refuse if anything is already at ``ROOT/VERSION`` (a version, a leftover, or a stranger's folder);
+2. create ``ROOT/VERSION/.mlops-publishing`` create-only: of concurrent publishers exactly one wins,
+   and the losers fail before they write a byte;
+3. stream every file into place, hashing while writing (each byte is written once, never read back);
+4. create ``meta.json`` create-only: from this instant the version exists, whole;
+5. remove the claim.
+
+A failure in 3 or 4 removes what this publisher wrote. A publisher killed outright leaves the claim,
+so the version reads as incomplete, never as published.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import uuid
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+
+from mlops import metadata
+from mlops.errors import (
+    InvalidNameError,
+    InvalidTagsError,
+    InvalidVersionError,
+    PublicationPathAlreadyExistsError,
+)
+from mlops.storage import CHUNK_SIZE, FileEntry, Location, Publisher
+
+_MAX_LABEL = 200
+
+
+def timestamp() -> str:
+    """The current local time in ISO 8601 with microseconds, e.g. ``2021-12-19T06:59:00.451852``."""
+    return datetime.now().isoformat(timespec="microseconds")
+
+
+def check_version(version: Any) -> str:
+    """``version`` if it is usable as one folder name on every store; else :class:`InvalidVersionError`."""
+    if not isinstance(version, str):
+        raise InvalidVersionError(f"a version must be a string such as 'v1', got {type(version).__name__}")
+    problem = _label_problem(version)
+    if problem is None and ("/" in version or "\\" in version):
+        problem = "contains a path separator"
+    if problem is None and ".." in version:
+        problem = "contains '..'"
+    if problem is None and version.startswith("."):
+        problem = "starts with '.' (hidden names are reserved for publication bookkeeping)"
+    if problem:
+        raise InvalidVersionError(
+            f"invalid version {version!r}: it {problem}. Use a plain name such as 'v1' or '2024-01-31', "
+            "or pass version=None for the publication timestamp."
+        )
+    return version
+
+
+def check_name(name: Any) -> str:
+    """``name`` if it is a plain non-empty string; else :class:`InvalidNameError`."""
+    if not isinstance(name, str):
+        raise InvalidNameError(f"a name must be a string, got {type(name).__name__}")
+    problem = _label_problem(name)
+    if problem:
+        raise InvalidNameError(f"invalid name {name!r}: it {problem}")
+    return name
+
+
+def check_tags(tags: Any) -> list[str]:
+    """``tags`` as a list of non-empty strings (``None`` means no tags); else :class:`InvalidTagsError`."""
+    if tags is None:
+        return []
+    if isinstance(tags, str) or not isinstance(tags, Iterable):
+        raise InvalidTagsError(f"tags must be a list of strings such as ['image', 'prototype'], got {tags!r}")
+    result = list(tags)
+    for tag in result:
+        if not isinstance(tag, str) or _label_problem(tag):
+            raise InvalidTagsError(f"invalid tag {tag!r}: tags must be non-empty strings without control characters")
+    return result
+
+
+def _label_problem(text: str) -> str | None:
+    if not text.strip():
+        return "is empty"
+    if len(text) > _MAX_LABEL:
+        return f"is longer than {_MAX_LABEL} characters"
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        return "contains control characters"
+    return None
+
+
+class VersionWriter:
+    """Writes the files of one version under the claim protocol described in this module.
+
+    Use as a context manager: on an exception inside the block everything written is removed.
+    """
+
+    def __init__(self, publisher: Publisher, root: Location, version: str) -> None:
+        self.publisher = publisher
+        self.loc = root.child(version)
+        self.entries: dict[str, FileEntry] = {}
+        self._claim = json.dumps(
+            {"token": uuid.uuid4().hex, "host": socket.gethostname(), "pid": os.getpid(), "started_at": timestamp()}
+        ).encode()
+        self._claimed = False
+        self._committed = False
+
+    def __enter__(self) -> VersionWriter:
+        self._refuse_existing()
+        try:
+            self.publisher.create_exclusive(self.loc.child(metadata.CLAIM_FILE), self._claim)
+        except FileExistsError:
+            raise PublicationPathAlreadyExistsError(
+                f"{self.loc.url} is being published by another process right now; choose another version"
+            ) from None
+        self._claimed = True
+        if self.publisher.exists(self.loc.child(metadata.META_FILE)):
+            # A racer committed and released its claim between our first check and our claim.
+            self.publisher.remove(self.loc.child(metadata.CLAIM_FILE))
+            self._claimed = False
+            raise PublicationPathAlreadyExistsError(f"version {self.loc.url} already exists; choose another version")
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is not None and self._claimed and not self._committed:
+            self.abort()
+
+    def _refuse_existing(self) -> None:
+        if not self.publisher.exists(self.loc):
+            return
+        if self.publisher.exists(self.loc.child(metadata.META_FILE)):
+            raise PublicationPathAlreadyExistsError(
+                f"version {self.loc.url} already exists; versions are immutable: publish under another version"
+            )
+        if self.publisher.exists(self.loc.child(metadata.CLAIM_FILE)):
+            raise PublicationPathAlreadyExistsError(
+                f"{self.loc.url} holds an incomplete version: another process is publishing it, or a publish "
+                "crashed there. If no publish is running, delete that folder and publish again."
+            )
+        raise PublicationPathAlreadyExistsError(
+            f"{self.loc.url} already exists and is not an mlops version; refusing to write into it. "
+            "Remove it or choose another version."
+        )
+
+    # --- files ---------------------------------------------------------------------------------------
+
+    def write_array(self, relpath: str, array: np.ndarray) -> FileEntry:
+        """Store ``array`` as a ``.npy`` file, streamed and hashed chunk by chunk."""
+        return self._record(relpath, self.publisher.write_stream(self.loc.child(relpath), _npy_chunks(array)))
+
+    def write_bytes(self, relpath: str, data: bytes) -> FileEntry:
+        """Store a small in-memory file."""
+        return self._record(relpath, self.publisher.write_stream(self.loc.child(relpath), iter([data])))
+
+    def copy(self, relpath: str, src: Location) -> FileEntry:
+        """Copy one file from any store into the version."""
+        return self._record(relpath, self.publisher.copy_from(src, self.loc.child(relpath)))
+
+    def _record(self, relpath: str, entry: FileEntry) -> FileEntry:
+        self.entries[relpath] = entry
+        return entry
+
+    # --- end -----------------------------------------------------------------------------------------
+
+    def commit(self, meta: dict[str, Any]) -> str:
+        """Write meta.json (making the version exist), release the claim, return the version's URL."""
+        meta = dict(meta, files={rel: e.to_json() for rel, e in sorted(self.entries.items())})
+        self.publisher.create_exclusive(self.loc.child(metadata.META_FILE), metadata.dumps(meta))
+        self._committed = True
+        self.publisher.remove(self.loc.child(metadata.CLAIM_FILE))
+        return self.loc.url
+
+    def abort(self) -> None:
+        """Remove everything this publisher wrote, claim last."""
+        for relpath in self.entries:
+            self.publisher.remove(self.loc.child(relpath))
+        self.publisher.remove(self.loc)
+        self._claimed = False
+
+
+def _npy_chunks(array: np.ndarray) -> Iterator[bytes | memoryview]:
+    """The bytes of ``array`` in ``.npy`` format (header, then data in 8 MB slices), as ``np.save``
+    writes them but without copying a contiguous array."""
+    header = io.BytesIO()
+    fields = np.lib.format.header_data_from_array_1_0(array)
+    try:
+        np.lib.format.write_array_header_1_0(header, fields)
+    except ValueError:  # a header too large for format 1.0 (very many fields or dimensions)
+        header = io.BytesIO()
+        np.lib.format.write_array_header_2_0(header, fields)
+    yield header.getvalue()
+    flat = array.T.reshape(-1) if fields["fortran_order"] else np.ascontiguousarray(array).reshape(-1)
+    raw = flat.view(np.uint8)
+    for start in range(0, raw.nbytes, CHUNK_SIZE):
+        yield memoryview(raw[start : start + CHUNK_SIZE])

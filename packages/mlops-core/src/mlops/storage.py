@@ -1,0 +1,385 @@
+"""Where artifacts live: one code path for every fsspec store.
+
+A URL (or local path) is resolved once, at the edge, into a :class:`Location` that carries the
+filesystem, the path inside it and the URL the user sees. Everything below works on locations and
+never branches on ``"s3://"``. The few operations whose *semantics* differ between stores
+(exclusive create, durability) live on :class:`Publisher`, which plugins can replace per URL scheme.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import posixpath
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+import fsspec
+from fsspec.implementations.local import LocalFileOpener, LocalFileSystem
+
+from mlops.errors import IntegrityError, StoreError
+
+CHUNK_SIZE = 8 * 1024 * 1024
+"""Bytes moved per read/write when streaming (large enough for sha256 and S3 to run at speed)."""
+
+
+@dataclass(frozen=True)
+class Location:
+    """A file or folder on some store: its filesystem, its path there, and its user-facing URL."""
+
+    fs: fsspec.AbstractFileSystem
+    path: str
+    url: str
+
+    def child(self, relpath: str) -> Location:
+        """The location ``relpath`` (posix, relative) below this one."""
+        relpath = relpath.strip("/")
+        sep = os.sep if self.is_local and "://" not in self.url else "/"
+        return Location(
+            self.fs,
+            posixpath.join(self.path, relpath),
+            self.url.rstrip("/" + os.sep) + sep + relpath.replace("/", sep),
+        )
+
+    @property
+    def name(self) -> str:
+        """The last component of the path."""
+        return posixpath.basename(self.path.rstrip("/"))
+
+    @property
+    def is_local(self) -> bool:
+        """True when the bytes are on this machine's disk (memory-mappable, renameable)."""
+        return isinstance(self.fs, LocalFileSystem)
+
+    def __str__(self) -> str:
+        return self.url
+
+
+def resolve(url: str | os.PathLike[str], storage_options: dict[str, Any] | None = None) -> Location:
+    """Resolve a local path or fsspec URL into a :class:`Location` (the only place URLs are parsed)."""
+    text = os.fspath(url)
+    if not text:
+        raise StoreError("an empty path was given; pass a local folder or a URL such as s3://bucket/key")
+    try:
+        fs, path = fsspec.url_to_fs(text, **(storage_options or {}))
+    except (ImportError, ValueError) as exc:
+        protocol = text.split("://", 1)[0] if "://" in text else "file"
+        hint = ' (pip install "mlops-core[s3]")' if protocol in ("s3", "s3a") else ""
+        raise StoreError(f"cannot open {text!r}: {exc}{hint}") from exc
+    path = path.rstrip("/") or path
+    if isinstance(fs, LocalFileSystem) and "://" not in text:
+        text = os.path.abspath(text)
+    return Location(fs, path, text.rstrip("/") if len(text) > 1 else text)
+
+
+class HashingWriter:
+    """A write-only file wrapper that computes sha256 and size of what passes through it, so every
+    byte is hashed while it is written (never read back)."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+        self._sha = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        self._sha.update(data)
+        self._raw.write(data)
+        n = memoryview(data).nbytes
+        self.size += n
+        return n
+
+    def tell(self) -> int:
+        return self.size
+
+    def flush(self) -> None:
+        self._raw.flush()
+
+    @property
+    def sha256(self) -> str:
+        return self._sha.hexdigest()
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One line of a manifest: the sha256 and size of a stored file."""
+
+    sha256: str
+    size: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sha256": self.sha256, "size": self.size}
+
+
+class Publisher:
+    """How artifacts are written to and read from a store; the default works for every fsspec URL.
+
+    A plugin can register a subclass for particular URL schemes (see
+    :func:`mlops.hookspecs.mlops_register_publishers`) to change how exclusive creation or
+    durability is achieved on a store that needs it.
+    """
+
+    schemes: tuple[str, ...] = ()
+    """URL schemes this publisher claims; the default publisher claims every scheme."""
+
+    # --- queries ------------------------------------------------------------------------------------
+
+    def exists(self, loc: Location) -> bool:
+        """Whether a file, or a folder holding anything, is at ``loc`` (bypassing listing caches)."""
+        self._invalidate(loc)
+        try:
+            return bool(loc.fs.exists(loc.path))
+        except OSError as exc:
+            raise StoreError(f"cannot check {loc.url}: {exc}") from exc
+
+    def is_dir(self, loc: Location) -> bool:
+        """Whether ``loc`` is a folder (a prefix holding objects on object stores)."""
+        self._invalidate(loc)
+        try:
+            return bool(loc.fs.isdir(loc.path))
+        except OSError as exc:
+            raise StoreError(f"cannot check {loc.url}: {exc}") from exc
+
+    def list_files(self, loc: Location) -> list[str]:
+        """Relative posix paths of every file below ``loc`` (or ``[name]`` if ``loc`` is a file)."""
+        self._invalidate(loc)
+        if not loc.fs.isdir(loc.path):
+            return [loc.name]
+        base = loc.path.rstrip("/") + "/"
+        found = loc.fs.find(loc.path, withdirs=False)
+        return sorted(p[len(base) :] if p.startswith(base) else posixpath.basename(p) for p in found)
+
+    def read_bytes(self, loc: Location) -> bytes:
+        """The whole content of a (small) file."""
+        try:
+            with loc.fs.open(loc.path, "rb") as f:
+                return bytes(f.read())
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            raise StoreError(f"cannot read {loc.url}: {exc}") from exc
+
+    # --- writes -------------------------------------------------------------------------------------
+
+    def create_exclusive(self, loc: Location, data: bytes) -> None:
+        """Create a file holding ``data`` if and only if nothing is at ``loc``: exactly one of
+        several concurrent callers succeeds, the others get ``FileExistsError``.
+
+        Locally the bytes go to a temporary sibling first and are hard-linked into place (atomic,
+        exclusive, and never half-written); elsewhere the store's create-only write is used (S3:
+        ``If-None-Match: *``). ``data`` must not be empty: S3 sends no condition for empty bodies.
+        """
+        if not data:
+            raise ValueError("create_exclusive needs a non-empty body")
+        try:
+            if loc.is_local:
+                self._create_exclusive_local(loc, data)
+            else:
+                self._create_exclusive_remote(loc, data)
+        except FileExistsError:
+            raise
+        except OSError as exc:
+            raise StoreError(f"cannot write {loc.url}: {exc}") from exc
+        finally:
+            self._invalidate(loc)
+
+    def _create_exclusive_local(self, loc: Location, data: bytes) -> None:
+        folder = os.path.dirname(loc.path)
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.link(tmp, loc.path)
+        finally:
+            os.unlink(tmp)
+        _fsync_dir(folder)
+
+    def _create_exclusive_remote(self, loc: Location, data: bytes) -> None:
+        try:
+            with loc.fs.open(loc.path, "xb") as f:
+                f.write(data)
+        except FileExistsError:
+            # A create-only write can be retried by the client after a lost success reply; then the
+            # "existing" object is our own. Compare bytes before reporting a loss.
+            try:
+                if self.read_bytes(loc) == data:
+                    return
+            except OSError:
+                pass
+            raise
+
+    def open_write(self, loc: Location) -> Any:
+        """Open ``loc`` for a streamed binary write (parents are created as needed)."""
+        try:
+            if loc.is_local:
+                os.makedirs(os.path.dirname(loc.path), exist_ok=True)
+            return loc.fs.open(loc.path, "wb")
+        except OSError as exc:
+            raise StoreError(f"cannot write {loc.url}: {exc}") from exc
+
+    def finish_write(self, f: Any) -> None:
+        """Flush a file opened by :meth:`open_write` to durable storage before it is closed."""
+        if isinstance(f, LocalFileOpener):
+            f.flush()
+            os.fsync(f.fileno())
+
+    def remove(self, loc: Location) -> None:
+        """Delete a file or a whole folder; missing paths are fine."""
+        try:
+            if loc.fs.exists(loc.path):
+                loc.fs.rm(loc.path, recursive=True)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise StoreError(f"cannot remove {loc.url}: {exc}") from exc
+        finally:
+            self._invalidate(loc)
+
+    # --- streaming ----------------------------------------------------------------------------------
+
+    def write_stream(self, loc: Location, chunks: Iterator[bytes | memoryview]) -> FileEntry:
+        """Write ``chunks`` to ``loc``, hashing them on the way; returns the manifest entry."""
+        f = self.open_write(loc)
+        try:
+            with f:
+                writer = HashingWriter(f)
+                for chunk in chunks:
+                    writer.write(chunk)
+                self.finish_write(f)
+        except OSError as exc:
+            raise StoreError(f"cannot write {loc.url}: {exc}") from exc
+        return FileEntry(writer.sha256, writer.size)
+
+    def copy_from(self, src: Location, dest: Location) -> FileEntry:
+        """Copy one file byte for byte from any store to any store, hashing while writing."""
+        try:
+            with src.fs.open(src.path, "rb") as fin:
+                return self.write_stream(dest, _chunks(fin))
+        except FileNotFoundError as exc:
+            raise StoreError(f"{src.url} vanished while it was being copied") from exc
+
+    def fetch_verified(self, loc: Location, entry: FileEntry, relpath: str, *, use_cache: bool = True) -> str:
+        """A local path holding the verified bytes of ``loc``.
+
+        Local files are hashed in place. Remote files are downloaded into the local content cache
+        (``MLOPS_CACHE_DIR``, default ``~/.cache/mlops``) under their sha256, hashed while they
+        arrive; a blob already in the cache is not downloaded again unless ``use_cache`` is false.
+        """
+        if loc.is_local:
+            verify_file(loc.path, entry, relpath)
+            return loc.path
+        blob = os.path.join(cache_dir(), "blobs", entry.sha256[:2], entry.sha256)
+        if use_cache and os.path.exists(blob) and os.path.getsize(blob) == entry.size:
+            return blob
+        os.makedirs(os.path.dirname(blob), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(blob), prefix=".part-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                writer = HashingWriter(out)
+                try:
+                    with loc.fs.open(loc.path, "rb") as fin:
+                        for chunk in _chunks(fin):
+                            writer.write(chunk)
+                except FileNotFoundError as exc:
+                    raise IntegrityError(
+                        f"{relpath} is listed in meta.json but missing from {loc.url}", file=relpath
+                    ) from exc
+            _check(relpath, entry, writer.sha256, writer.size)
+            os.replace(tmp, blob)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return blob
+
+    def read_verified(self, loc: Location, entry: FileEntry, relpath: str) -> bytes:
+        """The bytes of a small file, returned only once their sha256 matches ``entry`` (the bytes
+        checked are the bytes returned: nothing can change in between)."""
+        try:
+            data = self.read_bytes(loc)
+        except FileNotFoundError as exc:
+            raise IntegrityError(
+                f"{relpath} is listed in meta.json but missing from {loc.url}", file=relpath
+            ) from exc
+        _check(relpath, entry, hashlib.sha256(data).hexdigest(), len(data))
+        return data
+
+    @staticmethod
+    def _invalidate(loc: Location) -> None:
+        try:
+            loc.fs.invalidate_cache(loc.path)
+        except Exception:  # noqa: BLE001 - a cache we cannot clear only costs freshness
+            pass
+
+
+def verify_file(path: str, entry: FileEntry, relpath: str) -> None:
+    """Raise :class:`IntegrityError` unless the local file at ``path`` matches ``entry``."""
+    try:
+        size = os.path.getsize(path)
+    except FileNotFoundError as exc:
+        raise IntegrityError(f"{relpath} is listed in meta.json but missing", file=relpath) from exc
+    if size != entry.size:
+        raise IntegrityError(
+            f"{relpath} is {size} bytes, meta.json says {entry.size}: the file is truncated or "
+            "was changed after publication",
+            file=relpath,
+        )
+    sha = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in _chunks(f):
+            sha.update(chunk)
+    _check(relpath, entry, sha.hexdigest(), size)
+
+
+def _check(relpath: str, entry: FileEntry, sha256: str, size: int) -> None:
+    if size != entry.size or sha256 != entry.sha256:
+        raise IntegrityError(
+            f"{relpath} does not match its sha256 in meta.json (expected {entry.sha256[:12]}..., "
+            f"{entry.size} bytes; found {sha256[:12]}..., {size} bytes): the file was changed or "
+            "truncated after publication; do not trust this version",
+            file=relpath,
+        )
+
+
+def _chunks(f: Any) -> Iterator[bytes]:
+    while True:
+        chunk = f.read(CHUNK_SIZE)
+        if not chunk:
+            return
+        yield chunk
+
+
+def _fsync_dir(folder: str) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def cache_dir() -> str:
+    """The local content cache for remote files (``MLOPS_CACHE_DIR`` or ``~/.cache/mlops``)."""
+    return os.environ.get("MLOPS_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "mlops"
+    )
+
+
+def materialize(files: dict[str, str], directory: str) -> None:
+    """Lay verified local files out under ``directory`` by relative path (hard links when the
+    filesystem allows, copies otherwise), for frameworks that load from a folder."""
+    for relpath, src in files.items():
+        dest = os.path.join(directory, *relpath.split("/"))
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        try:
+            os.link(src, dest)
+        except OSError:
+            shutil.copyfile(src, dest)
