@@ -29,31 +29,37 @@ from mlops.errors import ProcessorSerializationError, PythonVersionMismatchError
 PICKLER = "cloudpickle"
 
 
+def dumps_by_value(obj: Any, modules: Iterable[str] = ()) -> bytes:
+    """cloudpickle ``obj`` with the code of ``modules`` (names of imported modules) stored by value.
+
+    Raises ``pickle.PicklingError``/``TypeError`` etc. unchanged; callers wrap them in their error.
+    """
+    registered: list[ModuleType] = []
+    try:
+        already = cloudpickle.list_registry_pickle_by_value()
+        for name in sorted(set(modules)):
+            module = sys.modules.get(name)
+            if module is not None and name not in already:
+                cloudpickle.register_pickle_by_value(module)
+                registered.append(module)
+        return cloudpickle.dumps(obj, protocol=pickle.DEFAULT_PROTOCOL)
+    finally:
+        for module in registered:
+            cloudpickle.unregister_pickle_by_value(module)
+
+
 def dumps_processor(processor: Any) -> bytes:
     """Pickle ``processor`` with its user modules by value; a clear error if that is impossible."""
     from mlops import plugins
 
-    modules = [sys.modules[name] for name in sorted(plugins.by_value_modules(processor)) if name in sys.modules]
-    registered: list[ModuleType] = []
     try:
-        already = cloudpickle.list_registry_pickle_by_value()
-        for module in modules:
-            if module.__name__ not in already:
-                cloudpickle.register_pickle_by_value(module)
-                registered.append(module)
-        return cloudpickle.dumps(processor, protocol=pickle.DEFAULT_PROTOCOL)
+        return dumps_by_value(processor, plugins.by_value_modules(processor))
     except Exception as exc:
         raise ProcessorSerializationError(
             f"the data processor {type(processor).__qualname__} cannot be pickled: {type(exc).__name__}: {exc}. "
             "Keep only picklable state on it (arrays, numbers, functions, plain objects; no open files, "
             "locks or connections), or create such resources inside its methods."
         ) from exc
-    finally:
-        for module in registered:
-            try:
-                cloudpickle.unregister_pickle_by_value(module)
-            except ValueError:  # pragma: no cover - already unregistered
-                pass
 
 
 def loads_processor(data: bytes, written_by: str | None) -> Any:

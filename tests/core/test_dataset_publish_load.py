@@ -1,0 +1,213 @@
+"""Publishing a dataset and loading it back, on local disk, memory:// and the moto S3 server."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+
+import fsspec
+import numpy as np
+import pytest
+from sample_processors import CsvProcessor, write_raw
+
+import mlops
+from mlops.dataset.data_processor import DataProcessor
+from mlops.dataset.invertible_data_processor import InvertibleDataProcessor
+from mlops.dataset.versioned_dataset import VersionedDataset
+from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder
+from mlops.errors import PublicationPathAlreadyExistsError
+
+
+def _read(url: str) -> bytes:
+    fs, path = fsspec.url_to_fs(url)
+    fs.invalidate_cache()
+    with fs.open(path, "rb") as f:
+        return bytes(f.read())
+
+
+def _files(url: str) -> set[str]:
+    fs, path = fsspec.url_to_fs(url)
+    fs.invalidate_cache()
+    return {p[len(path.rstrip("/")) + 1 :] for p in fs.find(path)}
+
+
+def test_publish_writes_the_documented_layout(store: str, raw_dir: str) -> None:
+    path = VersionedDatasetBuilder(raw_dir, CsvProcessor()).publish(store, "v1", tags=["tabular", "demo"])
+
+    assert path.rstrip("/").endswith("v1")
+    assert _files(path) == {
+        "X_train.npy",
+        "X_test.npy",
+        "y_train.npy",
+        "y_test.npy",
+        "data_processor.pkl",
+        "meta.json",
+        "raw/data.csv",
+        "raw/extra/deep/blob.bin",
+    }
+    meta = json.loads(_read(path.rstrip("/") + "/meta.json"))
+    assert meta["schema"] == 1 and meta["kind"] == "dataset"
+    assert meta["version"] == "v1" and meta["tags"] == ["tabular", "demo"]
+    assert meta["name"] == os.path.basename(store.rstrip("/"))
+    assert meta["tensors"]["X_train"] == {"file": "X_train.npy", "role": "features", "shape": [9, 2], "dtype": "float32"}
+    assert meta["tensors"]["y_test"]["role"] == "labels"
+    assert meta["raw"]["strategy"] == "copy" and meta["raw"]["source"] == os.path.abspath(raw_dir)
+    assert meta["processor"]["class"] == "sample_processors.CsvProcessor"
+    assert meta["processor"]["python"].count(".") == 2
+    assert {"python", "mlops-core", "numpy", "cloudpickle"} <= set(meta["libraries"])
+    # The manifest lists every file but meta.json with its real sha256 and size.
+    assert set(meta["files"]) == _files(path) - {"meta.json"}
+    for relpath, entry in meta["files"].items():
+        data = _read(path.rstrip("/") + "/" + relpath)
+        assert entry == {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+
+
+def test_loaded_dataset_has_tensors_processor_and_identity(store: str, raw_dir: str) -> None:
+    processor = CsvProcessor()
+    features, labels = processor.get_preprocessed_features_and_labels(raw_dir)
+    path = VersionedDatasetBuilder(raw_dir, processor).publish(store, "v1", name="points", tags=["t"])
+
+    dataset = VersionedDataset(path)
+
+    for name, expected in {**features, **labels}.items():
+        loaded = getattr(dataset, name)
+        np.testing.assert_array_equal(loaded, expected)
+        assert loaded.dtype == expected.dtype
+    np.testing.assert_array_equal(dataset["X_test"], features["X_test"])
+    assert dataset.feature_names == ["X_train", "X_test"] and dataset.label_names == ["y_train", "y_test"]
+    assert (dataset.name, dataset.version, dataset.tags) == ("points", "v1", ["t"])
+    assert dataset.path == path
+    assert re.fullmatch(r"[0-9a-f]{64}", dataset.hash)
+    assert dataset.metadata["hash"] == dataset.hash
+    assert isinstance(dataset.data_processor, CsvProcessor)
+    new = dataset.data_processor.get_preprocessed_features(raw_dir)
+    np.testing.assert_array_equal(new["X_pred"], processor.get_preprocessed_features(raw_dir)["X_pred"])
+    assert dataset.raw_strategy == "copy"
+    assert _read(dataset.raw_path.rstrip("/") + "/data.csv") == open(os.path.join(raw_dir, "data.csv"), "rb").read()
+    with pytest.raises(AttributeError, match="X_train"):
+        dataset.not_a_tensor  # noqa: B018
+    with pytest.raises(KeyError):
+        dataset["nope"]
+
+
+def test_local_tensors_are_memory_mapped(tmp_path: str, raw_dir: str) -> None:
+    path = VersionedDatasetBuilder(raw_dir, CsvProcessor()).publish(os.path.join(tmp_path, "ds"), "v1")
+    assert isinstance(VersionedDataset(path).X_train, np.memmap)
+
+
+def test_version_none_is_the_iso_timestamp(store: str, raw_dir: str) -> None:
+    path = VersionedDatasetBuilder(raw_dir, CsvProcessor()).publish(store)
+    dataset = VersionedDataset(path)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}", dataset.version)
+    assert dataset.version == dataset.created_at
+    assert path.rstrip("/").endswith(dataset.version)
+
+
+def test_same_content_gives_the_same_hash_on_every_store(tmp_path: str, s3_bucket: str, raw_dir: str) -> None:
+    builder = VersionedDatasetBuilder(raw_dir, CsvProcessor())
+    local = VersionedDataset(builder.publish(os.path.join(tmp_path, "a"), "v1", tags=["x"]))
+    remote = VersionedDataset(builder.publish(f"{s3_bucket}/b", "v2", name="other"))
+    memory = VersionedDataset(builder.publish("memory://hash-check", "v3"))
+    assert local.hash == remote.hash == memory.hash
+    assert local == remote == memory
+
+    other_raw = write_raw(os.path.join(tmp_path, "raw2"), seed=1)
+    different = VersionedDataset(VersionedDatasetBuilder(other_raw, CsvProcessor()).publish(f"{s3_bucket}/b", "v3"))
+    assert different.hash != local.hash and different != local
+
+    # Same tensors, but one raw byte changed: a different dataset.
+    with open(os.path.join(raw_dir, "extra", "deep", "blob.bin"), "r+b") as f:
+        f.write(b"\x00")
+    changed = VersionedDataset(builder.publish(os.path.join(tmp_path, "a"), "v2"))
+    assert changed.hash != local.hash
+
+
+def test_existing_version_is_refused_and_left_untouched(store: str, raw_dir: str) -> None:
+    builder = VersionedDatasetBuilder(raw_dir, CsvProcessor())
+    path = builder.publish(store, "v1")
+    before = {rel: _read(path.rstrip("/") + "/" + rel) for rel in _files(path)}
+
+    other = VersionedDatasetBuilder(write_raw(raw_dir + "-2", seed=5), CsvProcessor())
+    with pytest.raises(PublicationPathAlreadyExistsError, match="already exists") as info:
+        other.publish(store, "v1")
+    assert isinstance(info.value, FileExistsError)
+    assert {rel: _read(path.rstrip("/") + "/" + rel) for rel in _files(path)} == before
+
+
+def test_raw_link_records_the_source_instead_of_copying(store: str, raw_dir: str) -> None:
+    path = VersionedDatasetBuilder(raw_dir, CsvProcessor()).publish(store, "v1", raw="link")
+    assert not any(f.startswith("raw/") for f in _files(path))
+    dataset = VersionedDataset(path)
+    assert dataset.raw_strategy == "link"
+    assert dataset.raw_path == os.path.abspath(raw_dir)
+    assert dataset.metadata["raw"] == {"strategy": "link", "source": os.path.abspath(raw_dir)}
+    copied = VersionedDataset(VersionedDatasetBuilder(raw_dir, CsvProcessor()).publish(store, "v2"))
+    assert copied.hash != dataset.hash  # a link is not the same content as a copy
+
+
+def test_raw_data_from_a_url_and_a_single_file(tmp_path: str, raw_dir: str) -> None:
+    fs = fsspec.filesystem("memory")
+    fs.pipe("/raw-src/data.csv", open(os.path.join(raw_dir, "data.csv"), "rb").read())
+    fs.pipe("/raw-src/nested/more.txt", b"more")
+
+    class UrlProcessor(CsvProcessor):
+        def get_raw_features_and_labels(self, dataset_path: str):  # type: ignore[no-untyped-def]
+            with fsspec.open(dataset_path + "/data.csv") as f:
+                rows = np.loadtxt(f, delimiter=",", ndmin=2)
+            return {"X_train": rows[:, :2]}, {"y_train": rows[:, 2].astype(int)}
+
+    path = VersionedDatasetBuilder("memory://raw-src", UrlProcessor()).publish(os.path.join(tmp_path, "ds"), "v1")
+    assert {"raw/data.csv", "raw/nested/more.txt"} <= _files(path)
+    assert open(os.path.join(path, "raw", "nested", "more.txt"), "rb").read() == b"more"
+
+    single = os.path.join(raw_dir, "data.csv")
+
+    class FileProcessor(CsvProcessor):
+        def get_raw_features_and_labels(self, dataset_path: str):  # type: ignore[no-untyped-def]
+            rows = np.loadtxt(dataset_path, delimiter=",", ndmin=2)
+            return {"X_train": rows[:, :2]}, {"y_train": rows[:, 2].astype(int)}
+
+    path = VersionedDatasetBuilder(single, FileProcessor()).publish(os.path.join(tmp_path, "ds"), "v2")
+    assert "raw/data.csv" in _files(path)
+    assert VersionedDataset(path).raw_path == os.path.join(path, "raw", "data.csv")
+
+
+def test_storage_options_reach_fsspec(s3_server: str, s3_bucket: str, raw_dir: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    options = {"endpoint_url": s3_server, "key": "testing", "secret": "testing"}
+    path = VersionedDatasetBuilder(raw_dir, CsvProcessor()).publish(
+        f"{s3_bucket}/with-options", "v1", storage_options=options
+    )
+    dataset = VersionedDataset(path, storage_options=options)
+    assert dataset.X_train.shape == (9, 2)
+
+
+def test_design_md_imports_and_top_level_exports() -> None:
+    assert issubclass(InvertibleDataProcessor, DataProcessor)
+    for name in (
+        "DataProcessor",
+        "InvertibleDataProcessor",
+        "VersionedDatasetBuilder",
+        "VersionedDataset",
+        "TrainingConfig",
+        "VersionedModelBuilder",
+        "VersionedModel",
+        "ModelSerializer",
+        "hookimpl",
+    ):
+        assert name in mlops.__all__ and getattr(mlops, name) is not None
+    assert mlops.VersionedDataset is VersionedDataset
+    with pytest.raises(TypeError):
+        DataProcessor()  # type: ignore[abstract]
+    with pytest.raises(TypeError):
+        type("Half", (InvertibleDataProcessor,), {})()
+
+
+def test_remote_tensors_are_cached_by_content_hash(s3_bucket: str, raw_dir: str) -> None:
+    path = VersionedDatasetBuilder(raw_dir, CsvProcessor()).publish(s3_bucket + "/ds", "v1")
+    first = VersionedDataset(path).X_train.copy()
+    fs, p = fsspec.url_to_fs(path)
+    fs.rm(p + "/X_train.npy")  # the store lost it; the cache still has the verified bytes
+    np.testing.assert_array_equal(VersionedDataset(path).X_train, first)
