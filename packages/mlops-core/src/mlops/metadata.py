@@ -19,6 +19,7 @@ out of the version folder.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -98,11 +99,18 @@ def library_versions(*distributions: str) -> dict[str, str]:
     """Python's version and the installed versions of ``distributions`` (missing ones skipped)."""
     versions = {"python": platform.python_version()}
     for dist in distributions:
-        try:
-            versions[dist] = importlib_metadata.version(dist)
-        except importlib_metadata.PackageNotFoundError:
-            continue
+        version = _installed_version(dist)
+        if version is not None:
+            versions[dist] = version
     return versions
+
+
+@functools.lru_cache(maxsize=None)
+def _installed_version(distribution: str) -> str | None:
+    try:
+        return importlib_metadata.version(distribution)
+    except importlib_metadata.PackageNotFoundError:
+        return None
 
 
 def read_meta(publisher: Publisher, loc: Location, kind: str) -> dict[str, Any]:

@@ -89,16 +89,38 @@ def check_python_version(written_by: str | None, what: str) -> None:
 
 
 def user_modules(obj: Any) -> set[str]:
-    """Top-level packages of the user's own code that ``obj`` depends on directly: the modules of
-    its class hierarchy and of the functions, classes and objects in its attributes, minus the
-    standard library and installed distributions (those stay by reference)."""
+    """Top-level packages of the user's own code that ``obj`` depends on: the modules of its class
+    hierarchy and of the functions, classes and objects in its attributes, then, transitively, the
+    user modules those import from. The standard library and installed distributions are left out
+    (they stay by reference)."""
     candidates = {cls.__module__ for cls in type(obj).__mro__}
     for value in _attribute_values(obj):
-        module = getattr(value, "__module__", None) if callable(value) else type(value).__module__
-        if isinstance(module, str):
-            candidates.add(module)
-    tops = {name.split(".", 1)[0] for name in candidates}
-    return {top for top in tops if _is_user_module(top)}
+        candidates.update(_module_names(value))
+    found: set[str] = set()
+    seen: set[str] = set()
+    pending = {name.split(".", 1)[0] for name in candidates}
+    while pending:
+        top = pending.pop()
+        if top in seen:
+            continue
+        seen.add(top)
+        if top != "__main__":  # a script's own code is pickled by value by cloudpickle already,
+            if not _is_user_module(top):  # but what it imports from the user's modules is not
+                continue
+            found.add(top)
+        for name, module in list(sys.modules.items()):
+            if module is not None and (name == top or name.startswith(top + ".")):
+                for value in list(vars(module).values()):
+                    pending.update(n.split(".", 1)[0] for n in _module_names(value))
+    return found
+
+
+def _module_names(value: Any) -> set[str]:
+    """The module a global or attribute value comes from (itself, for a module)."""
+    if isinstance(value, ModuleType):
+        return {value.__name__}
+    module = getattr(value, "__module__", None) if callable(value) else type(value).__module__
+    return {module} if isinstance(module, str) else set()
 
 
 def _attribute_values(obj: Any) -> Iterable[Any]:

@@ -8,6 +8,7 @@ a comma-separated list of entry-point names, or an empty string to load none.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import warnings
@@ -147,9 +148,13 @@ def serializer_named(name: str, distribution: str | None = None) -> ModelSeriali
 
 def distribution_of(obj: Any) -> str | None:
     """The installed distribution that provides ``obj``'s class, if any (for install hints)."""
-    top = type(obj).__module__.split(".", 1)[0]
-    dists = importlib_metadata.packages_distributions().get(top)
+    dists = _packages_distributions().get(type(obj).__module__.split(".", 1)[0])
     return dists[0] if dists else None
+
+
+@functools.lru_cache(maxsize=1)
+def _packages_distributions() -> dict[str, list[str]]:
+    return dict(importlib_metadata.packages_distributions())
 
 
 def history_to_dict(history: Any) -> dict[str, list[Any]] | None:

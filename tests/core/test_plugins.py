@@ -1,0 +1,224 @@
+"""The plugin system: lazy entry-point loading, survival of broken plugins, the typed façade, and
+the three hook families (serializers, publishers, processors)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import warnings
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from sample_processors import CsvProcessor
+
+from mlops import errors, hookimpl, plugins
+from mlops.dataset.data_processor import DataProcessor
+from mlops.dataset.versioned_dataset import VersionedDataset
+from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder
+from mlops.model.serializer import ModelSerializer, mro_modules
+from mlops.storage import Location, Publisher
+
+FRAMEWORKS = ("tensorflow", "keras", "torch", "sklearn", "jax", "h5py", "safetensors")
+
+
+def test_import_mlops_imports_no_ml_framework() -> None:
+    code = (
+        "import os; os.environ.pop('MLOPS_LOAD_PLUGINS', None)\n"
+        "import sys, mlops\n"
+        "from mlops import *\n"
+        "from mlops import plugins\n"
+        "names = sorted(plugins.serializers())\n"  # loading every installed plugin must not import them either
+        f"print(names, [m for m in {FRAMEWORKS!r} if m in sys.modules])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().endswith("[]"), out
+
+
+class ListModel:
+    """A framework-free 'model': predictions are a fixed affine map."""
+
+    def __init__(self, weights: list[float]) -> None:
+        self.weights = weights
+
+
+class ListSerializer(ModelSerializer):
+    name = "list-model"
+
+    def can_save(self, model: Any) -> bool:
+        return isinstance(model, ListModel)
+
+    def save(self, model: Any, directory: str) -> None:
+        np.save(f"{directory}/weights.npy", np.asarray(model.weights))
+
+    def load(self, directory: str) -> Any:
+        return ListModel(np.load(f"{directory}/weights.npy").tolist())
+
+    def predict(self, model: Any, features: Any) -> np.ndarray:
+        return np.asarray(features) @ np.asarray(model.weights)
+
+
+class ListPlugin:
+    @hookimpl
+    def mlops_register_serializers(self, register: Any) -> None:
+        register(ListSerializer())
+
+
+def test_in_test_plugin_registers_and_unregisters() -> None:
+    pm = plugins.get_plugin_manager()
+    plugin = ListPlugin()
+    pm.register(plugin)
+    try:
+        assert isinstance(plugins.serializers()["list-model"], ListSerializer)
+        assert plugins.serializer_for(ListModel([1.0])).name == "list-model"
+    finally:
+        pm.unregister(plugin)
+    assert "list-model" not in plugins.serializers()
+
+
+def test_no_serializer_error_lists_installed_and_how_to_add_one() -> None:
+    with pytest.raises(errors.NoSerializerError, match=r'pip install "mlops-core\[keras\]"') as info:
+        plugins.serializer_for(object())
+    assert "installed:" in str(info.value) and "builtins.object" in str(info.value)
+
+
+def test_missing_serializer_names_the_exact_install_command() -> None:
+    with pytest.raises(errors.SerializerNotInstalledError, match=r'pip install "mlops-core\[torch\]"'):
+        plugins.serializer_named("not-installed-torch", "mlops-torch")
+    with pytest.raises(errors.SerializerNotInstalledError, match=r'pip install "acme-mlops-xgb"'):
+        plugins.serializer_named("xgb", "acme-mlops-xgb")
+
+
+def test_plugin_registering_a_wrong_object_is_reported() -> None:
+    class Bad:
+        @hookimpl
+        def mlops_register_serializers(self, register: Any) -> None:
+            register("not a serializer")
+
+    pm = plugins.get_plugin_manager()
+    bad = Bad()
+    pm.register(bad)
+    try:
+        with pytest.raises(errors.PluginError, match="expected a ModelSerializer"):
+            plugins.serializers()
+    finally:
+        pm.unregister(bad)
+
+
+def test_broken_entry_point_warns_and_the_rest_still_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MLOPS_LOAD_PLUGINS", raising=False)
+    real = list(importlib_metadata.entry_points(group="mlops"))
+    broken = importlib_metadata.EntryPoint(name="broken", value="mlops_no_such_module_xyz", group="mlops")
+    monkeypatch.setattr(plugins.importlib_metadata, "entry_points", lambda group: [broken, *real])
+    plugins.reset_plugin_manager()
+    with pytest.warns(plugins.PluginLoadWarning, match="'broken'.*skipped"):
+        pm = plugins.get_plugin_manager()
+    assert not pm.has_plugin("broken")
+    for ep in real:
+        assert pm.has_plugin(ep.name)
+
+
+def test_entry_points_load_lazily_and_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    real = importlib_metadata.entry_points
+    monkeypatch.setattr(plugins.importlib_metadata, "entry_points", lambda group: calls.append(group) or real(group=group))
+    plugins.reset_plugin_manager()
+    assert calls == []  # nothing is loaded before first use
+    plugins.serializers()
+    plugins.serializers()
+    plugins.publisher_for("file")
+    assert calls == ["mlops"]
+
+
+def test_mlops_load_plugins_restricts_loading(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLOPS_LOAD_PLUGINS", "")
+    plugins.reset_plugin_manager()
+    assert [name for name, _ in plugins.get_plugin_manager().list_name_plugin()] == ["mlops.builtin"]
+
+
+class RecordingPublisher(Publisher):
+    """Wraps the default publisher for memory:// URLs and records exclusive creations."""
+
+    schemes = ("memory",)
+
+    def __init__(self) -> None:
+        self.created: list[str] = []
+
+    def create_exclusive(self, loc: Location, data: bytes) -> None:
+        self.created.append(loc.name)
+        super().create_exclusive(loc, data)
+
+
+def test_publisher_plugin_claims_a_scheme(raw_dir: str, tmp_path: Path) -> None:
+    recorder = RecordingPublisher()
+
+    class Plugin:
+        @hookimpl
+        def mlops_register_publishers(self, register: Any) -> None:
+            register(recorder)
+
+    pm = plugins.get_plugin_manager()
+    plugin = Plugin()
+    pm.register(plugin)
+    try:
+        assert plugins.publisher_for("memory") is recorder
+        assert type(plugins.publisher_for("file")) is Publisher
+        VersionedDatasetBuilder(raw_dir, CsvProcessor()).publish("memory://recorded", "v1")
+        VersionedDatasetBuilder(raw_dir, CsvProcessor()).publish(str(tmp_path / "local"), "v1")
+    finally:
+        pm.unregister(plugin)
+    assert recorder.created == [".mlops-publishing", "meta.json"]  # the local publish did not use it
+
+
+class ReadyMadeProcessor(DataProcessor):
+    def get_raw_features_and_labels(self, dataset_path: str) -> Any:
+        return {"X": np.ones(1)}, {}
+
+    def get_raw_features(self, dataset_path: str) -> Any:
+        return {"X": np.ones(1)}
+
+    def preprocess_features(self, raw_feature_tensor: Any) -> Any:
+        return raw_feature_tensor
+
+    def preprocess_labels(self, raw_label_tensor: Any) -> Any:
+        return raw_label_tensor
+
+
+def test_processor_plugins_contribute_and_take_part_in_persisting(raw_dir: str, tmp_path: Path) -> None:
+    seen: list[Any] = []
+
+    class Plugin:
+        @hookimpl
+        def mlops_register_processors(self, register: Any) -> None:
+            register(ReadyMadeProcessor)
+
+        @hookimpl
+        def mlops_pickle_by_value(self, processor: Any) -> list[str]:
+            seen.append(processor)
+            return ["json"]  # a plugin may ask for any imported module to travel by value
+
+    pm = plugins.get_plugin_manager()
+    plugin = Plugin()
+    pm.register(plugin)
+    try:
+        assert plugins.processors()[f"{__name__}.ReadyMadeProcessor"] is ReadyMadeProcessor
+        processor = CsvProcessor()
+        assert plugins.by_value_modules(processor) == {"sample_processors", "json"}
+        path = VersionedDatasetBuilder(raw_dir, processor).publish(str(tmp_path / "ds"), "v1")
+    finally:
+        pm.unregister(plugin)
+    assert seen == [processor, processor]  # asked once above, once by publish
+    assert isinstance(VersionedDataset(path).data_processor, CsvProcessor)
+
+
+def test_mro_modules_names_frameworks_without_importing_them() -> None:
+    assert mro_modules(ListModel([1.0])) == {__name__.split(".")[0], "builtins"}
+    assert mro_modules(np.zeros(1)) == {"numpy", "builtins"}
+
+
+def test_plugin_warnings_do_not_break_publication(raw_dir: str, tmp_path: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        VersionedDatasetBuilder(raw_dir, CsvProcessor()).publish(str(tmp_path / "ds"), "v1")
