@@ -101,5 +101,9 @@ class NoSerializerError(MlopsError, TypeError):
     """Raised by ``VersionedModelBuilder`` when no installed serializer can save the model."""
 
 
+class ModelSerializationError(MlopsError):
+    """Raised by a serializer plugin when a model cannot be saved or loaded (say what to change)."""
+
+
 class SerializerNotInstalledError(MlopsError, ImportError):
     """Raised by ``VersionedModel`` when the serializer that saved a model is not installed."""

@@ -1,0 +1,85 @@
+"""Developer tasks. `nox` runs the default sessions (tests, then packaging); `nox -s demo` runs the
+examples end to end; `nox -l` lists everything."""
+
+from __future__ import annotations
+
+import glob
+import os
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+PACKAGES = ["mlops-core", "mlops-keras", "mlops-torch", "mlops-sklearn"]
+VERSION = "0.1.0"
+# The CPU build of PyTorch. Installed before anything that depends on torch, so that a looser
+# requirement does not pull a multi-GB CUDA build.
+TORCH = "torch==2.13.0"
+TEST_DEPS = ["pytest>=8", "moto[server]>=5", "boto3", "hypothesis>=6"]
+
+nox.options.sessions = ["tests", "packaging"]
+nox.options.error_on_missing_interpreters = True
+
+
+def _install_workspace(session: nox.Session) -> None:
+    """Every distribution of the monorepo, editable, with all frameworks and S3 support."""
+    session.install(TORCH)
+    session.install(
+        "-e", f"{ROOT / 'packages/mlops-core'}[s3]",
+        "-e", str(ROOT / "packages/mlops-keras"),
+        "-e", str(ROOT / "packages/mlops-torch"),
+        "-e", str(ROOT / "packages/mlops-sklearn"),
+    )  # fmt: skip
+
+
+def _tests(session: nox.Session, *paths: str) -> None:
+    _install_workspace(session)
+    session.install(*TEST_DEPS)
+    env = {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONHASHSEED": "0"}
+    session.run("pytest", *(session.posargs or paths), env=env)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The whole test suite (core, the three plugins, examples), against real frameworks and a moto S3 server."""
+    _tests(session, "tests")
+
+
+@nox.session(name="tests-core", default=False)
+def tests_core(session: nox.Session) -> None:
+    """Only the framework-free core tests (quick feedback)."""
+    _tests(session, "tests/core")
+
+
+@nox.session
+@nox.parametrize("extra", ["sklearn", "keras", "torch"])
+def packaging(session: nox.Session, extra: str) -> None:
+    """Build wheels of all four distributions, install `mlops-core[EXTRA]` from that wheelhouse into
+    this fresh venv (non-editable, as users get it) and check its plugin is discovered and works."""
+    wheelhouse = Path(session.create_tmp()) / "wheelhouse"
+    for old in glob.glob(str(wheelhouse / "*.whl")):
+        os.remove(old)
+    session.install("build")
+    for package in PACKAGES:
+        session.run("python", "-m", "build", "--wheel", "--outdir", str(wheelhouse), str(ROOT / "packages" / package), silent=True)
+    if extra == "torch":
+        session.install(TORCH)
+    # Pinned: an unrelated project named mlops-core exists on PyPI with higher version numbers.
+    session.install("--find-links", str(wheelhouse), f"mlops-core[{extra}]=={VERSION}")
+    session.run("python", str(ROOT / "tests" / "packaging" / "check_install.py"), extra, env={"TF_CPP_MIN_LOG_LEVEL": "3"})
+
+
+@nox.session(default=False)
+def demo(session: nox.Session) -> None:
+    """Run the examples end to end (the README's first command)."""
+    _install_workspace(session)
+    session.run("python", str(ROOT / "examples" / "quickstart" / "quickstart.py"), *session.posargs)
+
+
+@nox.session(default=False)
+def lint(session: nox.Session) -> None:
+    """ruff and mypy over the sources."""
+    session.install("ruff", "mypy")
+    _install_workspace(session)
+    session.run("ruff", "check", "packages", "tests", "examples", "noxfile.py")
+    session.run("mypy", *(str(p) for p in ROOT.glob("packages/*/src/*") if p.is_dir() and not p.name.endswith(".egg-info")))
