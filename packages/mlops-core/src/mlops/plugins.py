@@ -55,9 +55,11 @@ def get_plugin_manager() -> pluggy.PluginManager:
 
 
 def reset_plugin_manager(pm: pluggy.PluginManager | None = None) -> None:
-    """Replace the plugin manager (``None``: rebuild it lazily). Meant for tests."""
+    """Replace the plugin manager (``None``: rebuild it lazily), forgetting what was learnt about
+    installed distributions. Meant for tests and for code that installs plugins at run time."""
     global _pm
     with _lock:
+        _packages_distributions.cache_clear()
         _pm = pm
 
 
