@@ -84,3 +84,11 @@ def fresh_plugins() -> Iterator[None]:
     plugins.reset_plugin_manager()
     yield
     plugins.reset_plugin_manager()
+
+
+@pytest.fixture
+def raw_dir(tmp_path: os.PathLike[str]) -> str:
+    """A small raw dataset on local disk (a CSV and a nested binary file), see sample_processors."""
+    from sample_processors import write_raw
+
+    return write_raw(os.path.join(os.fspath(tmp_path), "raw"))

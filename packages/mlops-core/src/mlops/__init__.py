@@ -7,6 +7,7 @@ fast and never imports an ML framework.
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import TYPE_CHECKING, Any
 
 from mlops.hookspecs import hookimpl
@@ -20,7 +21,10 @@ if TYPE_CHECKING:
     from mlops.model.training_config import TrainingConfig
     from mlops.model.versioned_model import VersionedModel
     from mlops.model.versioned_model_builder import VersionedModelBuilder
+    from mlops.maintenance import list_incomplete, remove_incomplete
+    from mlops.registry import VersionInfo, latest, list_versions, models_trained_on
     from mlops.storage import Publisher
+    from mlops.transfer import republish, update_tags
 
 __version__ = "0.1.0"
 
@@ -34,7 +38,18 @@ _EXPORTS = {
     "VersionedModel": "mlops.model.versioned_model",
     "VersionedModelBuilder": "mlops.model.versioned_model_builder",
     "Publisher": "mlops.storage",
+    "list_incomplete": "mlops.maintenance",
+    "remove_incomplete": "mlops.maintenance",
+    "VersionInfo": "mlops.registry",
+    "list_versions": "mlops.registry",
+    "latest": "mlops.registry",
+    "models_trained_on": "mlops.registry",
+    "republish": "mlops.transfer",
+    "update_tags": "mlops.transfer",
 }
+
+# Quiet unless the application configures logging (``mlops -v`` does): records go to the "mlops" logger.
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = ["__version__", "errors", "hookimpl", *_EXPORTS]
 

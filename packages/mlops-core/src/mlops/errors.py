@@ -107,3 +107,18 @@ class ModelSerializationError(MlopsError):
 
 class SerializerNotInstalledError(MlopsError, ImportError):
     """Raised by ``VersionedModel`` when the serializer that saved a model is not installed."""
+
+
+# --- registry and tooling ---------------------------------------------------------------------------
+
+
+class NoVersionsError(MlopsError, LookupError):
+    """Raised by ``latest`` (and the ``mlops`` tool) when a root holds no complete version to pick."""
+
+
+class MissingDependencyError(MlopsError, ImportError):
+    """Raised when an optional feature's library is not installed (the message gives the pip command)."""
+
+
+class PlotError(MlopsError, ValueError):
+    """Raised by ``plot_history`` when a model has no numeric training history to draw."""

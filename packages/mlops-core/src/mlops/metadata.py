@@ -128,8 +128,9 @@ def read_meta(publisher: Publisher, loc: Location, kind: str) -> dict[str, Any]:
             if publisher.exists(loc.child(CLAIM_FILE)):
                 started = " (a publish started there and has not committed: it is still running or it crashed)"
             raise IncompleteVersionError(
-                f"{loc.url} is an incomplete version{started}. Wait for the publish to finish, or, "
-                "if no publish is running, delete the folder and publish again."
+                f"{loc.url} is an incomplete version{started}. Wait for the publish to finish, or, if no "
+                "publish is running, remove it with mlops.maintenance.remove_incomplete(ROOT) or "
+                "`mlops clean ROOT` and publish again."
             ) from None
         raise VersionNotFoundError(
             f"no {kind} version at {loc.url}: the path does not exist. Check the path; a version "
@@ -160,6 +161,9 @@ def validate_meta(meta: Any, kind: str, where: str) -> dict[str, Any]:
     tags = meta.get("tags")
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise MetadataError(f"meta.json at {where}: 'tags' must be a list of strings")
+    libraries = meta.get("libraries")
+    if not isinstance(libraries, dict) or not all(isinstance(v, str) for v in libraries.values()):
+        raise MetadataError(f"meta.json at {where}: 'libraries' must map names to version strings")
     files = meta.get("files")
     if not isinstance(files, dict):
         raise MetadataError(f"meta.json at {where}: 'files' must be an object")

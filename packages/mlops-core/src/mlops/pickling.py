@@ -80,11 +80,11 @@ def check_python_version(written_by: str | None, what: str) -> None:
     """Raise :class:`PythonVersionMismatchError` unless ``written_by`` has this interpreter's
     major.minor version (by-value pickles carry bytecode of that version)."""
     here = platform.python_version()
-    if written_by is None or written_by.split(".")[:2] != here.split(".")[:2]:
+    if not isinstance(written_by, str) or written_by.split(".")[:2] != here.split(".")[:2]:
         raise PythonVersionMismatchError(
             f"{what} was written by Python {written_by or 'of an unknown version'} and holds code pickled "
             f"by value, which only loads safely on the same minor version; this is Python {here}. "
-            f"Load it with Python {'.'.join((written_by or '?.?').split('.')[:2])}."
+            f"Load it with Python {'.'.join(str(written_by or '?.?').split('.')[:2])}."
         )
 
 

@@ -14,6 +14,7 @@ import threading
 import warnings
 from collections.abc import Callable
 from importlib import metadata as importlib_metadata
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -150,8 +151,23 @@ def serializer_named(name: str, distribution: str | None = None) -> ModelSeriali
 
 def distribution_of(obj: Any) -> str | None:
     """The installed distribution that provides ``obj``'s class, if any (for install hints)."""
-    dists = _packages_distributions().get(type(obj).__module__.split(".", 1)[0])
+    return distribution_of_module(type(obj).__module__)
+
+
+def distribution_of_module(module: str) -> str | None:
+    """The installed distribution that provides the module named ``module``, if any."""
+    dists = _packages_distributions().get(module.split(".", 1)[0])
     return dists[0] if dists else None
+
+
+def loaded_plugins() -> dict[str, str]:
+    """``{plugin name: module name}`` of every registered plugin (installed plugins are named by
+    their entry point), for listings such as ``mlops plugins``."""
+    found = {}
+    for name, plugin in get_plugin_manager().list_name_plugin():
+        module = plugin.__name__ if isinstance(plugin, ModuleType) else type(plugin).__module__
+        found[str(name)] = module
+    return found
 
 
 @functools.lru_cache(maxsize=1)
@@ -171,10 +187,16 @@ def history_to_dict(history: Any) -> dict[str, list[Any]] | None:
 def publisher_for(protocol: str | tuple[str, ...] | list[str]) -> Publisher:
     """The publisher for a URL scheme: a plugin's that claims it, else the built-in fsspec one."""
     protocols = {protocol} if isinstance(protocol, str) else set(protocol)
-    for publisher in _collect("mlops_register_publishers", Publisher, "instance"):
+    for publisher in publishers():
         if protocols & set(publisher.schemes):
             return publisher
     return _DEFAULT_PUBLISHER
+
+
+def publishers() -> list[Publisher]:
+    """Publishers registered by plugins, first registered first (the built-in fsspec publisher,
+    which serves every scheme none of them claims, is not included)."""
+    return _collect("mlops_register_publishers", Publisher, "instance")
 
 
 _DEFAULT_PUBLISHER = Publisher()

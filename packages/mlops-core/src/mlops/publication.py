@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import socket
 import uuid
@@ -30,6 +31,7 @@ import numpy as np
 from mlops import metadata
 from mlops.errors import (
     InvalidNameError,
+    MlopsError,
     InvalidTagsError,
     InvalidVersionError,
     PublicationPathAlreadyExistsError,
@@ -37,6 +39,7 @@ from mlops.errors import (
 from mlops.storage import CHUNK_SIZE, FileEntry, Location, Publisher
 
 _MAX_LABEL = 200
+logger = logging.getLogger(__name__)
 
 
 def timestamp() -> str:
@@ -144,7 +147,8 @@ class VersionWriter:
         if self.publisher.exists(self.loc.child(metadata.CLAIM_FILE)):
             raise PublicationPathAlreadyExistsError(
                 f"{self.loc.url} holds an incomplete version: another process is publishing it, or a publish "
-                "crashed there. If no publish is running, delete that folder and publish again."
+                "crashed there. If no publish is running, remove it with "
+                "mlops.maintenance.remove_incomplete(ROOT) or `mlops clean ROOT`, then publish again."
             )
         raise PublicationPathAlreadyExistsError(
             f"{self.loc.url} already exists and is not an mlops version; refusing to write into it. "
@@ -174,16 +178,30 @@ class VersionWriter:
     def commit(self, meta: dict[str, Any]) -> str:
         """Write meta.json (making the version exist), release the claim, return the version's URL."""
         meta = dict(meta, files={rel: e.to_json() for rel, e in sorted(self.entries.items())})
+        try:
+            ours = self.publisher.read_bytes(self.loc.child(metadata.CLAIM_FILE)) == self._claim
+        except FileNotFoundError:
+            ours = False
+        if not ours:  # removed as incomplete (by a cleanup on another machine) while we wrote
+            raise PublicationPathAlreadyExistsError(
+                f"the claim on {self.loc.url} was removed while this publish was running (by a cleanup of "
+                "incomplete versions?); publish again"
+            )
         self.publisher.create_exclusive(self.loc.child(metadata.META_FILE), metadata.dumps(meta))
         self._committed = True
         self.publisher.remove(self.loc.child(metadata.CLAIM_FILE))
         return self.loc.url
 
     def abort(self) -> None:
-        """Remove everything this publisher wrote, claim last."""
-        for relpath in self.entries:
-            self.publisher.remove(self.loc.child(relpath))
-        self.publisher.remove(self.loc)
+        """Remove everything this publisher wrote, claim last. If the store fails meanwhile (it is
+        often why we abort), the leftover stays an incomplete version: never visible, removable
+        with :func:`mlops.maintenance.remove_incomplete`; the original error is what the caller sees."""
+        try:
+            for relpath in self.entries:
+                self.publisher.remove(self.loc.child(relpath))
+            self.publisher.remove(self.loc)
+        except MlopsError as exc:
+            logger.warning("could not clean up %s after a failed publish (%s); it stays an incomplete version", self.loc.url, exc)
         self._claimed = False
 
 

@@ -13,14 +13,17 @@ import os
 import posixpath
 import shutil
 import tempfile
-from collections.abc import Iterator
+import warnings
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Any
 
 import fsspec
 from fsspec.implementations.local import LocalFileOpener, LocalFileSystem
 
-from mlops.errors import IntegrityError, StoreError
+from mlops import progress
+from mlops.errors import IntegrityError, MlopsError, StoreError
 
 CHUNK_SIZE = 8 * 1024 * 1024
 """Bytes moved per read/write when streaming (large enough for sha256 and S3 to run at speed)."""
@@ -113,6 +116,24 @@ class FileEntry:
         return {"sha256": self.sha256, "size": self.size}
 
 
+class NonExclusiveStoreWarning(UserWarning):
+    """Warned when a store cannot create files exclusively, so concurrent publishers of one version
+    could both believe they won. Publish each version from one process only on such stores."""
+
+
+@contextmanager
+def store_errors(loc: Location, action: str) -> Iterator[None]:
+    """Turn any failure of the store (OSError, botocore or aiohttp errors...) into a
+    :class:`StoreError` naming the location; ``FileNotFoundError``/``FileExistsError`` and mlops'
+    own errors pass through because callers act on them."""
+    try:
+        yield
+    except (MlopsError, FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - the boundary with third-party storage code
+        raise StoreError(f"cannot {action} {loc.url}: {type(exc).__name__}: {exc}") from exc
+
+
 class Publisher:
     """How artifacts are written to and read from a store; the default works for every fsspec URL.
 
@@ -129,37 +150,35 @@ class Publisher:
     def exists(self, loc: Location) -> bool:
         """Whether a file, or a folder holding anything, is at ``loc`` (bypassing listing caches)."""
         self._invalidate(loc)
-        try:
+        with store_errors(loc, "check"):
             return bool(loc.fs.exists(loc.path))
-        except OSError as exc:
-            raise StoreError(f"cannot check {loc.url}: {exc}") from exc
 
     def is_dir(self, loc: Location) -> bool:
         """Whether ``loc`` is a folder (a prefix holding objects on object stores)."""
         self._invalidate(loc)
-        try:
+        with store_errors(loc, "check"):
             return bool(loc.fs.isdir(loc.path))
-        except OSError as exc:
-            raise StoreError(f"cannot check {loc.url}: {exc}") from exc
 
-    def list_files(self, loc: Location) -> list[str]:
-        """Relative posix paths of every file below ``loc`` (or ``[name]`` if ``loc`` is a file)."""
+    def list_files(self, loc: Location) -> dict[str, int]:
+        """``{relative posix path: size}`` of every file below ``loc`` (``{name: size}`` if ``loc``
+        is a file), from one recursive listing."""
         self._invalidate(loc)
-        if not loc.fs.isdir(loc.path):
-            return [loc.name]
-        base = loc.path.rstrip("/") + "/"
-        found = loc.fs.find(loc.path, withdirs=False)
-        return sorted(p[len(base) :] if p.startswith(base) else posixpath.basename(p) for p in found)
+        with store_errors(loc, "list"):
+            if not loc.fs.isdir(loc.path):
+                return {loc.name: int(loc.fs.size(loc.path) or 0)}
+            base = loc.path.rstrip("/") + "/"
+            found = loc.fs.find(loc.path, withdirs=False, detail=True)
+        files = {}
+        for path, info in found.items():
+            rel = path[len(base) :] if path.startswith(base) else posixpath.basename(path)
+            files[rel] = int(info.get("size") or 0)
+        return dict(sorted(files.items()))
 
     def read_bytes(self, loc: Location) -> bytes:
         """The whole content of a (small) file."""
-        try:
+        with store_errors(loc, "read"):
             with loc.fs.open(loc.path, "rb") as f:
                 return bytes(f.read())
-        except FileNotFoundError:
-            raise
-        except OSError as exc:
-            raise StoreError(f"cannot read {loc.url}: {exc}") from exc
 
     # --- writes -------------------------------------------------------------------------------------
 
@@ -170,18 +189,17 @@ class Publisher:
         Locally the bytes go to a temporary sibling first and are hard-linked into place (atomic,
         exclusive, and never half-written); elsewhere the store's create-only write is used (S3:
         ``If-None-Match: *``). ``data`` must not be empty: S3 sends no condition for empty bodies.
+        A store without create-only writes gets a check-then-write and a
+        :class:`NonExclusiveStoreWarning`.
         """
         if not data:
             raise ValueError("create_exclusive needs a non-empty body")
         try:
-            if loc.is_local:
-                self._create_exclusive_local(loc, data)
-            else:
-                self._create_exclusive_remote(loc, data)
-        except FileExistsError:
-            raise
-        except OSError as exc:
-            raise StoreError(f"cannot write {loc.url}: {exc}") from exc
+            with store_errors(loc, "write"):
+                if loc.is_local:
+                    self._create_exclusive_local(loc, data)
+                else:
+                    self._create_exclusive_remote(loc, data)
         finally:
             self._invalidate(loc)
 
@@ -201,7 +219,12 @@ class Publisher:
 
     def _create_exclusive_remote(self, loc: Location, data: bytes) -> None:
         try:
-            with loc.fs.open(loc.path, "xb") as f:
+            f = loc.fs.open(loc.path, "xb")
+        except (ValueError, NotImplementedError):  # the store has no create-only mode
+            self._create_check_then_write(loc, data)
+            return
+        try:
+            with f:
                 f.write(data)
         except FileExistsError:
             # A create-only write can be retried by the client after a lost success reply; then the
@@ -209,18 +232,31 @@ class Publisher:
             try:
                 if self.read_bytes(loc) == data:
                     return
-            except OSError:
+            except (OSError, StoreError):
                 pass
             raise
 
+    def _create_check_then_write(self, loc: Location, data: bytes) -> None:
+        protocol = loc.fs.protocol if isinstance(loc.fs.protocol, str) else loc.fs.protocol[0]
+        if protocol not in _warned_non_exclusive:
+            _warned_non_exclusive.add(protocol)
+            warnings.warn(
+                f"the {protocol}:// store cannot create files exclusively: two processes publishing the "
+                "same version at the same moment could both succeed. Publish each version from one process.",
+                NonExclusiveStoreWarning,
+                stacklevel=4,
+            )
+        if loc.fs.exists(loc.path):
+            raise FileExistsError(loc.url)
+        with loc.fs.open(loc.path, "wb") as f:
+            f.write(data)
+
     def open_write(self, loc: Location) -> Any:
         """Open ``loc`` for a streamed binary write (parents are created as needed)."""
-        try:
+        with store_errors(loc, "write"):
             if loc.is_local:
                 os.makedirs(os.path.dirname(loc.path), exist_ok=True)
             return loc.fs.open(loc.path, "wb")
-        except OSError as exc:
-            raise StoreError(f"cannot write {loc.url}: {exc}") from exc
 
     def finish_write(self, f: Any) -> None:
         """Flush a file opened by :meth:`open_write` to durable storage before it is closed."""
@@ -231,35 +267,33 @@ class Publisher:
     def remove(self, loc: Location) -> None:
         """Delete a file or a whole folder; missing paths are fine."""
         try:
-            if loc.fs.exists(loc.path):
-                loc.fs.rm(loc.path, recursive=True)
+            with store_errors(loc, "remove"):
+                if loc.fs.exists(loc.path):
+                    loc.fs.rm(loc.path, recursive=True)
         except FileNotFoundError:
             pass
-        except OSError as exc:
-            raise StoreError(f"cannot remove {loc.url}: {exc}") from exc
         finally:
             self._invalidate(loc)
 
     # --- streaming ----------------------------------------------------------------------------------
 
-    def write_stream(self, loc: Location, chunks: Iterator[bytes | memoryview]) -> FileEntry:
+    def write_stream(self, loc: Location, chunks: Iterable[bytes | memoryview]) -> FileEntry:
         """Write ``chunks`` to ``loc``, hashing them on the way; returns the manifest entry."""
-        f = self.open_write(loc)
-        try:
-            with f:
+        with store_errors(loc, "write"):
+            with self.open_write(loc) as f:
                 writer = HashingWriter(f)
                 for chunk in chunks:
                     writer.write(chunk)
+                    progress.advance(len(chunk))
                 self.finish_write(f)
-        except OSError as exc:
-            raise StoreError(f"cannot write {loc.url}: {exc}") from exc
         return FileEntry(writer.sha256, writer.size)
 
     def copy_from(self, src: Location, dest: Location) -> FileEntry:
         """Copy one file byte for byte from any store to any store, hashing while writing."""
         try:
-            with src.fs.open(src.path, "rb") as fin:
-                return self.write_stream(dest, _chunks(fin))
+            with store_errors(src, "read"):
+                with src.fs.open(src.path, "rb") as fin:
+                    return self.write_stream(dest, _chunks(fin))
         except FileNotFoundError as exc:
             raise StoreError(f"{src.url} vanished while it was being copied") from exc
 
@@ -275,6 +309,7 @@ class Publisher:
             return loc.path
         blob = os.path.join(cache_dir(), "blobs", entry.sha256[:2], entry.sha256)
         if use_cache and os.path.exists(blob) and os.path.getsize(blob) == entry.size:
+            progress.advance(entry.size)
             return blob
         os.makedirs(os.path.dirname(blob), exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=os.path.dirname(blob), prefix=".part-")
@@ -282,9 +317,11 @@ class Publisher:
             with os.fdopen(fd, "wb") as out:
                 writer = HashingWriter(out)
                 try:
-                    with loc.fs.open(loc.path, "rb") as fin:
-                        for chunk in _chunks(fin):
-                            writer.write(chunk)
+                    with store_errors(loc, "read"):
+                        with loc.fs.open(loc.path, "rb") as fin:
+                            for chunk in _chunks(fin):
+                                writer.write(chunk)
+                                progress.advance(len(chunk))
                 except FileNotFoundError as exc:
                     raise IntegrityError(
                         f"{relpath} is listed in meta.json but missing from {loc.url}", file=relpath
@@ -306,6 +343,7 @@ class Publisher:
                 f"{relpath} is listed in meta.json but missing from {loc.url}", file=relpath
             ) from exc
         _check(relpath, entry, hashlib.sha256(data).hexdigest(), len(data))
+        progress.advance(len(data))
         return data
 
     @staticmethod
@@ -314,6 +352,9 @@ class Publisher:
             loc.fs.invalidate_cache(loc.path)
         except Exception:  # noqa: BLE001 - a cache we cannot clear only costs freshness
             pass
+
+
+_warned_non_exclusive: set[str] = set()
 
 
 def verify_file(path: str, entry: FileEntry, relpath: str) -> None:
@@ -332,6 +373,7 @@ def verify_file(path: str, entry: FileEntry, relpath: str) -> None:
     with open(path, "rb") as f:
         for chunk in _chunks(f):
             sha.update(chunk)
+            progress.advance(len(chunk))
     _check(relpath, entry, sha.hexdigest(), size)
 
 

@@ -11,6 +11,7 @@ import numpy as np
 from mlops import metadata, pickling, plugins
 from mlops.dataset.data_processor import DataProcessor
 from mlops.errors import MetadataError
+from mlops.progress import task as progress_task
 from mlops.storage import Location, Publisher, resolve
 
 
@@ -107,7 +108,8 @@ class VersionedDataset:
 
     def _load_tensor(self, name: str) -> np.ndarray:
         file = self._tensor_meta[name]["file"]
-        local = self._publisher.fetch_verified(self._loc.child(file), self._manifest[file], file)
+        with progress_task(f"load {name}", self._manifest[file].size):
+            local = self._publisher.fetch_verified(self._loc.child(file), self._manifest[file], file)
         if self._manifest[file].size and os.path.getsize(local):
             try:
                 return np.load(local, mmap_mode="r", allow_pickle=False)
@@ -122,7 +124,8 @@ class VersionedDataset:
         for name, info in tensors.items():
             if (
                 not isinstance(info, dict)
-                or info.get("file") not in self._manifest
+                or not isinstance(info.get("file"), str)
+                or info["file"] not in self._manifest
                 or info.get("role") not in ("features", "labels")
             ):
                 raise MetadataError(f"meta.json at {self.path}: tensor {name!r} is malformed or not in the manifest")
@@ -134,7 +137,12 @@ class VersionedDataset:
     def data_processor(self) -> DataProcessor:
         """The processor that built this dataset, as it was then (its code was stored by value)."""
         info = self.metadata.get("processor")
-        if not isinstance(info, dict) or info.get("file") not in self._manifest:
+        if (
+            not isinstance(info, dict)
+            or not isinstance(info.get("file"), str)
+            or info["file"] not in self._manifest
+            or not isinstance(info.get("python"), str)
+        ):
             raise MetadataError(f"meta.json at {self.path}: 'processor' is malformed or not in the manifest")
         file = info["file"]
         data = self._publisher.read_verified(self._loc.child(file), self._manifest[file], file)
@@ -162,11 +170,13 @@ class VersionedDataset:
 
     # --- integrity ------------------------------------------------------------------------------------
 
-    def verify(self) -> None:
+    def verify(self, *, progress: bool | None = None) -> None:
         """Check every file of the version against its sha256 in meta.json; raises
         :class:`~mlops.errors.IntegrityError` naming the first file that does not match."""
-        for relpath, entry in self._manifest.items():
-            self._publisher.fetch_verified(self._loc.child(relpath), entry, relpath, use_cache=False)
+        total = sum(e.size for e in self._manifest.values())
+        with progress_task(f"verify {self.version}", total, progress):
+            for relpath, entry in self._manifest.items():
+                self._publisher.fetch_verified(self._loc.child(relpath), entry, relpath, use_cache=False)
 
 
 RESERVED_TENSOR_NAMES = frozenset(

@@ -18,6 +18,7 @@ from mlops.errors import (
     InvalidRawStrategyError,
     MetadataError,
 )
+from mlops.progress import task as progress_task
 from mlops.publication import VersionWriter, check_name, check_tags, check_version, timestamp
 from mlops.storage import Location, resolve
 
@@ -64,13 +65,15 @@ class VersionedDatasetBuilder:
         tags: list[str] | None = None,
         raw: RawStrategy = "copy",
         storage_options: dict[str, Any] | None = None,
+        progress: bool | None = None,
     ) -> str:
         """Publish the dataset to ``path/version`` and return that version's path.
 
         ``version=None`` uses the publication timestamp. ``name`` defaults to the last folder of
         ``path``. ``raw='copy'`` stores the raw data byte for byte under ``raw/``; ``raw='link'``
         only records where it lives. Raises :class:`~mlops.errors.PublicationPathAlreadyExistsError`
-        if the version exists; on any failure nothing of this version remains.
+        if the version exists; on any failure nothing of this version remains. ``progress`` shows
+        a progress bar (default: when stderr is a terminal and the work takes over a second).
         """
         created_at = timestamp()
         version = check_version(created_at if version is None else version)
@@ -84,7 +87,10 @@ class VersionedDatasetBuilder:
         raw_files = self._raw_files(raw_publisher) if raw == "copy" else []
         processor_bytes = pickling.dumps_processor(self.data_processor)
 
-        with VersionWriter(publisher, root, version) as writer:
+        total = sum(a.nbytes for _, a in self._tensors.values()) + sum(size for _, _, size in raw_files)
+        with progress_task(f"publish {version}", total + len(processor_bytes), progress), VersionWriter(
+            publisher, root, version
+        ) as writer:
             tensor_meta = {}
             for tensor_name, (role, array) in self._tensors.items():
                 file = f"{tensor_name}.npy"
@@ -95,7 +101,7 @@ class VersionedDatasetBuilder:
                     "shape": list(array.shape),
                     "dtype": str(array.dtype),
                 }
-            for relpath, src in raw_files:
+            for relpath, src, _size in raw_files:
                 writer.copy(relpath, src)
             content = dict(writer.entries)
             writer.write_bytes(PROCESSOR_FILE, processor_bytes)
@@ -128,11 +134,11 @@ class VersionedDatasetBuilder:
         publisher = plugins.publisher_for(self._raw.fs.protocol)
         return RAW_DIR if publisher.is_dir(self._raw) else f"{RAW_DIR}/{self._raw.name}"
 
-    def _raw_files(self, publisher: Any) -> list[tuple[str, Location]]:
-        """``(relpath in the version, source location)`` of every raw file, checked up front."""
+    def _raw_files(self, publisher: Any) -> list[tuple[str, Location, int]]:
+        """``(relpath in the version, source location, size)`` of every raw file, checked up front."""
         files = []
         is_dir = publisher.is_dir(self._raw)
-        for rel in publisher.list_files(self._raw):
+        for rel, size in publisher.list_files(self._raw).items():
             relpath = f"{RAW_DIR}/{rel}"
             try:
                 metadata.safe_relpath(relpath, self._raw.url)
@@ -140,5 +146,5 @@ class VersionedDatasetBuilder:
                 raise InvalidNameError(
                     f"raw file {rel!r} has a name that cannot be stored portably; rename it or use raw='link'"
                 ) from None
-            files.append((relpath, self._raw.child(rel) if is_dir else self._raw))
+            files.append((relpath, self._raw.child(rel) if is_dir else self._raw, size))
         return files

@@ -15,6 +15,7 @@ from mlops.dataset.versioned_dataset import VersionedDataset
 from mlops.errors import MetadataError
 from mlops.model.serializer import ModelSerializer
 from mlops.model.training_config import TrainingConfig
+from mlops.progress import task as progress_task
 from mlops.storage import Location, Publisher, materialize, resolve
 
 
@@ -36,6 +37,11 @@ class VersionedModel:
                 raise MetadataError(f"meta.json at {self.path}: {key!r} must be an object")
         if not isinstance(self.metadata["serializer"].get("name"), str):
             raise MetadataError(f"meta.json at {self.path}: the serializer has no name")
+        if not isinstance(self.metadata["serializer"].get("distribution"), (str, type(None))):
+            raise MetadataError(f"meta.json at {self.path}: the serializer's distribution must be a string")
+        for key in ("path", "version", "hash"):
+            if not isinstance(self.metadata["dataset"].get(key), str):
+                raise MetadataError(f"meta.json at {self.path}: the dataset link has no {key!r}")
 
     # --- identity -----------------------------------------------------------------------------------
 
@@ -126,8 +132,9 @@ class VersionedModel:
         """The native model object (``keras.Model``, ``torch.nn.Module``, sklearn estimator...)."""
         serializer = self.serializer
         if getattr(serializer, "pickles_code", False):
-            pickling.check_python_version(self.metadata.get("libraries", {}).get("python"), f"model {self.path}")
-        local = {rel: self._publisher.fetch_verified(self._loc.child(rel), e, rel) for rel, e in self._manifest.items()}
+            pickling.check_python_version(self.metadata["libraries"].get("python"), f"model {self.path}")
+        with progress_task(f"load {self.version}", sum(e.size for e in self._manifest.values())):
+            local = {rel: self._publisher.fetch_verified(self._loc.child(rel), e, rel) for rel, e in self._manifest.items()}
         if self._loc.is_local:
             return serializer.load(self._loc.path)
         directory = tempfile.mkdtemp(prefix="mlops-load-")
@@ -148,8 +155,17 @@ class VersionedModel:
             (features,) = features.values()
         return np.asarray(self.serializer.predict(self.model, features))
 
-    def verify(self) -> None:
+    def verify(self, *, progress: bool | None = None) -> None:
         """Check every file against its sha256 in meta.json; raises
         :class:`~mlops.errors.IntegrityError` naming the first file that does not match."""
-        for relpath, entry in self._manifest.items():
-            self._publisher.fetch_verified(self._loc.child(relpath), entry, relpath, use_cache=False)
+        total = sum(e.size for e in self._manifest.values())
+        with progress_task(f"verify {self.version}", total, progress):
+            for relpath, entry in self._manifest.items():
+                self._publisher.fetch_verified(self._loc.child(relpath), entry, relpath, use_cache=False)
+
+    def plot_history(self, out: str | os.PathLike[str] = "history.png") -> str:
+        """Draw the training curves stored in meta.json into the image ``out`` (format from its
+        extension) and return its path. Needs matplotlib: ``pip install "mlops-core[plot]"``."""
+        from mlops.plotting import plot_history
+
+        return plot_history(self.history, out, title=f"{self.name} {self.version}")

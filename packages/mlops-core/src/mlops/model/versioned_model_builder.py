@@ -12,6 +12,7 @@ from mlops.dataset.versioned_dataset import VersionedDataset
 from mlops.errors import MlopsError, PluginError
 from mlops.model.serializer import ModelSerializer
 from mlops.model.training_config import TrainingConfig
+from mlops.progress import task as progress_task
 from mlops.publication import VersionWriter, check_name, check_tags, check_version, timestamp
 from mlops.storage import resolve
 
@@ -46,12 +47,14 @@ class VersionedModelBuilder:
         tags: list[str] | None = None,
         serializer: ModelSerializer | str | None = None,
         storage_options: dict[str, Any] | None = None,
+        progress: bool | None = None,
     ) -> str:
         """Publish the model to ``path/version`` and return that version's path.
 
         ``version=None`` uses the publication timestamp; ``name`` defaults to the last folder of
         ``path``. The model is saved to a local temporary folder first, so a framework error
-        leaves nothing behind in the store.
+        leaves nothing behind in the store. ``progress`` shows a progress bar (default: when
+        stderr is a terminal and the work takes over a second).
         """
         created_at = timestamp()
         version = check_version(created_at if version is None else version)
@@ -92,7 +95,8 @@ class VersionedModelBuilder:
             }
             metadata.dumps(meta)  # fail on non-JSON values before writing anything
             local = resolve(staging)
-            with VersionWriter(publisher, root, version) as writer:
+            total = sum(os.path.getsize(os.path.join(staging, f)) for f in files)
+            with progress_task(f"publish {version}", total, progress), VersionWriter(publisher, root, version) as writer:
                 for relpath in files:
                     writer.copy(relpath, local.child(relpath))
                 meta["hash"] = metadata.content_hash("model", writer.entries, {"serializer": chosen.name})

@@ -1,0 +1,137 @@
+"""Changing where a version lives and how it is labelled, without weakening its guarantees.
+
+:func:`republish` copies a complete version to another root (another store, e.g. local disk to S3)
+through the same claim -> files -> meta.json protocol as ``publish``, checking every byte against
+the manifest on the way. :func:`update_tags` rewrites the one field of meta.json that is neither
+content nor identity.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from mlops import metadata, plugins, progress
+from mlops.errors import IntegrityError, InvalidTagsError, StoreError
+from mlops.publication import VersionWriter, check_tags, check_version
+from mlops.registry import read_version_meta
+from mlops.storage import Location, Publisher, resolve, store_errors
+
+logger = logging.getLogger(__name__)
+
+
+def republish(
+    artifact_path: str | os.PathLike[str],
+    new_root: str | os.PathLike[str],
+    *,
+    version: str | None = None,
+    storage_options: dict[str, Any] | None = None,
+    target_storage_options: dict[str, Any] | None = None,
+    progress_bar: bool | None = None,
+) -> str:
+    """Copy the complete version at ``artifact_path`` under the root ``new_root``; return its path.
+
+    The copy keeps the version name (unless ``version`` is given), ``created_at``, tags and hash,
+    so it is the same version in another place. It is published like any version: whole or not at
+    all, never over an existing one (:class:`~mlops.errors.PublicationPathAlreadyExistsError`).
+    Every file is hashed while it is copied and must match the source's manifest, so a damaged
+    source raises :class:`~mlops.errors.IntegrityError` and leaves nothing behind.
+    ``target_storage_options`` default to ``storage_options``. A model's link to its dataset is
+    kept as it was: republish the dataset too if the model must not depend on the old store
+    (``models_trained_on`` matches models by the dataset's hash, wherever it lives).
+    """
+    src = resolve(artifact_path, storage_options)
+    src_publisher = plugins.publisher_for(src.fs.protocol)
+    meta = read_version_meta(src_publisher, src)
+    entries = metadata.manifest(meta)
+    version = check_version(meta["version"] if version is None else version)
+    root = resolve(new_root, storage_options if target_storage_options is None else target_storage_options)
+    publisher = plugins.publisher_for(root.fs.protocol)
+    total = sum(entry.size for entry in entries.values())
+    logger.info("republishing %s to %s (%d files, %d bytes)", src.url, root.child(version).url, len(entries), total)
+    started = time.perf_counter()
+
+    with progress.task(f"republish {version}", total, progress_bar), VersionWriter(publisher, root, version) as writer:
+        for relpath, expected in sorted(entries.items()):
+            try:
+                written = writer.copy(relpath, src.child(relpath))
+            except StoreError as exc:
+                if isinstance(exc.__cause__, FileNotFoundError):
+                    raise IntegrityError(
+                        f"{relpath} is listed in meta.json but missing from {src.url}; the source version is "
+                        f"damaged, nothing was published to {writer.loc.url}",
+                        file=relpath,
+                    ) from exc
+                raise
+            if written != expected:
+                raise IntegrityError(
+                    f"{relpath} in {src.url} does not match its sha256 in meta.json (expected "
+                    f"{expected.sha256[:12]}..., {expected.size} bytes; read {written.sha256[:12]}..., "
+                    f"{written.size} bytes): the source version is damaged, nothing was published to "
+                    f"{writer.loc.url}",
+                    file=relpath,
+                )
+            logger.debug("copied %s (%d bytes, sha256 verified)", relpath, written.size)
+        url = writer.commit(dict(meta, version=version))
+    logger.info("republished %s as %s in %.2fs", src.url, url, time.perf_counter() - started)
+    return url
+
+
+def update_tags(
+    path: str | os.PathLike[str],
+    add: Iterable[str] = (),
+    remove: Iterable[str] = (),
+    *,
+    storage_options: dict[str, Any] | None = None,
+) -> list[str]:
+    """Add and remove tags of the version at ``path``; return its tags afterwards.
+
+    Tags are neither content nor identity: they are not part of the hash, and meta.json is not in
+    the manifest, so the version stays valid (``verify()`` passes) and keeps its hash. The new
+    meta.json is written to a hidden sibling and moved over the old one, so readers see the old or
+    the new file, never a mix (local disks: an atomic rename; object stores: a single object
+    replacement). Concurrent tag updates of one version are last-writer-wins: the later one may
+    undo the earlier one's change.
+    """
+    add_tags = check_tags(_tag_list(add))
+    remove_tags = check_tags(_tag_list(remove))
+    clash = sorted(set(add_tags) & set(remove_tags))
+    if clash:
+        raise InvalidTagsError(f"tag(s) {', '.join(clash)} are both added and removed; pick one")
+    loc = resolve(path, storage_options)
+    publisher = plugins.publisher_for(loc.fs.protocol)
+    meta = read_version_meta(publisher, loc)
+    old = list(meta["tags"])
+    new = [tag for tag in old if tag not in remove_tags]
+    new += [tag for tag in dict.fromkeys(add_tags) if tag not in new]
+    if new == old:
+        logger.info("tags of %s unchanged: %s", loc.url, old)
+        return new
+    replace_file(publisher, loc.child(metadata.META_FILE), metadata.dumps(dict(meta, tags=new)))
+    logger.info("tags of %s: %s -> %s", loc.url, old, new)
+    return new
+
+
+def replace_file(publisher: Publisher, loc: Location, data: bytes) -> None:
+    """Replace the file at ``loc`` with ``data`` so readers never see a partial file: the bytes
+    go (durably) to a hidden temporary sibling, which is then moved over ``loc``."""
+    folder, name = loc.path.rstrip("/").rsplit("/", 1)
+    tmp = Location(loc.fs, f"{folder}/.{name}.{uuid.uuid4().hex}.tmp", f"{loc.url}.tmp")
+    try:
+        publisher.write_stream(tmp, [data])
+        with store_errors(loc, "replace"):
+            loc.fs.mv(tmp.path, loc.path)
+    finally:
+        publisher.remove(tmp)
+        try:
+            loc.fs.invalidate_cache(loc.path)
+        except Exception:  # noqa: BLE001 - a cache we cannot clear only costs freshness
+            pass
+
+
+def _tag_list(tags: Iterable[str] | str) -> list[str]:
+    return [tags] if isinstance(tags, str) else list(tags)
