@@ -85,10 +85,11 @@ def test_a_running_publish_is_not_removed(tmp_path: Path, medium_raw: str) -> No
 
     root = tmp_path / "store"
     (root / "v1").mkdir(parents=True)
-    claim = {"token": "x", "host": socket.gethostname(), "pid": os.getpid(), "started_at": "2026-01-01T00:00:00"}
+    # A live process of this machine (the parent of this test process) holds the claim.
+    claim = {"token": "x", "host": socket.gethostname(), "pid": os.getppid(), "started_at": "2026-01-01T00:00:00"}
     (root / "v1" / ".mlops-publishing").write_text(json.dumps(claim))
     (item,) = list_incomplete(str(root))
-    assert item.running and item.pid == os.getpid()
+    assert item.running and item.pid == os.getppid()
     assert remove_incomplete(str(root)) == []
     assert remove_incomplete(str(root), dry_run=True, include_running=True) == [str(root / "v1")]
     assert (root / "v1").exists()

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from mlops import metadata, plugins
+from mlops import metadata, plugins, publication
 from mlops.storage import Location, Publisher, resolve, store_errors
 
 logger = logging.getLogger(__name__)
@@ -108,13 +108,14 @@ def _describe(publisher: Publisher, version: Location) -> IncompleteVersion | No
     host = claim.get("host") if isinstance(claim.get("host"), str) else None
     pid = claim.get("pid") if isinstance(claim.get("pid"), int) else None
     started = claim.get("started_at") if isinstance(claim.get("started_at"), str) else None
-    running = host == socket.gethostname() and pid is not None and _alive(pid)
+    if pid == os.getpid() and host == socket.gethostname():  # this very process: ask it
+        running = claim.get("token") in publication.ACTIVE_CLAIMS
+    else:
+        running = host == socket.gethostname() and pid is not None and _alive(pid)
     return IncompleteVersion(version.url, version.name, started, host, pid, running)
 
 
 def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

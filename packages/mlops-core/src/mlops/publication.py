@@ -40,6 +40,8 @@ from mlops.storage import CHUNK_SIZE, FileEntry, Location, Publisher
 
 _MAX_LABEL = 200
 logger = logging.getLogger(__name__)
+ACTIVE_CLAIMS: set[str] = set()
+"""Tokens of the claims this process is writing under right now (see mlops.maintenance)."""
 
 
 def timestamp() -> str:
@@ -109,33 +111,43 @@ class VersionWriter:
         self.publisher = publisher
         self.loc = root.child(version)
         self.entries: dict[str, FileEntry] = {}
+        self._token = uuid.uuid4().hex
         self._claim = json.dumps(
-            {"token": uuid.uuid4().hex, "host": socket.gethostname(), "pid": os.getpid(), "started_at": timestamp()}
+            {"token": self._token, "host": socket.gethostname(), "pid": os.getpid(), "started_at": timestamp()}
         ).encode()
         self._claimed = False
         self._committed = False
 
     def __enter__(self) -> VersionWriter:
         self._refuse_existing()
+        ACTIVE_CLAIMS.add(self._token)
         try:
             self.publisher.create_exclusive(self.loc.child(metadata.CLAIM_FILE), self._claim)
         except FileExistsError:
+            ACTIVE_CLAIMS.discard(self._token)
             raise PublicationPathAlreadyExistsError(
                 f"{self.loc.url} is being published by another process right now; choose another version"
             ) from None
+        except BaseException:
+            ACTIVE_CLAIMS.discard(self._token)
+            raise
         self._claimed = True
         if self.publisher.exists(self.loc.child(metadata.META_FILE)):
             # A racer committed and released its claim between our first check and our claim.
             self.publisher.remove(self.loc.child(metadata.CLAIM_FILE))
             self._claimed = False
+            ACTIVE_CLAIMS.discard(self._token)
             raise PublicationPathAlreadyExistsError(f"version {self.loc.url} already exists; choose another version")
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if exc_type is not None and self._claimed and not self._committed:
-            self.abort()
+        try:
+            if exc_type is not None and self._claimed and not self._committed:
+                self.abort()
+        finally:
+            ACTIVE_CLAIMS.discard(self._token)
 
     def _refuse_existing(self) -> None:
         if not self.publisher.exists(self.loc):

@@ -1,0 +1,118 @@
+"""Stores that fail: a server that dies mid-publish, multipart uploads, stores without create-only
+writes. Each failure is a clear mlops error, and no partial version ever becomes visible."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import fsspec
+import pytest
+from fsspec.implementations.memory import MemoryFileSystem
+from reliability_support import SerialMotoServer, free_port
+from sample_processors import CsvProcessor
+
+from mlops import errors
+from mlops.dataset.versioned_dataset import VersionedDataset
+from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder
+from mlops.maintenance import remove_incomplete
+from mlops.publication import VersionWriter
+from mlops.storage import NonExclusiveStoreWarning
+
+
+@pytest.fixture
+def killable_s3(s3_server: str) -> Iterator[tuple[SerialMotoServer, int]]:
+    """A moto server of its own on a fixed port, so the test can stop and restart it (moto keeps
+    its buckets in process memory, so they survive the restart)."""
+    port = free_port()
+    server = SerialMotoServer(port)
+    server.start()
+    yield server, port
+    try:
+        server.stop()
+    except Exception:  # noqa: BLE001 - already stopped by the test
+        pass
+
+
+def test_server_dying_mid_publish(killable_s3: tuple[SerialMotoServer, int], medium_raw: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    server, port = killable_s3
+    endpoint = f"http://127.0.0.1:{port}"
+    bucket = f"faults-{uuid.uuid4().hex[:10]}"
+    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=bucket)
+    # Few retries, so that the dead server is noticed in seconds rather than minutes.
+    options: dict[str, Any] = {"endpoint_url": endpoint, "config_kwargs": {"retries": {"max_attempts": 1}}}
+    monkeypatch.setattr("s3fs.S3FileSystem.retries", 1)
+    root = f"s3://{bucket}/datasets"
+    builder = VersionedDatasetBuilder(medium_raw, CsvProcessor())
+
+    copied = []
+    original_copy = VersionWriter.copy
+
+    def copy_then_die(self: VersionWriter, relpath: str, src: Any) -> Any:
+        entry = original_copy(self, relpath, src)
+        copied.append(relpath)
+        if len(copied) == 3:
+            server.stop()
+        return entry
+
+    monkeypatch.setattr(VersionWriter, "copy", copy_then_die)
+    with pytest.raises(errors.StoreError, match="cannot") as info:
+        builder.publish(root, "v1", storage_options=options)
+    assert endpoint.split("//")[1] in str(info.value) or "connect" in str(info.value).lower()
+    monkeypatch.setattr(VersionWriter, "copy", original_copy)
+
+    server = SerialMotoServer(port)  # the server comes back: the version is not visible
+    server.start()
+    try:
+        with pytest.raises(errors.IncompleteVersionError):
+            VersionedDataset(f"{root}/v1", storage_options=options)
+        with pytest.raises(errors.PublicationPathAlreadyExistsError, match="incomplete"):
+            builder.publish(root, "v1", storage_options=options)
+        assert remove_incomplete(root, storage_options=options) == [f"{root}/v1"]
+        VersionedDataset(builder.publish(root, "v1", storage_options=options), storage_options=options).verify()
+    finally:
+        server.stop()
+
+
+def test_zero_byte_and_multipart_files_published_twice(s3_server: str, s3_bucket: str, tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "empty.bin").write_bytes(b"")
+    (raw / "big.bin").write_bytes(os.urandom(12 * 2**20))  # above the 5 MB part size: multipart
+    (raw / "data.csv").write_text("1,2,0\n3,4,1\n5,6,0\n7,8,1\n")
+    options = {"default_block_size": 5 * 2**20}
+    builder = VersionedDatasetBuilder(str(raw), CsvProcessor())
+    path = builder.publish(f"{s3_bucket}/ds", "v1", storage_options=options)
+    with pytest.raises(errors.PublicationPathAlreadyExistsError):
+        builder.publish(f"{s3_bucket}/ds", "v1", storage_options=options)
+    dataset = VersionedDataset(path)
+    dataset.verify()
+    assert dataset.metadata["files"]["raw/empty.bin"]["size"] == 0
+    assert dataset.metadata["files"]["raw/big.bin"]["size"] == 12 * 2**20
+    uploads = boto3.client("s3", endpoint_url=s3_server).list_multipart_uploads(Bucket=s3_bucket.removeprefix("s3://"))
+    assert uploads.get("Uploads", []) == []
+
+
+class NoExclusiveFS(MemoryFileSystem):
+    """A store without create-only writes (like some S3-compatible servers or FTP)."""
+
+    protocol = "noexcl"
+
+    def _open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
+        if "x" in mode:
+            raise ValueError("mode 'x' is not supported by this store")
+        return super()._open(path, mode, **kwargs)
+
+
+def test_store_without_exclusive_create_is_warned_about(raw_dir: str) -> None:
+    fsspec.register_implementation("noexcl", NoExclusiveFS, clobber=True)
+    builder = VersionedDatasetBuilder(raw_dir, CsvProcessor())
+    with pytest.warns(NonExclusiveStoreWarning, match="cannot create files exclusively"):
+        path = builder.publish("noexcl://warned", "v1")
+    assert VersionedDataset(path).hash
+    with pytest.raises(errors.PublicationPathAlreadyExistsError):  # sequential protection still holds
+        builder.publish("noexcl://warned", "v1")
