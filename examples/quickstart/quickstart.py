@@ -72,7 +72,10 @@ def write_raw_data(folder: str) -> tuple[str, str]:
     data = load_breast_cancer()
     names = [n.replace(" ", "_") for n in data.feature_names]
     labelled, new = os.path.join(folder, "raw"), os.path.join(folder, "new_patients")
-    for path, rows, with_label in ((labelled, range(len(data.data) - 5), True), (new, range(len(data.data) - 5, len(data.data)), False)):
+    for path, rows, with_label in (
+        (labelled, range(len(data.data) - 5), True),
+        (new, range(len(data.data) - 5, len(data.data)), False),
+    ):
         os.makedirs(path, exist_ok=True)
         with open(os.path.join(path, "tumors.csv"), "w", newline="") as f:
             writer = csv.writer(f)
@@ -111,7 +114,10 @@ def main() -> None:
     processor = model.dataset.data_processor
     features = processor.get_preprocessed_features(new)
     predictions = processor.unpreprocess_labels(model.predict(features))
-    print(f"loaded the {model.serializer_name} model trained on dataset {model.dataset_version} ({model.dataset_hash[:12]})")
+    print(
+        f"loaded the {model.serializer_name} model trained on dataset {model.dataset_version} "
+        f"({model.dataset_hash[:12]})"
+    )
     print(f"predictions for the new patients: {', '.join(predictions)}")
 
 

@@ -13,11 +13,11 @@ from typing import Any
 import fsspec
 import numpy as np
 import pytest
-from sample_processors import CsvProcessor, FixedProcessor
 
 from mlops import errors
 from mlops.dataset.versioned_dataset import VersionedDataset
 from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder
+from sample_processors import CsvProcessor, FixedProcessor
 
 
 def _nothing_at(url: str) -> bool:
@@ -171,7 +171,9 @@ def test_tampered_tensor_is_named_on_access_and_by_verify(store: str, raw_dir: s
     path = _publish(store, raw_dir)
     _rewrite(path + "/X_test.npy", lambda b: b[:-1] + bytes([b[-1] ^ 1]))
     dataset = VersionedDataset(path)  # opening reads meta.json only
-    np.testing.assert_array_equal(dataset.y_train, CsvProcessor().get_preprocessed_features_and_labels(raw_dir)[1]["y_train"])
+    np.testing.assert_array_equal(
+        dataset.y_train, CsvProcessor().get_preprocessed_features_and_labels(raw_dir)[1]["y_train"]
+    )
     with pytest.raises(errors.IntegrityError, match="X_test.npy") as info:
         dataset.X_test  # noqa: B018
     assert info.value.file == "X_test.npy"

@@ -10,7 +10,6 @@ import re
 import fsspec
 import numpy as np
 import pytest
-from sample_processors import CsvProcessor, write_raw
 
 import mlops
 from mlops.dataset.data_processor import DataProcessor
@@ -18,6 +17,7 @@ from mlops.dataset.invertible_data_processor import InvertibleDataProcessor
 from mlops.dataset.versioned_dataset import VersionedDataset
 from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder
 from mlops.errors import PublicationPathAlreadyExistsError
+from sample_processors import CsvProcessor, write_raw
 
 
 def _read(url: str) -> bytes:
@@ -51,7 +51,12 @@ def test_publish_writes_the_documented_layout(store: str, raw_dir: str) -> None:
     assert meta["schema"] == 1 and meta["kind"] == "dataset"
     assert meta["version"] == "v1" and meta["tags"] == ["tabular", "demo"]
     assert meta["name"] == os.path.basename(store.rstrip("/"))
-    assert meta["tensors"]["X_train"] == {"file": "X_train.npy", "role": "features", "shape": [9, 2], "dtype": "float32"}
+    assert meta["tensors"]["X_train"] == {
+        "file": "X_train.npy",
+        "role": "features",
+        "shape": [9, 2],
+        "dtype": "float32",
+    }
     assert meta["tensors"]["y_test"]["role"] == "labels"
     assert meta["raw"]["strategy"] == "copy" and meta["raw"]["source"] == os.path.abspath(raw_dir)
     assert meta["processor"]["class"] == "sample_processors.CsvProcessor"
@@ -174,7 +179,9 @@ def test_raw_data_from_a_url_and_a_single_file(tmp_path: str, raw_dir: str) -> N
     assert VersionedDataset(path).raw_path == os.path.join(path, "raw", "data.csv")
 
 
-def test_storage_options_reach_fsspec(s3_server: str, s3_bucket: str, raw_dir: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_storage_options_reach_fsspec(
+    s3_server: str, s3_bucket: str, raw_dir: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("AWS_ENDPOINT_URL")
     options = {"endpoint_url": s3_server, "key": "testing", "secret": "testing"}
     path = VersionedDatasetBuilder(raw_dir, CsvProcessor()).publish(

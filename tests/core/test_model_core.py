@@ -12,7 +12,6 @@ from typing import Any
 import fsspec
 import numpy as np
 import pytest
-from sample_processors import CsvProcessor
 
 from mlops import errors, hookimpl, plugins
 from mlops.dataset.versioned_dataset import VersionedDataset
@@ -21,6 +20,7 @@ from mlops.model.serializer import ModelSerializer
 from mlops.model.training_config import TrainingConfig
 from mlops.model.versioned_model import VersionedModel
 from mlops.model.versioned_model_builder import VersionedModelBuilder
+from sample_processors import CsvProcessor
 
 
 class Linear:

@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from sample_processors import CsvProcessor
 
 from mlops import errors, hookimpl, plugins
 from mlops.dataset.data_processor import DataProcessor
@@ -20,6 +19,7 @@ from mlops.dataset.versioned_dataset import VersionedDataset
 from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder
 from mlops.model.serializer import ModelSerializer, mro_modules
 from mlops.storage import Location, Publisher
+from sample_processors import CsvProcessor
 
 FRAMEWORKS = ("tensorflow", "keras", "torch", "sklearn", "jax", "h5py", "safetensors")
 
@@ -123,7 +123,9 @@ def test_broken_entry_point_warns_and_the_rest_still_load(monkeypatch: pytest.Mo
 def test_entry_points_load_lazily_and_once(monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
     real = importlib_metadata.entry_points
-    monkeypatch.setattr(plugins.importlib_metadata, "entry_points", lambda group: calls.append(group) or real(group=group))
+    monkeypatch.setattr(
+        plugins.importlib_metadata, "entry_points", lambda group: calls.append(group) or real(group=group)
+    )
     plugins.reset_plugin_manager()
     assert calls == []  # nothing is loaded before first use
     plugins.serializers()

@@ -58,7 +58,7 @@ class Inner:
         return x - 1
 '''
 
-BROKEN = '''
+BROKEN = """
 def helper(x):
     raise RuntimeError("the edited helper must never run")
 
@@ -71,7 +71,7 @@ class UserProcessor:
 class Inner:
     def apply(self, x):
         raise RuntimeError("the edited Inner must never run")
-'''
+"""
 
 
 def _run(code: str, cwd: Path, *paths: Path) -> str:
@@ -130,9 +130,7 @@ def test_processor_survives_its_module_being_rewritten(published: tuple[Path, st
     (user / "my_processor.py").write_text(BROKEN)
     (user / "userhelpers" / "__init__.py").write_text("def shift(x):\n    raise RuntimeError('edited')\n")
     # The edited modules are importable in the loading process, and must not be used.
-    out = _run(
-        "import my_processor, userhelpers\n" + LOAD.format(path=path, raw=raw), user.parent, user
-    )
+    out = _run("import my_processor, userhelpers\n" + LOAD.format(path=path, raw=raw), user.parent, user)
     assert json.loads(out) == expected
 
 

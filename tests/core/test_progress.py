@@ -5,11 +5,11 @@ from __future__ import annotations
 import io
 
 import pytest
-from sample_processors import CsvProcessor
 
 from mlops import progress
 from mlops.dataset.versioned_dataset import VersionedDataset
 from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder
+from sample_processors import CsvProcessor
 
 
 @pytest.fixture
@@ -18,7 +18,9 @@ def no_delay(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(progress, "_REFRESH_SECONDS", 0.0)
 
 
-def test_publish_load_and_verify_report_bytes(store: str, raw_dir: str, no_delay: None, capsys: pytest.CaptureFixture[str]) -> None:
+def test_publish_load_and_verify_report_bytes(
+    store: str, raw_dir: str, no_delay: None, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = VersionedDatasetBuilder(raw_dir, CsvProcessor()).publish(store, "v1", progress=True)
     err = capsys.readouterr().err
     assert "publish v1" in err and "100%" in err and "ETA" in err

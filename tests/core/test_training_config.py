@@ -17,7 +17,12 @@ def test_dict_history_and_numpy_values_become_plain_json() -> None:
         {"epochs": np.int64(5), "batch_size": 8, "layers": (32, 16), "optimizer": {"name": "adam", "lr": 1e-3}},
     )
     assert config.history == {"loss": [0.5, 0.25], "acc": [0.1, 0.9]}
-    assert config.train_args == {"epochs": 5, "batch_size": 8, "layers": [32, 16], "optimizer": {"name": "adam", "lr": 0.001}}
+    assert config.train_args == {
+        "epochs": 5,
+        "batch_size": 8,
+        "layers": [32, 16],
+        "optimizer": {"name": "adam", "lr": 0.001},
+    }
     assert type(config.train_args["epochs"]) is int
     assert TrainingConfig.from_json(config.to_json()) == config
 

@@ -51,7 +51,18 @@ def test_plugin_tutorial_works_when_followed_literally(tmp_path: Path) -> None:
         (plugin / file).write_text(code)
     target = tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--target", str(target), str(plugin)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(plugin),
+        ],
         check=True,
         capture_output=True,
     )

@@ -12,7 +12,9 @@ SCRIPT = ROOT / "examples" / "quickstart" / "quickstart.py"
 
 
 def _run(*args: str) -> str:
-    result = subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=300, env=dict(os.environ))
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=300, env=dict(os.environ)
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout
 

@@ -26,7 +26,10 @@ class CancerProcessor(DataProcessor):
     def get_raw_features_and_labels(self, dataset_path: str):  # type: ignore[no-untyped-def]
         rows = np.loadtxt(os.path.join(dataset_path, "cancer.csv"), delimiter=",", dtype=np.float32)
         self.mean, self.std = rows[:400, :-1].mean(axis=0), rows[:400, :-1].std(axis=0) + 1e-6
-        return {"X_train": rows[:400, :-1], "X_test": rows[400:, :-1]}, {"y_train": rows[:400, -1], "y_test": rows[400:, -1]}
+        return {"X_train": rows[:400, :-1], "X_test": rows[400:, :-1]}, {
+            "y_train": rows[:400, -1],
+            "y_test": rows[400:, -1],
+        }
 
     def get_raw_features(self, dataset_path: str):  # type: ignore[no-untyped-def]
         return {"X_pred": np.loadtxt(os.path.join(dataset_path, "cancer.csv"), delimiter=",", dtype=np.float32)[:, :-1]}
@@ -45,7 +48,13 @@ def _train_all(dataset: VersionedDataset) -> dict[str, tuple[object, TrainingCon
 
     x, y = np.array(dataset.X_train), np.array(dataset.y_train)  # writable copies of the read-only memmaps
     keras.utils.set_random_seed(0)
-    mlp = keras.Sequential([keras.Input((x.shape[1],)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(2, activation="softmax")])
+    mlp = keras.Sequential(
+        [
+            keras.Input((x.shape[1],)),
+            keras.layers.Dense(16, activation="relu"),
+            keras.layers.Dense(2, activation="softmax"),
+        ]
+    )
     mlp.compile("adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     history = mlp.fit(x, y, epochs=3, batch_size=32, verbose=0)
 
@@ -78,7 +87,9 @@ def test_three_frameworks_side_by_side_on_two_stores(tmp_path: Path, s3_bucket: 
     np.savetxt(raw / "cancer.csv", np.column_stack([data.data, data.target]), delimiter=",")
     roots = {"local": str(tmp_path / "store"), "s3": f"{s3_bucket}/store"}
 
-    dataset = VersionedDataset(VersionedDatasetBuilder(str(raw), CancerProcessor()).publish(roots["local"] + "/datasets", "v1"))
+    dataset = VersionedDataset(
+        VersionedDatasetBuilder(str(raw), CancerProcessor()).publish(roots["local"] + "/datasets", "v1")
+    )
     models = _train_all(dataset)
     x_test = np.asarray(dataset.X_test)
     np.save(tmp_path / "x_test.npy", x_test)

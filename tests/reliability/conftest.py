@@ -40,5 +40,3 @@ def medium_raw(tmp_path: Path) -> str:
     for i in range(40):
         (Path(raw) / "extra" / f"part-{i:02d}.bin").write_bytes(rng.bytes(50_000))
     return raw
-
-

@@ -13,10 +13,9 @@ import argparse
 import json
 import sys
 
-from sample_processors import CsvProcessor
-
 from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder
 from mlops.errors import PublicationPathAlreadyExistsError
+from sample_processors import CsvProcessor
 
 
 def main() -> None:

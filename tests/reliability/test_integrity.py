@@ -18,13 +18,13 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sample_processors import CsvProcessor
 
 from mlops import errors
 from mlops.dataset.versioned_dataset import VersionedDataset
 from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder
 from mlops.model.versioned_model import VersionedModel
 from mlops.model.versioned_model_builder import VersionedModelBuilder
+from sample_processors import CsvProcessor
 
 
 class Marker:
@@ -50,7 +50,9 @@ def dataset_path(store: str, raw_dir: str) -> str:
     return VersionedDatasetBuilder(raw_dir, CsvProcessor()).publish(store + "/datasets", "v1")
 
 
-@pytest.mark.parametrize("relpath", ["X_train.npy", "y_test.npy", "raw/data.csv", "raw/extra/deep/blob.bin", "data_processor.pkl"])
+@pytest.mark.parametrize(
+    "relpath", ["X_train.npy", "y_test.npy", "raw/data.csv", "raw/extra/deep/blob.bin", "data_processor.pkl"]
+)
 def test_one_flipped_byte_in_any_dataset_file_is_named(dataset_path: str, relpath: str) -> None:
     _flip_one_byte(f"{dataset_path}/{relpath}", offset=len(relpath) % 7)
     with pytest.raises(errors.IntegrityError, match=relpath) as info:
@@ -122,10 +124,29 @@ def fuzz_base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
     yield Path(path), json.loads((Path(path) / "meta.json").read_text())
 
 
-TRAVERSALS = ["../secret", "../../secret", "/etc/passwd", "raw/../../secret", "..", "raw//x", "C:\\x", "raw/./a", "meta.json", ""]
+TRAVERSALS = [
+    "../secret",
+    "../../secret",
+    "/etc/passwd",
+    "raw/../../secret",
+    "..",
+    "raw//x",
+    "C:\\x",
+    "raw/./a",
+    "meta.json",
+    "",
+]
 _json = st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | st.floats(allow_nan=False) | st.text(max_size=20) | st.sampled_from(TRAVERSALS),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8) | st.sampled_from(TRAVERSALS), children, max_size=3),
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=20)
+    | st.sampled_from(TRAVERSALS),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(st.text(max_size=8) | st.sampled_from(TRAVERSALS), children, max_size=3)
+    ),
     max_leaves=8,
 )
 
@@ -163,9 +184,13 @@ def _mutated(draw: st.DrawFn, meta: dict[str, Any]) -> Any:
     return meta
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(data=st.data())
-def test_fuzzed_meta_json_gives_clear_errors_and_never_reads_outside(data: st.DataObject, fuzz_base: tuple[Path, dict[str, Any]]) -> None:
+def test_fuzzed_meta_json_gives_clear_errors_and_never_reads_outside(
+    data: st.DataObject, fuzz_base: tuple[Path, dict[str, Any]]
+) -> None:
     version, meta = fuzz_base
     work = version.parent / "work"
     if work.exists():
@@ -189,5 +214,7 @@ def test_fuzzed_meta_json_gives_clear_errors_and_never_reads_outside(data: st.Da
     # Python's own imports open files too; what must never be opened is anything else around the
     # version (the secret next to it, the raw data it came from) or a system file named in meta.json.
     around = os.path.realpath(version.parent.parent) + os.sep
-    outside = [p for p in _WATCHER.opened if (p.startswith(around) and not p.startswith(inside)) or p.startswith("/etc/")]
+    outside = [
+        p for p in _WATCHER.opened if (p.startswith(around) and not p.startswith(inside)) or p.startswith("/etc/")
+    ]
     assert outside == []

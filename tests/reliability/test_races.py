@@ -10,11 +10,11 @@ from pathlib import Path
 import fsspec
 import pytest
 from reliability_support import Worker, worker_env
-from sample_processors import CsvProcessor
 
 from mlops.dataset.versioned_dataset import VersionedDataset
 from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder
 from mlops.errors import PublicationPathAlreadyExistsError
+from sample_processors import CsvProcessor
 
 PROCESSES = 8
 ROUNDS = 20
@@ -35,7 +35,9 @@ def _race(root: str, raw: str, env: dict[str, str], options: dict[str, str]) -> 
             for worker in workers:  # every process is waiting on its stdin: they start together
                 worker.send(version)
             results = sorted(worker.result().split(" ", 1)[1] for worker in workers)
-            assert results == ["exists"] * (PROCESSES - 1) + ["ok"] or results == ["ok"] + ["exists"] * (PROCESSES - 1), results
+            assert results == ["exists"] * (PROCESSES - 1) + ["ok"] or results == ["ok"] + ["exists"] * (
+                PROCESSES - 1
+            ), results
             winner = VersionedDataset(f"{root}/{version}", storage_options=options)
             winner.verify()
             assert winner.hash == solo.hash

@@ -14,7 +14,6 @@ import fsspec
 import pytest
 from fsspec.implementations.memory import MemoryFileSystem
 from reliability_support import SerialMotoServer, free_port
-from sample_processors import CsvProcessor
 
 from mlops import errors
 from mlops.dataset.versioned_dataset import VersionedDataset
@@ -22,6 +21,7 @@ from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder
 from mlops.maintenance import remove_incomplete
 from mlops.publication import VersionWriter
 from mlops.storage import NonExclusiveStoreWarning
+from sample_processors import CsvProcessor
 
 
 @pytest.fixture
@@ -38,7 +38,9 @@ def killable_s3(s3_server: str) -> Iterator[tuple[SerialMotoServer, int]]:
         pass
 
 
-def test_server_dying_mid_publish(killable_s3: tuple[SerialMotoServer, int], medium_raw: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_server_dying_mid_publish(
+    killable_s3: tuple[SerialMotoServer, int], medium_raw: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     server, port = killable_s3
     endpoint = f"http://127.0.0.1:{port}"
     bucket = f"faults-{uuid.uuid4().hex[:10]}"

@@ -31,7 +31,9 @@ class SerialMotoServer:
                 from werkzeug.serving import make_server
 
                 app = DomainDispatcherApplication(create_backend_app)
-                self._server = make_server(self._ip_address, self._port, app, threaded=False, request_handler=MotoRequestHandler)
+                self._server = make_server(
+                    self._ip_address, self._port, app, threaded=False, request_handler=MotoRequestHandler
+                )
                 self._server_ready_event.set()
                 self._server.serve_forever()
 
@@ -57,7 +59,14 @@ class Worker:
 
     def __init__(self, root: str, raw: str, env: dict[str, str], storage_options: str = "{}") -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, str(RELIABILITY_TESTS / "publish_worker.py"), root, raw, "--storage-options", storage_options],
+            [
+                sys.executable,
+                str(RELIABILITY_TESTS / "publish_worker.py"),
+                root,
+                raw,
+                "--storage-options",
+                storage_options,
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -37,7 +37,9 @@ class IncompleteVersion:
     """True when its publisher is a live process on this machine: removing it would break that publish."""
 
 
-def list_incomplete(root: str | os.PathLike[str], *, storage_options: dict[str, Any] | None = None) -> list[IncompleteVersion]:
+def list_incomplete(
+    root: str | os.PathLike[str], *, storage_options: dict[str, Any] | None = None
+) -> list[IncompleteVersion]:
     """The incomplete versions under the publication root ``root``, oldest claim first."""
     loc = resolve(root, storage_options)
     publisher = plugins.publisher_for(loc.fs.protocol)

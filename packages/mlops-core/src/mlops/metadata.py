@@ -105,7 +105,7 @@ def library_versions(*distributions: str) -> dict[str, str]:
     return versions
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _installed_version(distribution: str) -> str | None:
     try:
         return importlib_metadata.version(distribution)

@@ -42,7 +42,8 @@ def dumps_by_value(obj: Any, modules: Iterable[str] = ()) -> bytes:
             if module is not None and name not in already:
                 cloudpickle.register_pickle_by_value(module)
                 registered.append(module)
-        return cloudpickle.dumps(obj, protocol=pickle.DEFAULT_PROTOCOL)
+        data: bytes = cloudpickle.dumps(obj, protocol=pickle.DEFAULT_PROTOCOL)
+        return data
     finally:
         for module in registered:
             cloudpickle.unregister_pickle_by_value(module)

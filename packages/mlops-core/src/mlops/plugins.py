@@ -12,7 +12,6 @@ import functools
 import os
 import threading
 import warnings
-from collections.abc import Callable
 from importlib import metadata as importlib_metadata
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -78,8 +77,7 @@ def _load_entry_points(pm: pluggy.PluginManager) -> None:
             pm.register(plugin, name=ep.name)
         except Exception as exc:  # noqa: BLE001 - any failure of third-party code must be survivable
             warnings.warn(
-                f"mlops plugin {ep.name!r} (from {dist}) failed to load and was skipped: "
-                f"{type(exc).__name__}: {exc}",
+                f"mlops plugin {ep.name!r} (from {dist}) failed to load and was skipped: {type(exc).__name__}: {exc}",
                 PluginLoadWarning,
                 stacklevel=2,
             )
@@ -112,7 +110,9 @@ def serializers() -> dict[str, ModelSerializer]:
         if not isinstance(name, str) or not name:
             raise PluginError(f"serializer {serializer!r} has no name; set the class attribute `name`")
         if name in found:
-            warnings.warn(f"two plugins register a serializer named {name!r}; keeping the first", PluginLoadWarning, stacklevel=2)
+            warnings.warn(
+                f"two plugins register a serializer named {name!r}; keeping the first", PluginLoadWarning, stacklevel=2
+            )
             continue
         found[name] = serializer
     return found
@@ -209,12 +209,12 @@ def processors() -> dict[str, type[DataProcessor]]:
     """Ready-made processors contributed by plugins, by ``module.QualifiedName``."""
     from mlops.dataset.data_processor import DataProcessor
 
-    return {f"{c.__module__}.{c.__qualname__}": c for c in _collect("mlops_register_processors", DataProcessor, "class")}
+    return {
+        f"{c.__module__}.{c.__qualname__}": c for c in _collect("mlops_register_processors", DataProcessor, "class")
+    }
 
 
 def by_value_modules(processor: DataProcessor) -> set[str]:
     """Names of modules to pickle by value with ``processor``, as chosen by every plugin."""
     results = get_plugin_manager().hook.mlops_pickle_by_value(processor=processor)
     return {name for result in results if result for name in result}
-
-

@@ -31,9 +31,9 @@ import numpy as np
 from mlops import metadata
 from mlops.errors import (
     InvalidNameError,
-    MlopsError,
     InvalidTagsError,
     InvalidVersionError,
+    MlopsError,
     PublicationPathAlreadyExistsError,
 )
 from mlops.storage import CHUNK_SIZE, FileEntry, Location, Publisher
@@ -213,7 +213,9 @@ class VersionWriter:
                 self.publisher.remove(self.loc.child(relpath))
             self.publisher.remove(self.loc)
         except MlopsError as exc:
-            logger.warning("could not clean up %s after a failed publish (%s); it stays an incomplete version", self.loc.url, exc)
+            logger.warning(
+                "could not clean up %s after a failed publish (%s); it stays an incomplete version", self.loc.url, exc
+            )
         self._claimed = False
 
 
@@ -231,4 +233,4 @@ def _npy_chunks(array: np.ndarray) -> Iterator[bytes | memoryview]:
     flat = array.T.reshape(-1) if fields["fortran_order"] else np.ascontiguousarray(array).reshape(-1)
     raw = flat.view(np.uint8)
     for start in range(0, raw.nbytes, CHUNK_SIZE):
-        yield memoryview(raw[start : start + CHUNK_SIZE])
+        yield memoryview(raw[start : start + CHUNK_SIZE])  # type: ignore[arg-type]

@@ -339,9 +339,7 @@ class Publisher:
         try:
             data = self.read_bytes(loc)
         except FileNotFoundError as exc:
-            raise IntegrityError(
-                f"{relpath} is listed in meta.json but missing from {loc.url}", file=relpath
-            ) from exc
+            raise IntegrityError(f"{relpath} is listed in meta.json but missing from {loc.url}", file=relpath) from exc
         _check(relpath, entry, hashlib.sha256(data).hexdigest(), len(data))
         progress.advance(len(data))
         return data

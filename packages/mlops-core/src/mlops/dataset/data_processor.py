@@ -20,9 +20,7 @@ class DataProcessor(ABC):
     """
 
     @abstractmethod
-    def get_raw_features_and_labels(
-        self, dataset_path: str
-    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    def get_raw_features_and_labels(self, dataset_path: str) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """Return raw ``(features, labels)`` read from ``dataset_path``, e.g.
         ``({'X_train': ..., 'X_val': ...}, {'y_train': ..., 'y_val': ...})``."""
 
@@ -60,7 +58,6 @@ def _items(tensors: Any, what: str) -> list[tuple[str, Any]]:
 
     if not isinstance(tensors, dict):
         raise InvalidProcessorOutputError(
-            f"the processor's raw {what} must be a dict of name -> numpy array, "
-            f"got {type(tensors).__name__}"
+            f"the processor's raw {what} must be a dict of name -> numpy array, got {type(tensors).__name__}"
         )
     return list(tensors.items())

@@ -112,10 +112,13 @@ class VersionedDataset:
             local = self._publisher.fetch_verified(self._loc.child(file), self._manifest[file], file)
         if self._manifest[file].size and os.path.getsize(local):
             try:
-                return np.load(local, mmap_mode="r", allow_pickle=False)
+                mapped: np.ndarray = np.load(local, mmap_mode="r", allow_pickle=False)
+                return mapped
             except ValueError:  # zero-size arrays cannot be memory-mapped
                 pass
-        return np.load(local, allow_pickle=False)
+        loaded: np.ndarray = np.load(local, allow_pickle=False)
+        loaded.flags.writeable = False  # the same contract as a memory map: stored data is read-only
+        return loaded
 
     def _check_tensor_meta(self) -> dict[str, dict[str, Any]]:
         tensors = self.metadata.get("tensors")
@@ -164,7 +167,11 @@ class VersionedDataset:
 
     def _raw_meta(self) -> dict[str, Any]:
         raw = self.metadata.get("raw")
-        if not isinstance(raw, dict) or raw.get("strategy") not in ("copy", "link") or not isinstance(raw.get("source"), str):
+        if (
+            not isinstance(raw, dict)
+            or raw.get("strategy") not in ("copy", "link")
+            or not isinstance(raw.get("source"), str)
+        ):
             raise MetadataError(f"meta.json at {self.path}: 'raw' is malformed")
         return raw
 

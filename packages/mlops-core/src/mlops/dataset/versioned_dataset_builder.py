@@ -88,9 +88,10 @@ class VersionedDatasetBuilder:
         processor_bytes = pickling.dumps_processor(self.data_processor)
 
         total = sum(a.nbytes for _, a in self._tensors.values()) + sum(size for _, _, size in raw_files)
-        with progress_task(f"publish {version}", total + len(processor_bytes), progress), VersionWriter(
-            publisher, root, version
-        ) as writer:
+        with (
+            progress_task(f"publish {version}", total + len(processor_bytes), progress),
+            VersionWriter(publisher, root, version) as writer,
+        ):
             tensor_meta = {}
             for tensor_name, (role, array) in self._tensors.items():
                 file = f"{tensor_name}.npy"

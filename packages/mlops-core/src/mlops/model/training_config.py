@@ -43,7 +43,8 @@ class TrainingConfig:
                 )
             history = converted
         try:
-            return check_json(dict(history), "history")
+            result: dict[str, Any] = check_json(dict(history), "history")
+            return result
         except MetadataError as exc:
             raise TrainingConfigError(str(exc)) from None
 

@@ -96,7 +96,10 @@ class VersionedModelBuilder:
             metadata.dumps(meta)  # fail on non-JSON values before writing anything
             local = resolve(staging)
             total = sum(os.path.getsize(os.path.join(staging, f)) for f in files)
-            with progress_task(f"publish {version}", total, progress), VersionWriter(publisher, root, version) as writer:
+            with (
+                progress_task(f"publish {version}", total, progress),
+                VersionWriter(publisher, root, version) as writer,
+            ):
                 for relpath in files:
                     writer.copy(relpath, local.child(relpath))
                 meta["hash"] = metadata.content_hash("model", writer.entries, {"serializer": chosen.name})
