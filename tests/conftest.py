@@ -17,16 +17,11 @@ S3_ENV = {
 }
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Keep the content cache of remote files inside the test run."""
-    old = os.environ.get("MLOPS_CACHE_DIR")
-    os.environ["MLOPS_CACHE_DIR"] = str(tmp_path_factory.mktemp("mlops-cache"))
-    yield
-    if old is None:
-        os.environ.pop("MLOPS_CACHE_DIR", None)
-    else:
-        os.environ["MLOPS_CACHE_DIR"] = old
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test gets an empty content cache for remote files (also in the subprocesses it starts),
+    so no test passes thanks to bytes another test fetched."""
+    monkeypatch.setenv("MLOPS_CACHE_DIR", str(tmp_path_factory.mktemp("mlops-cache")))
 
 
 @pytest.fixture(scope="session")

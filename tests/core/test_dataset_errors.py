@@ -137,10 +137,16 @@ def test_missing_and_incomplete_versions(store: str, raw_dir: str) -> None:
     with pytest.raises(errors.VersionNotFoundError, match="does not exist"):
         VersionedDataset(store + "/nothing")
     path = _publish(store, raw_dir)
+    with pytest.raises(errors.VersionNotFoundError, match="ROOT/VERSION"):
+        VersionedDataset(store)  # the publication root, not a version
     fs, p = fsspec.url_to_fs(path)
     fs.rm(p + "/meta.json")
     fs.invalidate_cache()
-    with pytest.raises(errors.IncompleteVersionError, match="incomplete"):
+    with pytest.raises(errors.VersionNotFoundError, match="not a published dataset version"):
+        VersionedDataset(path)
+    fs.pipe(p + "/.mlops-publishing", b'{"token": "a publisher that never committed"}')
+    fs.invalidate_cache()
+    with pytest.raises(errors.IncompleteVersionError, match="remove_incomplete"):
         VersionedDataset(path)
 
 

@@ -17,11 +17,11 @@ if TYPE_CHECKING:
     from mlops.dataset.invertible_data_processor import InvertibleDataProcessor
     from mlops.dataset.versioned_dataset import VersionedDataset
     from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder
+    from mlops.maintenance import list_incomplete, remove_incomplete
     from mlops.model.serializer import ModelSerializer
     from mlops.model.training_config import TrainingConfig
     from mlops.model.versioned_model import VersionedModel
     from mlops.model.versioned_model_builder import VersionedModelBuilder
-    from mlops.maintenance import list_incomplete, remove_incomplete
     from mlops.registry import VersionInfo, latest, list_versions, models_trained_on
     from mlops.storage import Publisher
     from mlops.transfer import republish, update_tags

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import socket
 import sys
@@ -24,6 +23,8 @@ import click
 import mlops
 from mlops import registry
 from mlops.errors import IntegrityError, MlopsError, NoVersionsError
+from mlops.model.versioned_model import VersionedModel
+from mlops.transfer import republish, update_tags
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -105,7 +106,9 @@ def _parse_storage_options(ctx: click.Context, param: click.Parameter, values: S
     return options or None
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}, epilog=EPILOG)
+@click.group(
+    cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}, epilog=EPILOG
+)
 @click.option(
     "-o",
     "--storage-option",
@@ -151,7 +154,11 @@ def _json_option(function: F) -> F:
 
 def _tag_option(function: F) -> F:
     return click.option(
-        "--tag", "tags", multiple=True, metavar="TAG", help="Only versions carrying this tag (repeatable: all must match)."
+        "--tag",
+        "tags",
+        multiple=True,
+        metavar="TAG",
+        help="Only versions carrying this tag (repeatable: all must match).",
     )(function)
 
 
@@ -250,7 +257,9 @@ _FILES_SHOWN = 20
 
 @cli.command("show")
 @click.argument("path")
-@click.option("--plot", "plot", metavar="FILE", help="Also draw a model's training curves into FILE (.png, .svg, .pdf).")
+@click.option(
+    "--plot", "plot", metavar="FILE", help="Also draw a model's training curves into FILE (.png, .svg, .pdf)."
+)
 @click.option("--all-files", is_flag=True, help=f"List every file (by default the first {_FILES_SHOWN}).")
 @_json_option
 @click.pass_obj
@@ -273,8 +282,8 @@ def show_command(settings: Settings, path: str, plot: str | None, all_files: boo
         else:
             _print_metrics(meta)
         _print_files(meta, None if all_files else _FILES_SHOWN)
-    if plot is not None:
-        written = version.plot_history(plot)  # type: ignore[union-attr]
+    if plot is not None and isinstance(version, VersionedModel):
+        written = version.plot_history(plot)
         click.echo(f"training curves written to {written}", err=as_json)
 
 
@@ -299,7 +308,10 @@ def _print_overview(path: str, meta: dict[str, Any]) -> None:
         pairs += [
             ("serializer", f"{serializer.get('name')}{origin}"),
             ("framework", _pairs_text(meta.get("framework"))),
-            ("dataset", f"{link.get('name')} {link.get('version')} (hash {str(link.get('hash'))[:12]}) at {link.get('path')}"),
+            (
+                "dataset",
+                f"{link.get('name')} {link.get('version')} (hash {str(link.get('hash'))[:12]}) at {link.get('path')}",
+            ),
             ("train args", _pairs_text(training.get("train_args"), sep="=")),
         ]
     pairs.append(("libraries", _pairs_text(meta.get("libraries"))))
@@ -322,7 +334,7 @@ def _print_metrics(meta: dict[str, Any]) -> None:
     finals = final_metrics(history)
     if not finals:
         return
-    epochs = max(len(v) for v in history.values() if isinstance(v, list))
+    epochs = max(len(v) for v in history.values() if isinstance(v, list))  # type: ignore[union-attr]
     _section(f"Final metrics (after {_count(epochs, 'epoch')})")
     _print_table(["METRIC", "VALUE"], [[k, _number(v)] for k, v in finals.items()], indent=2)
 
@@ -358,7 +370,7 @@ def _processor_text(processor: Any) -> str:
 @_json_option
 @click.pass_obj
 def verify_command(settings: Settings, path: str, as_json: bool) -> None:
-    """Check every file of the version at PATH against its sha256 in meta.json.
+    """Check every file of PATH against its sha256 in meta.json.
 
     Prints OK, or names the first file that is missing, truncated or changed (status 1).
     Remote files are downloaded and hashed again, never taken from the local cache.
@@ -384,11 +396,13 @@ def verify_command(settings: Settings, path: str, as_json: bool) -> None:
 
 @cli.command("lineage")
 @click.argument("path")
-@click.option("--models", "models_root", metavar="ROOT", help="For a dataset: also list the models under ROOT trained on it.")
+@click.option(
+    "--models", "models_root", metavar="ROOT", help="For a dataset: also list the models under ROOT trained on it."
+)
 @_json_option
 @click.pass_obj
 def lineage_command(settings: Settings, path: str, models_root: str | None, as_json: bool) -> None:
-    """Show where the version at PATH comes from: model -> dataset -> raw data.
+    """Show where PATH comes from: model -> dataset -> raw data.
 
     The dataset a model links to is opened to check it is still there with the same content
     (same hash); a moved or changed dataset is reported, not an error.
@@ -400,7 +414,9 @@ def lineage_command(settings: Settings, path: str, models_root: str | None, as_j
         chain.append(_node(version.metadata, version.path))
         link = version.metadata["dataset"]
         status, dataset_meta = _follow_dataset_link(link, settings)
-        chain.append({"kind": "dataset", **{k: link.get(k) for k in ("name", "version", "hash", "path")}, "status": status})
+        chain.append(
+            {"kind": "dataset", **{k: link.get(k) for k in ("name", "version", "hash", "path")}, "status": status}
+        )
     else:
         dataset_meta = version.metadata
         chain.append(_node(version.metadata, version.path))
@@ -425,7 +441,8 @@ def lineage_command(settings: Settings, path: str, models_root: str | None, as_j
             continue
         status = node.get("status", "ok")
         note = "" if status == "ok" else f"  [{status}]"
-        click.echo(f"{pad}{node['kind']} {node['name']} {node['version']}  {node['path']}  (hash {str(node['hash'])[:12]}){note}")
+        prefix = str(node["hash"])[:12]
+        click.echo(f"{pad}{node['kind']} {node['name']} {node['version']}  {node['path']}  (hash {prefix}){note}")
     if models is not None:
         click.echo(f"models trained on it under {models_root}: {len(models)}")
         for model in models:
@@ -518,7 +535,10 @@ def _print_tensor_diff(tensors: dict[str, Any]) -> None:
         differing = change.get("differing_elements")
         detail = f", {_count(differing, 'element')} differ" if differing is not None else ""
         click.echo(f"  ~ {change['name']}  {shape} {dtype}{detail}")
-        rows = [[side, *(_number(stats.get(k)) for k in ("mean", "std", "min", "max"))] for side, stats in (("A", a), ("B", b))]
+        rows = [
+            [side, *(_number(stats.get(k)) for k in ("mean", "std", "min", "max"))]
+            for side, stats in (("A", a), ("B", b))
+        ]
         _print_table(["", "MEAN", "STD", "MIN", "MAX"], rows, indent=6)
     if tensors["unchanged"]:
         click.echo(f"  = unchanged: {', '.join(tensors['unchanged'])}")
@@ -559,14 +579,27 @@ def plugins_command(as_json: bool) -> None:
         _print_json(data)
         return
     _section("Plugins", first=True)
-    _print_table(["NAME", "MODULE", "DISTRIBUTION", "VERSION"], [[p["name"], p["module"], *_origin_cells(p)] for p in data["plugins"]], indent=2)
+    _print_table(
+        ["NAME", "MODULE", "DISTRIBUTION", "VERSION"],
+        [[p["name"], p["module"], *_origin_cells(p)] for p in data["plugins"]],
+        indent=2,
+    )
     _section("Serializers")
-    _print_table(["NAME", "CLASS", "DISTRIBUTION", "VERSION"], [[s["name"], s["class"], *_origin_cells(s)] for s in data["serializers"]], indent=2)
+    _print_table(
+        ["NAME", "CLASS", "DISTRIBUTION", "VERSION"],
+        [[s["name"], s["class"], *_origin_cells(s)] for s in data["serializers"]],
+        indent=2,
+    )
     _section("Publishers")
-    rows = [[", ".join(p["schemes"]) if p["schemes"] != ["*"] else "* (every other)", p["class"], *_origin_cells(p)] for p in data["publishers"]]
+    rows = [
+        [", ".join(p["schemes"]) if p["schemes"] != ["*"] else "* (every other)", p["class"], *_origin_cells(p)]
+        for p in data["publishers"]
+    ]
     _print_table(["SCHEMES", "CLASS", "DISTRIBUTION", "VERSION"], rows, indent=2)
     _section("Processors")
-    _print_table(["CLASS", "DISTRIBUTION", "VERSION"], [[p["class"], *_origin_cells(p)] for p in data["processors"]], indent=2)
+    _print_table(
+        ["CLASS", "DISTRIBUTION", "VERSION"], [[p["class"], *_origin_cells(p)] for p in data["processors"]], indent=2
+    )
 
 
 def _origin_cells(item: dict[str, Any]) -> list[str]:
@@ -603,14 +636,19 @@ def _qualname(cls: type) -> str:
 @_json_option
 @click.pass_obj
 def republish_command(
-    settings: Settings, src: str, new_root: str, version: str | None, target_options: dict[str, Any] | None, as_json: bool
+    settings: Settings,
+    src: str,
+    new_root: str,
+    version: str | None,
+    target_options: dict[str, Any] | None,
+    as_json: bool,
 ) -> None:
-    """Copy the version at PATH under NEW_ROOT, e.g. from local disk to S3.
+    """Copy the version at PATH under NEW_ROOT, e.g. local to S3.
 
     The copy is the same version (same name, creation time, tags and hash), published whole or
     not at all; every file is checked against meta.json while it is copied. Prints the new path.
     """
-    url = mlops.republish(
+    url = republish(
         src,
         new_root,
         version=version,
@@ -636,7 +674,7 @@ def tag_command(settings: Settings, path: str, add: tuple[str, ...], remove: tup
     version at the same moment: the last one wins.
     """
     if add or remove:
-        tags = mlops.update_tags(path, add, remove, storage_options=settings.storage_options)
+        tags = update_tags(path, add, remove, storage_options=settings.storage_options)
     else:
         tags = list(registry.version_info(path, storage_options=settings.storage_options).tags)
     if as_json:
@@ -675,9 +713,10 @@ def _parse_duration(ctx: click.Context, param: click.Parameter, value: str | Non
 def clean_command(
     settings: Settings, root: str, dry_run: bool, older_than: float, versions: tuple[str, ...], as_json: bool
 ) -> None:
-    """Remove the incomplete versions under ROOT (left by crashed or killed publishes).
+    """Remove incomplete versions under ROOT (crashed publishes).
 
-    Complete versions are never touched, nor versions a live process on this machine is still
+    Incomplete versions are folders without meta.json, left by a publish that crashed or was
+    killed; they block publishing that version again. Complete versions are never touched, nor versions a live process on this machine is still
     publishing. Publishes running on other machines cannot be seen from here: use --older-than.
     """
     from mlops.maintenance import remove_incomplete
@@ -712,7 +751,7 @@ def _print_table(headers: list[str], rows: Iterable[Sequence[Any]], indent: int 
         return
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
     for row in [headers, *rows]:
-        click.echo((" " * indent + "  ".join(cell.ljust(w) for cell, w in zip(row, widths))).rstrip())
+        click.echo((" " * indent + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))).rstrip())
 
 
 def _print_pairs(pairs: list[tuple[str, str]]) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -18,23 +18,21 @@ if TYPE_CHECKING:
     from mlops.dataset.versioned_dataset import VersionedDataset
     from mlops.model.versioned_model import VersionedModel
 
-    Version = Union[VersionedDataset, VersionedModel]
-
 SECTIONS_APART = ("files", "tensors", "tags", "hash")
 """meta.json fields reported in their own section of a diff rather than as metadata changes."""
 
 
-def compare(a: Version, b: Version) -> dict[str, Any]:
+def compare(a: VersionedDataset | VersionedModel, b: VersionedDataset | VersionedModel) -> dict[str, Any]:
     """The differences from version ``a`` to version ``b`` as plain JSON types::
 
-        kind, a/b ({path, version, hash}), same_content,
-        tensors   {added, removed, unchanged, changed}   (datasets only; changed tensors carry
-                  shape, dtype, mean/std/min/max on each side and, for equal shapes, how many
-                  elements differ)
-        files     {added, removed, changed}              files that are not tensors (raw/, models)
-        tags      {added, removed}
-        metrics   [{name, a, b}]                         last value of each training curve (models)
-        metadata  [{key, a, b}]                          every other field that differs
+    kind, a/b ({path, version, hash}), same_content,
+    tensors   {added, removed, unchanged, changed}   (datasets only; changed tensors carry
+              shape, dtype, mean/std/min/max on each side and, for equal shapes, how many
+              elements differ)
+    files     {added, removed, changed}              files that are not tensors (raw/, models)
+    tags      {added, removed}
+    metrics   [{name, a, b}]                         last value of each training curve (models)
+    metadata  [{key, a, b}]                          every other field that differs
     """
     kind_a, kind_b = a.metadata["kind"], b.metadata["kind"]
     if kind_a != kind_b:
@@ -127,7 +125,9 @@ def _metrics(meta_a: Mapping[str, Any], meta_b: Mapping[str, Any]) -> list[dict[
     finals_a = final_metrics(_history(meta_a))
     finals_b = final_metrics(_history(meta_b))
     names = list(dict.fromkeys([*finals_a, *finals_b]))
-    return [{"name": n, "a": finals_a.get(n), "b": finals_b.get(n)} for n in names if finals_a.get(n) != finals_b.get(n)]
+    return [
+        {"name": n, "a": finals_a.get(n), "b": finals_b.get(n)} for n in names if finals_a.get(n) != finals_b.get(n)
+    ]
 
 
 def _history(meta: Mapping[str, Any]) -> Any:

@@ -123,14 +123,17 @@ def read_meta(publisher: Publisher, loc: Location, kind: str) -> dict[str, Any]:
     try:
         raw = publisher.read_bytes(loc.child(META_FILE))
     except (FileNotFoundError, IsADirectoryError):
-        if publisher.exists(loc):
-            started = ""
-            if publisher.exists(loc.child(CLAIM_FILE)):
-                started = " (a publish started there and has not committed: it is still running or it crashed)"
+        if publisher.exists(loc.child(CLAIM_FILE)):
             raise IncompleteVersionError(
-                f"{loc.url} is an incomplete version{started}. Wait for the publish to finish, or, if no "
-                "publish is running, remove it with mlops.maintenance.remove_incomplete(ROOT) or "
-                "`mlops clean ROOT` and publish again."
+                f"{loc.url} is an incomplete version (a publish started there and has not committed: it is "
+                "still running or it crashed). Wait for the publish to finish, or, if no publish is running, "
+                "remove it with mlops.remove_incomplete(ROOT) or `mlops clean ROOT` and publish again."
+            ) from None
+        if publisher.exists(loc):
+            raise VersionNotFoundError(
+                f"{loc.url} is not a published {kind} version (it has no meta.json). If it is the folder "
+                "versions were published under, pass one of its versions (ROOT/VERSION; `mlops ls ROOT` lists "
+                "them); if a failed publish left it, `mlops clean` on its parent removes it."
             ) from None
         raise VersionNotFoundError(
             f"no {kind} version at {loc.url}: the path does not exist. Check the path; a version "

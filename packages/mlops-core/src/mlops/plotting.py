@@ -48,7 +48,7 @@ def plot_history(history: Mapping[str, Any] | None, out: str | os.PathLike[str],
     rows = math.ceil(len(groups) / columns)
     figure = figure_class(figsize=(4.8 * columns, 3.6 * rows), layout="constrained")
     axes = figure.subplots(rows, columns, squeeze=False).ravel()
-    for ax, (base, curves) in zip(axes, groups.items()):
+    for ax, (base, curves) in zip(axes, groups.items(), strict=False):
         for key, series in curves.items():
             epochs = range(1, len(series) + 1)
             style = "--" if key.startswith(_VAL) else "-"

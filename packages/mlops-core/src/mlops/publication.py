@@ -36,7 +36,7 @@ from mlops.errors import (
     MlopsError,
     PublicationPathAlreadyExistsError,
 )
-from mlops.storage import CHUNK_SIZE, FileEntry, Location, Publisher
+from mlops.storage import CHUNK_SIZE, FileEntry, Location, Publisher, concurrently
 
 _MAX_LABEL = 200
 logger = logging.getLogger(__name__)
@@ -180,6 +180,14 @@ class VersionWriter:
     def copy(self, relpath: str, src: Location) -> FileEntry:
         """Copy one file from any store into the version."""
         return self._record(relpath, self.publisher.copy_from(src, self.loc.child(relpath)))
+
+    def write_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        """Store several arrays (``{relpath: array}``) at once."""
+        concurrently(lambda item: self.write_array(*item), arrays.items())
+
+    def copy_many(self, files: list[tuple[str, Location]]) -> None:
+        """Copy several files (``(relpath, source)`` pairs) into the version at once."""
+        concurrently(lambda item: self.copy(*item), files)
 
     def _record(self, relpath: str, entry: FileEntry) -> FileEntry:
         self.entries[relpath] = entry

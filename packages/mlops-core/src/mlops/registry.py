@@ -102,7 +102,7 @@ def _scan(loc: Location) -> RootListing:
     folders = _version_folders(loc)
     metas = _read_many(loc.fs, [loc.child(name).child(metadata.META_FILE).path for name in folders])
     listing = RootListing(loc.url)
-    for name, raw in zip(folders, metas):
+    for name, raw in zip(folders, metas, strict=True):
         version = loc.child(name)
         if isinstance(raw, FileNotFoundError):
             if _holds_anything(version):
@@ -259,7 +259,7 @@ def _version_folders(root: Location) -> list[str]:
             entries = root.fs.ls(root.path, detail=True)
     except (FileNotFoundError, NotADirectoryError):
         return []
-    names = {}
+    names: dict[str, None] = {}
     for entry in entries:
         full = str(entry["name"]).rstrip("/")
         name = full.rsplit("/", 1)[-1]
@@ -296,11 +296,13 @@ def _read_many(fs: fsspec.AbstractFileSystem, paths: list[str]) -> list[bytes | 
             found = fs.cat(plain, on_error="return")
     results: list[bytes | Exception] = []
     for path in paths:
-        if path in found or fs._strip_protocol(path) in found:
-            value = found.get(path, found.get(fs._strip_protocol(path)))
+        key = path if path in found else fs._strip_protocol(path)
+        value: bytes | Exception
+        if key in found:
+            value = found[key]
         else:
             try:
-                value = fs.cat_file(path)
+                value = bytes(fs.cat_file(path))
             except Exception as exc:  # noqa: BLE001 - reported per version, like fs.cat does
                 value = exc
         if isinstance(value, Exception) and not isinstance(value, FileNotFoundError):

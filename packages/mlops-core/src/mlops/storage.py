@@ -8,16 +8,18 @@ never branches on ``"s3://"``. The few operations whose *semantics* differ betwe
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import os
 import posixpath
 import shutil
 import tempfile
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import fsspec
 from fsspec.implementations.local import LocalFileOpener, LocalFileSystem
@@ -27,6 +29,28 @@ from mlops.errors import IntegrityError, MlopsError, StoreError
 
 CHUNK_SIZE = 8 * 1024 * 1024
 """Bytes moved per read/write when streaming (large enough for sha256 and S3 to run at speed)."""
+MAX_TRANSFERS = 8
+"""Files moved at once: object stores are latency-bound, so small files go much faster in parallel."""
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def concurrently(fn: Callable[[T], R], items: Iterable[T], workers: int = MAX_TRANSFERS) -> list[R]:
+    """``[fn(item) for item in items]`` on a pool of threads (transfers wait on I/O and hashlib
+    releases the GIL). The first failure is raised once running calls have finished; pending ones
+    are cancelled. Progress reporting follows the calls into the threads."""
+    items = list(items)
+    if len(items) <= 1 or workers <= 1:
+        return [fn(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(workers, len(items)), thread_name_prefix="mlops-transfer") as pool:
+        futures = [pool.submit(contextvars.copy_context().run, fn, item) for item in items]
+        try:
+            return [future.result() for future in futures]
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,9 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from mlops import metadata, plugins, progress
+from mlops import metadata, plugins
 from mlops.errors import IntegrityError, InvalidTagsError, StoreError
+from mlops.progress import task as progress_task
 from mlops.publication import VersionWriter, check_tags, check_version
 from mlops.registry import read_version_meta
 from mlops.storage import Location, Publisher, resolve, store_errors
@@ -31,7 +32,7 @@ def republish(
     version: str | None = None,
     storage_options: dict[str, Any] | None = None,
     target_storage_options: dict[str, Any] | None = None,
-    progress_bar: bool | None = None,
+    progress: bool | None = None,
 ) -> str:
     """Copy the complete version at ``artifact_path`` under the root ``new_root``; return its path.
 
@@ -43,6 +44,7 @@ def republish(
     ``target_storage_options`` default to ``storage_options``. A model's link to its dataset is
     kept as it was: republish the dataset too if the model must not depend on the old store
     (``models_trained_on`` matches models by the dataset's hash, wherever it lives).
+    ``progress`` shows a progress bar (default: when stderr is a terminal, see :mod:`mlops.progress`).
     """
     src = resolve(artifact_path, storage_options)
     src_publisher = plugins.publisher_for(src.fs.protocol)
@@ -55,7 +57,7 @@ def republish(
     logger.info("republishing %s to %s (%d files, %d bytes)", src.url, root.child(version).url, len(entries), total)
     started = time.perf_counter()
 
-    with progress.task(f"republish {version}", total, progress_bar), VersionWriter(publisher, root, version) as writer:
+    with progress_task(f"republish {version}", total, progress), VersionWriter(publisher, root, version) as writer:
         for relpath, expected in sorted(entries.items()):
             try:
                 written = writer.copy(relpath, src.child(relpath))

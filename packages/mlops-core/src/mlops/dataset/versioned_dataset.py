@@ -12,7 +12,7 @@ from mlops import metadata, pickling, plugins
 from mlops.dataset.data_processor import DataProcessor
 from mlops.errors import MetadataError
 from mlops.progress import task as progress_task
-from mlops.storage import Location, Publisher, resolve
+from mlops.storage import Location, Publisher, concurrently, resolve
 
 
 class VersionedDataset:
@@ -182,8 +182,12 @@ class VersionedDataset:
         :class:`~mlops.errors.IntegrityError` naming the first file that does not match."""
         total = sum(e.size for e in self._manifest.values())
         with progress_task(f"verify {self.version}", total, progress):
-            for relpath, entry in self._manifest.items():
-                self._publisher.fetch_verified(self._loc.child(relpath), entry, relpath, use_cache=False)
+            concurrently(
+                lambda item: self._publisher.fetch_verified(
+                    self._loc.child(item[0]), item[1], item[0], use_cache=False
+                ),
+                self._manifest.items(),
+            )
 
 
 RESERVED_TENSOR_NAMES = frozenset(

@@ -92,18 +92,17 @@ class VersionedDatasetBuilder:
             progress_task(f"publish {version}", total + len(processor_bytes), progress),
             VersionWriter(publisher, root, version) as writer,
         ):
-            tensor_meta = {}
-            for tensor_name, (role, array) in self._tensors.items():
-                file = f"{tensor_name}.npy"
-                writer.write_array(file, array)
-                tensor_meta[tensor_name] = {
-                    "file": file,
+            tensor_meta = {
+                tensor_name: {
+                    "file": f"{tensor_name}.npy",
                     "role": role,
                     "shape": list(array.shape),
                     "dtype": str(array.dtype),
                 }
-            for relpath, src, _size in raw_files:
-                writer.copy(relpath, src)
+                for tensor_name, (role, array) in self._tensors.items()
+            }
+            writer.write_arrays({f"{name}.npy": array for name, (_role, array) in self._tensors.items()})
+            writer.copy_many([(relpath, src) for relpath, src, _size in raw_files])
             content = dict(writer.entries)
             writer.write_bytes(PROCESSOR_FILE, processor_bytes)
             raw_meta: dict[str, Any] = {"strategy": raw, "source": self._raw.url}

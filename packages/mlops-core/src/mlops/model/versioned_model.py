@@ -16,7 +16,7 @@ from mlops.errors import MetadataError
 from mlops.model.serializer import ModelSerializer
 from mlops.model.training_config import TrainingConfig
 from mlops.progress import task as progress_task
-from mlops.storage import Location, Publisher, materialize, resolve
+from mlops.storage import Location, Publisher, concurrently, materialize, resolve
 
 
 class VersionedModel:
@@ -134,7 +134,11 @@ class VersionedModel:
         if getattr(serializer, "pickles_code", False):
             pickling.check_python_version(self.metadata["libraries"].get("python"), f"model {self.path}")
         with progress_task(f"load {self.version}", sum(e.size for e in self._manifest.values())):
-            local = {rel: self._publisher.fetch_verified(self._loc.child(rel), e, rel) for rel, e in self._manifest.items()}
+            fetched = concurrently(
+                lambda item: self._publisher.fetch_verified(self._loc.child(item[0]), item[1], item[0]),
+                self._manifest.items(),
+            )
+            local = dict(zip(self._manifest, fetched))
         if self._loc.is_local:
             return serializer.load(self._loc.path)
         directory = tempfile.mkdtemp(prefix="mlops-load-")
@@ -160,8 +164,12 @@ class VersionedModel:
         :class:`~mlops.errors.IntegrityError` naming the first file that does not match."""
         total = sum(e.size for e in self._manifest.values())
         with progress_task(f"verify {self.version}", total, progress):
-            for relpath, entry in self._manifest.items():
-                self._publisher.fetch_verified(self._loc.child(relpath), entry, relpath, use_cache=False)
+            concurrently(
+                lambda item: self._publisher.fetch_verified(
+                    self._loc.child(item[0]), item[1], item[0], use_cache=False
+                ),
+                self._manifest.items(),
+            )
 
     def plot_history(self, out: str | os.PathLike[str] = "history.png") -> str:
         """Draw the training curves stored in meta.json into the image ``out`` (format from its

@@ -100,8 +100,7 @@ class VersionedModelBuilder:
                 progress_task(f"publish {version}", total, progress),
                 VersionWriter(publisher, root, version) as writer,
             ):
-                for relpath in files:
-                    writer.copy(relpath, local.child(relpath))
+                writer.copy_many([(relpath, local.child(relpath)) for relpath in files])
                 meta["hash"] = metadata.content_hash("model", writer.entries, {"serializer": chosen.name})
                 return writer.commit(meta)
         finally:
