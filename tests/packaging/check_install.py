@@ -27,7 +27,10 @@ def main(extra: str) -> None:
     # 2. The entry point is declared and discovered; loading plugins imports no framework.
     names = {ep.name for ep in metadata.entry_points(group="mlops")}
     assert extra in names, f"entry point {extra!r} not found among {names}"
-    code = "import sys; from mlops import plugins; print(sorted(plugins.serializers())); print(sorted(m for m in ('sklearn','keras','tensorflow','torch') if m in sys.modules))"
+    code = (
+        "import sys; from mlops import plugins; print(sorted(plugins.serializers())); "
+        "print(sorted(m for m in ('sklearn', 'keras', 'tensorflow', 'torch') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
     assert extra in out[0] and out[1] == "[]", out
 
@@ -52,9 +55,13 @@ def main(extra: str) -> None:
         raw = os.path.join(tmp, "raw")
         os.makedirs(raw)
         np.savetxt(os.path.join(raw, "x.csv"), np.random.default_rng(0).normal(size=(40, 3)), delimiter=",")
-        dataset = VersionedDataset(VersionedDatasetBuilder(raw, Processor()).publish(os.path.join(tmp, "datasets"), "v1"))
+        dataset = VersionedDataset(
+            VersionedDatasetBuilder(raw, Processor()).publish(os.path.join(tmp, "datasets"), "v1")
+        )
         model = _model(extra, dataset.X_train, dataset.y_train)
-        path = VersionedModelBuilder(dataset, model, TrainingConfig(None, {"extra": extra})).publish(os.path.join(tmp, "models"))
+        path = VersionedModelBuilder(dataset, model, TrainingConfig(None, {"extra": extra})).publish(
+            os.path.join(tmp, "models")
+        )
         np.save(os.path.join(tmp, "x.npy"), dataset.X_train)
         load = (
             "import sys, numpy as np; from mlops import VersionedModel\n"
@@ -63,8 +70,10 @@ def main(extra: str) -> None:
         )
         out = subprocess.run([sys.executable, "-c", load], capture_output=True, text=True, check=True).stdout.strip()
         assert out == extra, out
-        print(f"ok: mlops-core[{extra}] installs from wheels, its plugin is discovered, and a model round-trips "
-              f"(predictions shape {np.load(os.path.join(tmp, 'p.npy')).shape})")
+        print(
+            f"ok: mlops-core[{extra}] installs from wheels, its plugin is discovered, and a model round-trips "
+            f"(predictions shape {np.load(os.path.join(tmp, 'p.npy')).shape})"
+        )
 
 
 def _model(extra: str, x: np.ndarray, y: np.ndarray) -> object:

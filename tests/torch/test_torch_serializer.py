@@ -17,6 +17,11 @@ import fsspec
 import numpy as np
 import pytest
 import torch
+from safetensors import safe_open
+from safetensors.torch import save_model
+from sklearn.datasets import load_digits
+from torch import nn
+
 from mlops.dataset.data_processor import DataProcessor
 from mlops.dataset.versioned_dataset import VersionedDataset
 from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder
@@ -25,10 +30,6 @@ from mlops.model.training_config import TrainingConfig
 from mlops.model.versioned_model import VersionedModel
 from mlops.model.versioned_model_builder import VersionedModelBuilder
 from mlops_torch.serializer import MODEL_FILE, WEIGHTS_FILE, TorchSerializationError, TorchSerializer
-from safetensors import safe_open
-from safetensors.torch import save_model
-from sklearn.datasets import load_digits
-from torch import nn
 
 N_FEATURES = 64
 N_CLASSES = 10

@@ -12,19 +12,24 @@ from typing import TYPE_CHECKING, Any
 
 from mlops.hookspecs import hookimpl
 
-if TYPE_CHECKING:
-    from mlops.dataset.data_processor import DataProcessor
-    from mlops.dataset.invertible_data_processor import InvertibleDataProcessor
-    from mlops.dataset.versioned_dataset import VersionedDataset
-    from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder
-    from mlops.maintenance import list_incomplete, remove_incomplete
-    from mlops.model.serializer import ModelSerializer
-    from mlops.model.training_config import TrainingConfig
-    from mlops.model.versioned_model import VersionedModel
-    from mlops.model.versioned_model_builder import VersionedModelBuilder
-    from mlops.registry import VersionInfo, latest, list_versions, models_trained_on
-    from mlops.storage import Publisher
-    from mlops.transfer import republish, update_tags
+if TYPE_CHECKING:  # the names __getattr__ provides, for type checkers and IDEs
+    from mlops.dataset.data_processor import DataProcessor as DataProcessor
+    from mlops.dataset.invertible_data_processor import InvertibleDataProcessor as InvertibleDataProcessor
+    from mlops.dataset.versioned_dataset import VersionedDataset as VersionedDataset
+    from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder as VersionedDatasetBuilder
+    from mlops.maintenance import list_incomplete as list_incomplete
+    from mlops.maintenance import remove_incomplete as remove_incomplete
+    from mlops.model.serializer import ModelSerializer as ModelSerializer
+    from mlops.model.training_config import TrainingConfig as TrainingConfig
+    from mlops.model.versioned_model import VersionedModel as VersionedModel
+    from mlops.model.versioned_model_builder import VersionedModelBuilder as VersionedModelBuilder
+    from mlops.registry import VersionInfo as VersionInfo
+    from mlops.registry import latest as latest
+    from mlops.registry import list_versions as list_versions
+    from mlops.registry import models_trained_on as models_trained_on
+    from mlops.storage import Publisher as Publisher
+    from mlops.transfer import republish as republish
+    from mlops.transfer import update_tags as update_tags
 
 __version__ = "0.1.0"
 

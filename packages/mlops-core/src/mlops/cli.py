@@ -716,8 +716,9 @@ def clean_command(
     """Remove incomplete versions under ROOT (crashed publishes).
 
     Incomplete versions are folders without meta.json, left by a publish that crashed or was
-    killed; they block publishing that version again. Complete versions are never touched, nor versions a live process on this machine is still
-    publishing. Publishes running on other machines cannot be seen from here: use --older-than.
+    killed; they block publishing that version again. Complete versions are never touched, nor
+    versions a live process on this machine is still publishing. Publishes running on other
+    machines cannot be seen from here: use --older-than.
     """
     from mlops.maintenance import remove_incomplete
 

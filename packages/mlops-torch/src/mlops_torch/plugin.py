@@ -6,7 +6,6 @@ from collections.abc import Callable
 
 from mlops import hookimpl
 from mlops.model.serializer import ModelSerializer
-
 from mlops_torch.serializer import TorchSerializer
 
 

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
+
 from mlops.errors import ModelSerializationError
 from mlops.model.serializer import ModelSerializer, mro_modules
 from mlops.pickling import dumps_by_value, user_modules

@@ -138,7 +138,7 @@ class VersionedModel:
                 lambda item: self._publisher.fetch_verified(self._loc.child(item[0]), item[1], item[0]),
                 self._manifest.items(),
             )
-            local = dict(zip(self._manifest, fetched))
+            local = dict(zip(self._manifest, fetched, strict=True))
         if self._loc.is_local:
             return serializer.load(self._loc.path)
         directory = tempfile.mkdtemp(prefix="mlops-load-")
@@ -154,7 +154,8 @@ class VersionedModel:
         if isinstance(features, dict):
             if len(features) != 1:
                 raise ValueError(
-                    f"predict takes one feature tensor; got a dict with {sorted(features)}: pass e.g. features['X_pred']"
+                    f"predict takes one feature tensor; got a dict with {sorted(features)}: "
+                    "pass one of them, e.g. features['X_pred']"
                 )
             (features,) = features.values()
         return np.asarray(self.serializer.predict(self.model, features))
