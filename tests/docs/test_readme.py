@@ -99,3 +99,57 @@ def test_readme_commands_are_what_ci_runs() -> None:
     assert "pip install nox && nox " in README
     ci = (ROOT / ".ci" / "run").read_text()
     assert "pip install" in ci and "nox" in ci and re.search(r"^python3 -m nox$", ci, re.M)
+
+
+def _console_commands() -> list[tuple[str, str]]:
+    """``(command, first line of its shown output)`` for every ``$ mlops`` line of the README."""
+    commands = []
+    for _file, lang, code in _blocks():
+        if lang != "console":
+            continue
+        lines = code.splitlines()
+        for i, line in enumerate(lines):
+            if line.startswith("$ mlops "):
+                shown = lines[i + 1] if i + 1 < len(lines) else ""
+                commands.append((line[2:], shown))
+    return commands
+
+
+def test_console_commands_run_as_shown(tmp_path: Path, s3_server: str, s3_bucket: str) -> None:
+    import shlex
+
+    # The setup the README's output came from: its Python blocks, then a second dataset version.
+    code = "\n".join(c for file, lang, c in _blocks() if lang == "python" and file is None)
+    code += """
+rng = np.random.default_rng(1)
+x = rng.normal(size=(150, 2))
+os.makedirs("raw_data_v2", exist_ok=True)
+np.savetxt("raw_data_v2/points.csv", np.column_stack([x, x.sum(axis=1) > 0]), delimiter=",")
+VersionedDatasetBuilder("raw_data_v2", PointsProcessor()).publish("datasets/points", "v2", tags=["tabular"])
+print(model_path)
+"""
+    model_path = _run(code, tmp_path).strip().splitlines()[-1]
+    model_rel = os.path.relpath(model_path, tmp_path)
+    commands = _console_commands()
+    assert len(commands) >= 10
+    for command, shown in commands:
+        command = re.sub(r"models/points/\S+", model_rel, command)
+        command = command.replace("http://127.0.0.1:5077", s3_server).replace("s3://my-bucket", s3_bucket)
+        args = shlex.split(command)
+        if "--plot" in args:
+            args[args.index("--plot") + 1] = str(tmp_path / "history.png")
+        result = subprocess.run(
+            [sys.executable, "-m", "mlops", *args[1:]],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            env=_env(),
+            timeout=300,
+        )
+        if shown.startswith("mlops: error:"):  # the README shows this one failing, on purpose
+            assert result.returncode == 1 and result.stderr.startswith("mlops: error:"), command
+            continue
+        assert result.returncode == 0, f"{command}\n{result.stderr}"
+        first = result.stdout.splitlines()[0] if result.stdout else ""
+        shown = shown.replace("/tmp/demo", str(tmp_path)).replace("s3://my-bucket", s3_bucket)
+        assert first.split()[:1] == shown.split()[:1], f"{command}: {first!r} vs README {shown!r}"
