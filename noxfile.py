@@ -15,7 +15,8 @@ VERSION = "0.1.0"
 # The CPU build of PyTorch. Installed before anything that depends on torch, so that a looser
 # requirement does not pull a multi-GB CUDA build.
 TORCH = "torch==2.13.0"
-TEST_DEPS = ["pytest>=8", "moto[server]>=5", "boto3", "hypothesis>=6"]
+# matplotlib: history plots and the examples' charts; Pillow: the image example's PNG files.
+TEST_DEPS = ["pytest>=8", "moto[server]>=5", "boto3", "hypothesis>=6", "matplotlib", "pillow"]
 
 nox.options.sessions = ["tests", "packaging"]
 nox.options.error_on_missing_interpreters = True
@@ -61,19 +62,33 @@ def packaging(session: nox.Session, extra: str) -> None:
         os.remove(old)
     session.install("build")
     for package in PACKAGES:
-        session.run("python", "-m", "build", "--wheel", "--outdir", str(wheelhouse), str(ROOT / "packages" / package), silent=True)
+        session.run(
+            "python",
+            "-m",
+            "build",
+            "--wheel",
+            "--outdir",
+            str(wheelhouse),
+            str(ROOT / "packages" / package),
+            silent=True,
+        )
     if extra == "torch":
         session.install(TORCH)
     # Pinned: an unrelated project named mlops-core exists on PyPI with higher version numbers.
     session.install("--find-links", str(wheelhouse), f"mlops-core[{extra}]=={VERSION}")
-    session.run("python", str(ROOT / "tests" / "packaging" / "check_install.py"), extra, env={"TF_CPP_MIN_LOG_LEVEL": "3"})
+    session.run(
+        "python", str(ROOT / "tests" / "packaging" / "check_install.py"), extra, env={"TF_CPP_MIN_LOG_LEVEL": "3"}
+    )
 
 
 @nox.session(default=False)
 def demo(session: nox.Session) -> None:
-    """Run the examples end to end (the README's first command)."""
+    """Run every example end to end (the README's first command); `nox -s demo -- --fast` for a quick pass."""
     _install_workspace(session)
-    session.run("python", str(ROOT / "examples" / "quickstart" / "quickstart.py"), *session.posargs)
+    # matplotlib draws the leaderboard, Pillow writes the digit images, moto is the S3 demo's local server.
+    session.install("matplotlib", "pillow", "moto[server]>=5")
+    session.install("-e", str(ROOT / "examples" / "custom_serializer_plugin" / "mlops-numpy-centroid"))
+    session.run("python", str(ROOT / "examples" / "run_all.py"), *session.posargs, env={"TF_CPP_MIN_LOG_LEVEL": "3"})
 
 
 @nox.session(default=False)
@@ -82,4 +97,23 @@ def lint(session: nox.Session) -> None:
     session.install("ruff", "mypy")
     _install_workspace(session)
     session.run("ruff", "check", "packages", "tests", "examples", "noxfile.py")
-    session.run("mypy", *(str(p) for p in ROOT.glob("packages/*/src/*") if p.is_dir() and not p.name.endswith(".egg-info")))
+    session.run(
+        "mypy", *(str(p) for p in ROOT.glob("packages/*/src/*") if p.is_dir() and not p.name.endswith(".egg-info"))
+    )
+
+
+@nox.session(default=False)
+def bench(session: nox.Session) -> None:
+    """The benchmark suite (not part of the tests): `nox -s bench -- --sizes 256 1024 --only dataset,s3`.
+    Writes a JSON file and a PNG chart under benchmarks/results/ and prints the targets table."""
+    _install_workspace(session)
+    session.install("matplotlib", "moto[server]>=5", "boto3")
+    session.run("python", str(ROOT / "benchmarks" / "run.py"), *session.posargs, env={"TF_CPP_MIN_LOG_LEVEL": "3"})
+
+
+@nox.session(name="bench-peers", default=False)
+def bench_peers(session: nox.Session) -> None:
+    """The dataset and model workloads through DVC and MLflow, side by side with mlops."""
+    _install_workspace(session)
+    session.install("matplotlib", "dvc", "mlflow")
+    session.run("python", str(ROOT / "benchmarks" / "peers.py"), *session.posargs, env={"TF_CPP_MIN_LOG_LEVEL": "3"})
