@@ -104,14 +104,13 @@ def test_raw_file_vanishing_mid_copy_leaves_no_version(
 
     builder = VersionedDatasetBuilder(raw_dir, CsvProcessor())
     victim = os.path.join(raw_dir, "extra", "deep", "blob.bin")
-    original_copy = VersionWriter.copy
+    original_copy_many = VersionWriter.copy_many
 
-    def copy_after_deletion(self: VersionWriter, relpath: str, src: Any) -> Any:
-        if os.path.exists(victim):
-            os.remove(victim)  # another process deletes raw data while we publish
-        return original_copy(self, relpath, src)
+    def copy_after_deletion(self: VersionWriter, files: Any) -> Any:
+        os.remove(victim)  # another process deletes raw data after it was listed, before it is copied
+        return original_copy_many(self, files)
 
-    monkeypatch.setattr(VersionWriter, "copy", copy_after_deletion)
+    monkeypatch.setattr(VersionWriter, "copy_many", copy_after_deletion)
     with pytest.raises(errors.StoreError, match="vanished"):
         builder.publish(str(tmp_path / "store"), "v1")
     assert not (tmp_path / "store" / "v1").exists()

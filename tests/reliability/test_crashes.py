@@ -95,3 +95,34 @@ def test_a_running_publish_is_not_removed(tmp_path: Path, medium_raw: str) -> No
     assert (root / "v1").exists()
     assert remove_incomplete(str(root), include_running=True) == [str(root / "v1")]
     assert not (root / "v1").exists()
+
+
+def test_a_publisher_killed_while_creating_its_claim(tmp_path: Path, medium_raw: str) -> None:
+    """Killed between writing the claim's temporary file and linking it into place: the folder
+    holds only that file. It is an incomplete version, reported and removable like any other."""
+    from sample_processors import CsvProcessor
+
+    from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder
+
+    root = tmp_path / "store"
+    (root / "v1").mkdir(parents=True)
+    (root / "v1" / ".tmp-abc123").write_text('{"token": "half-made claim"}')
+    with pytest.raises(errors.IncompleteVersionError):
+        VersionedDataset(str(root / "v1"))
+    builder = VersionedDatasetBuilder(medium_raw, CsvProcessor())
+    with pytest.raises(errors.PublicationPathAlreadyExistsError, match="incomplete"):
+        builder.publish(str(root), "v1")
+    assert remove_incomplete(str(root)) == [str(root / "v1")]
+    VersionedDataset(builder.publish(str(root), "v1")).verify()
+
+
+def test_a_publisher_killed_before_its_version_folder_appeared(tmp_path: Path) -> None:
+    """Killed after building its hidden staging folder, before renaming it into place: the version
+    never existed; the staging folder is invisible to listings and removed by the cleanup."""
+    root = tmp_path / "store"
+    (root / ".tmp-dead").mkdir(parents=True)
+    claim = {"token": "t", "host": "elsewhere", "pid": 1, "started_at": "2026-01-01T00:00:00"}
+    (root / ".tmp-dead" / ".mlops-publishing").write_text(json.dumps(claim))
+    assert list_incomplete(str(root)) == []
+    assert remove_incomplete(str(root)) == [str(root / ".tmp-dead")]
+    assert not (root / ".tmp-dead").exists()

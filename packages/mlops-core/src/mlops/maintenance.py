@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from mlops import metadata, plugins, publication
-from mlops.storage import Location, Publisher, resolve, store_errors
+from mlops.storage import TMP_PREFIX, Location, Publisher, resolve, store_errors
 
 logger = logging.getLogger(__name__)
 
@@ -82,10 +82,21 @@ def remove_incomplete(
             publisher.remove(target)
             logger.info("removed incomplete version %s", item.path)
         removed.append(item.path)
+    if versions is None:  # staging folders of publishers killed before their version appeared
+        for staging in _children(publisher, loc, hidden=True):
+            item = _describe(publisher, staging)
+            if item is None or (item.running and not include_running):
+                continue
+            if older_than and item.started_at and _age_seconds(item.started_at) < older_than:
+                continue
+            if not dry_run:
+                publisher.remove(staging)
+            removed.append(staging.url)
     return removed
 
 
-def _children(publisher: Publisher, root: Location) -> list[Location]:
+def _children(publisher: Publisher, root: Location, hidden: bool = False) -> list[Location]:
+    """Version folders under ``root`` or, with ``hidden``, the staging folders mlops left there."""
     if not publisher.exists(root):
         return []
     with store_errors(root, "list"):
@@ -93,7 +104,9 @@ def _children(publisher: Publisher, root: Location) -> list[Location]:
     children = []
     for entry in entries:
         name = entry["name"].rstrip("/").rsplit("/", 1)[-1]
-        if entry.get("type") == "directory" and not name.startswith("."):
+        if entry.get("type") != "directory":
+            continue
+        if name.startswith(TMP_PREFIX) if hidden else not name.startswith("."):
             children.append(root.child(name))
     return children
 
@@ -103,7 +116,7 @@ def _describe(publisher: Publisher, version: Location) -> IncompleteVersion | No
         return None
     claim: dict[str, Any] = {}
     try:
-        raw = json.loads(publisher.read_bytes(version.child(metadata.CLAIM_FILE)))
+        raw = json.loads(publisher.read_bytes(version.child(metadata.CLAIM_FILE)))  # staging folders hold one too
         claim = raw if isinstance(raw, dict) else {}
     except (OSError, ValueError):
         pass

@@ -30,7 +30,7 @@ from importlib import metadata as importlib_metadata
 from typing import Any
 
 from mlops.errors import IncompleteVersionError, MetadataError, VersionNotFoundError
-from mlops.storage import FileEntry, Location, Publisher
+from mlops.storage import TMP_PREFIX, FileEntry, Location, Publisher, store_errors
 
 SCHEMA_VERSION = 1
 META_FILE = "meta.json"
@@ -123,7 +123,7 @@ def read_meta(publisher: Publisher, loc: Location, kind: str) -> dict[str, Any]:
     try:
         raw = publisher.read_bytes(loc.child(META_FILE))
     except (FileNotFoundError, IsADirectoryError):
-        if publisher.exists(loc.child(CLAIM_FILE)):
+        if is_incomplete(publisher, loc):
             raise IncompleteVersionError(
                 f"{loc.url} is an incomplete version (a publish started there and has not committed: it is "
                 "still running or it crashed). Wait for the publish to finish, or, if no publish is running, "
@@ -144,6 +144,21 @@ def read_meta(publisher: Publisher, loc: Location, kind: str) -> dict[str, Any]:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MetadataError(f"{loc.child(META_FILE).url} is not valid JSON: {exc}") from exc
     return validate_meta(meta, kind, loc.url)
+
+
+def is_incomplete(publisher: Publisher, loc: Location) -> bool:
+    """Whether ``loc`` holds a publish that started and never committed: no meta.json, and either
+    the claim or, when a publisher died while creating its claim, only that claim's temporary file."""
+    if publisher.exists(loc.child(META_FILE)):
+        return False
+    if publisher.exists(loc.child(CLAIM_FILE)):
+        return True
+    try:
+        with store_errors(loc, "list"):
+            names = [posixpath.basename(p.rstrip("/")) for p in loc.fs.ls(loc.path, detail=False)]
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    return bool(names) and all(name.startswith(TMP_PREFIX) for name in names)
 
 
 def validate_meta(meta: Any, kind: str, where: str) -> dict[str, Any]:

@@ -156,7 +156,7 @@ class VersionWriter:
             raise PublicationPathAlreadyExistsError(
                 f"version {self.loc.url} already exists; versions are immutable: publish under another version"
             )
-        if self.publisher.exists(self.loc.child(metadata.CLAIM_FILE)):
+        if metadata.is_incomplete(self.publisher, self.loc):
             raise PublicationPathAlreadyExistsError(
                 f"{self.loc.url} holds an incomplete version: another process is publishing it, or a publish "
                 "crashed there. If no publish is running, remove it with "

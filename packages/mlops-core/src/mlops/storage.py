@@ -9,6 +9,9 @@ never branches on ``"s3://"``. The few operations whose *semantics* differ betwe
 from __future__ import annotations
 
 import contextvars
+import ctypes
+import errno
+import functools
 import hashlib
 import os
 import posixpath
@@ -29,6 +32,8 @@ from mlops.errors import IntegrityError, MlopsError, StoreError
 
 CHUNK_SIZE = 8 * 1024 * 1024
 """Bytes moved per read/write when streaming (large enough for sha256 and S3 to run at speed)."""
+TMP_PREFIX = ".tmp-"
+"""Prefix of the temporary files mlops creates next to a file it writes atomically."""
 MAX_TRANSFERS = 8
 """Files moved at once: object stores are latency-bound, so small files go much faster in parallel."""
 
@@ -229,8 +234,10 @@ class Publisher:
 
     def _create_exclusive_local(self, loc: Location, data: bytes) -> None:
         folder = os.path.dirname(loc.path)
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+        if not os.path.isdir(folder):
+            self._create_folder_with_file(folder, os.path.basename(loc.path), data)
+            return
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=TMP_PREFIX)
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
@@ -240,6 +247,25 @@ class Publisher:
         finally:
             os.unlink(tmp)
         _fsync_dir(folder)
+
+    @staticmethod
+    def _create_folder_with_file(folder: str, name: str, data: bytes) -> None:
+        """Make ``folder`` appear holding ``name`` in one step: built as a hidden sibling, then
+        renamed into place without ever replacing anything (a crash leaves no empty ``folder``,
+        and a folder someone else made, even an empty one, makes this fail)."""
+        parent = os.path.dirname(folder)
+        os.makedirs(parent, exist_ok=True)
+        staging = tempfile.mkdtemp(dir=parent, prefix=TMP_PREFIX)
+        try:
+            with open(os.path.join(staging, name), "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            _fsync_dir(staging)
+            rename_noreplace(staging, folder)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        _fsync_dir(parent)
 
     def _create_exclusive_remote(self, loc: Location, data: bytes) -> None:
         try:
@@ -415,6 +441,41 @@ def _chunks(f: Any) -> Iterator[bytes]:
         if not chunk:
             return
         yield chunk
+
+
+_RENAME_NOREPLACE = 1
+_AT_FDCWD = -100
+
+
+def rename_noreplace(src: str, dst: str) -> None:
+    """Rename ``src`` to ``dst``, raising ``FileExistsError`` if ``dst`` exists, atomically.
+
+    ``os.rename`` silently replaces an empty destination folder; Linux's ``renameat2`` with
+    ``RENAME_NOREPLACE`` does not. Where that call is missing (other systems, old kernels or
+    filesystems without it) the fallback checks then renames, leaving a microsecond-wide window.
+    """
+    libc = _libc()
+    if libc is not None:
+        if libc.renameat2(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), _RENAME_NOREPLACE) == 0:
+            return
+        err = ctypes.get_errno()
+        if err in (errno.EEXIST, errno.ENOTEMPTY):
+            raise FileExistsError(err, os.strerror(err), dst)
+        if err not in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+            raise OSError(err, os.strerror(err), dst)
+    if os.path.lexists(dst):
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), dst)
+    os.rename(src, dst)
+
+
+@functools.lru_cache(maxsize=1)
+def _libc() -> Any:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+        return libc
+    except (OSError, AttributeError):
+        return None
 
 
 def _fsync_dir(folder: str) -> None:
