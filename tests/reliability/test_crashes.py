@@ -100,9 +100,8 @@ def test_a_running_publish_is_not_removed(tmp_path: Path, medium_raw: str) -> No
 def test_a_publisher_killed_while_creating_its_claim(tmp_path: Path, medium_raw: str) -> None:
     """Killed between writing the claim's temporary file and linking it into place: the folder
     holds only that file. It is an incomplete version, reported and removable like any other."""
-    from sample_processors import CsvProcessor
-
     from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder
+    from sample_processors import CsvProcessor
 
     root = tmp_path / "store"
     (root / "v1").mkdir(parents=True)

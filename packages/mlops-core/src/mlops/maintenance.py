@@ -84,10 +84,10 @@ def remove_incomplete(
         removed.append(item.path)
     if versions is None:  # staging folders of publishers killed before their version appeared
         for staging in _children(publisher, loc, hidden=True):
-            item = _describe(publisher, staging)
-            if item is None or (item.running and not include_running):
+            stage = _describe(publisher, staging)
+            if stage is None or (stage.running and not include_running):
                 continue
-            if older_than and item.started_at and _age_seconds(item.started_at) < older_than:
+            if older_than and stage.started_at and _age_seconds(stage.started_at) < older_than:
                 continue
             if not dry_run:
                 publisher.remove(staging)
