@@ -1,0 +1,95 @@
+"""Listing versions on the S3 server (target 7): ``mlops.list_versions(root)`` when core has it (else
+a reference implementation, clearly named, of what it should do) against a sequential loop that
+opens every version's meta.json through ``VersionedDataset``."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from bench_processor import BenchProcessor
+from harness import Context, Stat, Target, paired, rmtree
+from s3server import count_requests, endpoint, filesystem
+from workloads import make_raw_folder
+
+BUCKET = "bench-list"
+SPEEDUP_LIMIT = 0.25
+"""Proposed target (the issue names none): listing takes at most a quarter of the sequential loop."""
+
+
+def reference_list_versions(root: str) -> list[dict[str, Any]]:
+    """REFERENCE ONLY, not mlops code: one listing of ``root`` and one concurrent batch of meta.json
+    reads (``fs.cat`` of many paths), which is what ``mlops.list_versions`` should cost."""
+    import fsspec
+
+    fs, path = fsspec.url_to_fs(root)
+    fs.invalidate_cache(path)
+    folders = [p for p in fs.ls(path, detail=False) if not p.rsplit("/", 1)[-1].startswith(".")]
+    blobs = fs.cat([f"{p}/meta.json" for p in folders], on_error="omit")
+    return [json.loads(data) for data in blobs.values()]
+
+
+def _list_versions() -> tuple[Any, str]:
+    """``mlops.list_versions`` if core provides a working one, else the reference helper."""
+    try:
+        import mlops
+
+        return mlops.list_versions, "mlops.list_versions"  # type: ignore[attr-defined]
+    except Exception as exc:  # noqa: BLE001 - absent or broken: measured with the reference instead
+        name = type(exc).__name__
+        return reference_list_versions, f"reference_list_versions (mlops.list_versions unavailable: {name})"
+
+
+def run(ctx: Context) -> None:
+    from mlops import VersionedDataset, VersionedDatasetBuilder
+
+    count = int(ctx.shared.get("listing_versions", 1000))
+    print(f"[listing] {count} versions on {endpoint(ctx)}", flush=True)
+    fs = filesystem()
+    fs.mkdir(BUCKET)
+    root = f"s3://{BUCKET}/datasets"
+    raw = make_raw_folder(str(ctx.scratch("listing-raw")), 1, files=10)
+    try:
+        # One real version, then count-1 more made by writing meta.json only (what listing reads):
+        # publishing 1,000 full versions through moto would take minutes and measure nothing more.
+        VersionedDatasetBuilder(raw, BenchProcessor()).publish(root, "v0000")
+        meta = json.loads(fs.cat(f"{BUCKET}/datasets/v0000/meta.json"))
+        fs.pipe({f"{BUCKET}/datasets/v{i:04d}/meta.json": json.dumps(dict(meta, version=f"v{i:04d}")).encode()
+                 for i in range(1, count)})  # fmt: skip
+        list_versions, label = _list_versions()
+
+        def sequential(_: int) -> list[dict[str, Any]]:
+            import fsspec
+
+            lfs, path = fsspec.url_to_fs(root)
+            lfs.invalidate_cache(path)
+            return [VersionedDataset(f"s3://{p}").metadata for p in lfs.ls(path, detail=False)]
+
+        def listing(_: int) -> Any:
+            return list_versions(root)
+
+        with count_requests() as seq_log:
+            found_seq = sequential(0)
+        with count_requests() as list_log:
+            found = listing(0)
+        if len(found_seq) != count or len(found) != count:
+            ctx.results.notes.append(f"listing: expected {count} versions, sequential found {len(found_seq)}, "
+                                     f"{label} found {len(found)}")  # fmt: skip
+        base, cand, ratio = paired(sequential, listing, ctx.repeats)
+    finally:
+        fs.rm(BUCKET, recursive=True)
+        rmtree(raw)
+    ctx.results.add_timing("listing.sequential", base)
+    ctx.results.add_timing("listing.list_versions", cand)
+    ctx.results.add_target(Target(
+        "7a", "listing", f"list {count} versions: {label.split(' ')[0]} / sequential VersionedDataset loop", ratio,
+        SPEEDUP_LIMIT, "x",
+        f"{label}: {cand.median:.2f} s; loop: {base.median:.2f} s; requests {sum(list_log.calls.values())} vs "
+        f"{sum(seq_log.calls.values())} ({dict(seq_log.calls)})",
+    ))  # fmt: skip
+    lists = list_log.calls["list_objects_v2"] + list_log.calls["list_objects"]
+    ctx.results.add_target(Target(
+        "7b", "listing", f"list requests to list {count} versions (one paginated listing)",
+        Stat([float(lists)]), float(math.ceil(count / 1000)), "count", f"{label}: {dict(list_log.calls)}",
+    ))  # fmt: skip

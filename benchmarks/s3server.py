@@ -1,0 +1,118 @@
+"""A moto S3 server for the S3 and listing areas, and a counter of the S3 requests this process makes.
+
+The server is moto's ``ThreadedMotoServer`` on 127.0.0.1 (as in the test suite), started in a child
+interpreter: in this process its request threads would compete with the client for the GIL and
+slow both sides in ways that depend on the workload. Plain ``s3://`` URLs reach it through
+``AWS_ENDPOINT_URL`` and fake credentials in the environment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness import Context
+
+S3_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+_SERVER = """
+import sys
+from moto.server import ThreadedMotoServer
+server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+server.start()
+host, port = server.get_host_and_port()
+print(f"http://{host}:{port}", flush=True)
+sys.stdin.read()  # until the parent closes our stdin
+server.stop()
+"""
+
+
+@contextlib.contextmanager
+def moto_server() -> Iterator[str]:
+    """Start the server, point the ``AWS_*`` environment at it, yield its endpoint URL."""
+    proc = subprocess.Popen([sys.executable, "-c", _SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)  # fmt: skip
+    saved = {k: os.environ.get(k) for k in [*S3_ENV, "AWS_ENDPOINT_URL"]}
+    try:
+        assert proc.stdout is not None
+        endpoint = proc.stdout.readline().strip()
+        if not endpoint.startswith("http://"):
+            raise RuntimeError("the moto server did not start")
+        os.environ.update(S3_ENV, AWS_ENDPOINT_URL=endpoint)
+        yield endpoint
+    finally:
+        if proc.stdin is not None:
+            proc.stdin.close()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def endpoint(ctx: Context) -> str:
+    """The run's moto server, started on first use and stopped at the end of the run."""
+    if "s3_endpoint" not in ctx.shared:
+        ctx.shared["s3_endpoint"] = ctx.shared["stack"].enter_context(moto_server())
+    return str(ctx.shared["s3_endpoint"])
+
+
+def filesystem() -> Any:
+    """A fresh (uncached) s3fs filesystem for the benchmark's own baseline operations."""
+    import s3fs
+
+    return s3fs.S3FileSystem(skip_instance_cache=True)
+
+
+@dataclass
+class RequestLog:
+    """S3 API calls made through s3fs in this process, by operation, and bytes of object bodies
+    received (``get_object`` content lengths), by key."""
+
+    calls: Counter[str] = field(default_factory=Counter)
+    bytes_by_key: Counter[str] = field(default_factory=Counter)
+
+    def downloads(self, suffix: str = "") -> int:
+        """Bytes downloaded for keys ending with ``suffix``."""
+        return sum(n for key, n in self.bytes_by_key.items() if key.endswith(suffix))
+
+
+@contextlib.contextmanager
+def count_requests() -> Iterator[RequestLog]:
+    """Count every call s3fs sends: they all go through ``S3FileSystem._call_s3``, directly or
+    through its blocking twin ``call_s3`` (used by open files), so both are wrapped."""
+    import s3fs
+    from fsspec.asyn import sync_wrapper
+
+    log = RequestLog()
+    original, original_sync = s3fs.S3FileSystem._call_s3, s3fs.S3FileSystem.call_s3
+
+    async def counting(self: Any, method: str, *args: Any, **kwargs: Any) -> Any:
+        log.calls[method] += 1  # counted when sent, so failed requests (404s) count too
+        out = await original(self, method, *args, **kwargs)
+        if method == "get_object" and isinstance(out, dict):
+            log.bytes_by_key[str(kwargs.get("Key", ""))] += int(out.get("ContentLength") or 0)
+        return out
+
+    s3fs.S3FileSystem._call_s3 = counting  # type: ignore[method-assign]
+    s3fs.S3FileSystem.call_s3 = sync_wrapper(counting)  # type: ignore[method-assign]
+    try:
+        yield log
+    finally:
+        s3fs.S3FileSystem._call_s3 = original  # type: ignore[method-assign]
+        s3fs.S3FileSystem.call_s3 = original_sync  # type: ignore[method-assign]
