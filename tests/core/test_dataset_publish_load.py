@@ -218,3 +218,26 @@ def test_remote_tensors_are_cached_by_content_hash(s3_bucket: str, raw_dir: str)
     fs, p = fsspec.url_to_fs(path)
     fs.rm(p + "/X_train.npy")  # the store lost it; the cache still has the verified bytes
     np.testing.assert_array_equal(VersionedDataset(path).X_train, first)
+
+
+def test_files_hashed_on_this_machine_are_not_hashed_again_until_they_change(
+    tmp_path: str, raw_dir: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlops import storage
+    from mlops.errors import IntegrityError
+
+    path = VersionedDatasetBuilder(raw_dir, CsvProcessor()).publish(os.path.join(tmp_path, "ds"), "v1")
+    hashed: list[str] = []
+    real = storage.hashlib.sha256
+    monkeypatch.setattr(storage.hashlib, "sha256", lambda *a: hashed.append("x") or real(*a))
+    VersionedDataset(path).X_train  # noqa: B018 - hashed while published: no second pass
+    assert hashed == []
+    VersionedDataset(path).verify()  # an explicit verification always reads everything
+    assert len(hashed) == len(VersionedDataset(path).metadata["files"])
+    # Rewriting a file, even with the same size, changes its identity: it is hashed and refused.
+    target = os.path.join(path, "X_test.npy")
+    data = bytearray(open(target, "rb").read())
+    data[-1] ^= 1
+    open(target, "wb").write(bytes(data))
+    with pytest.raises(IntegrityError, match="X_test.npy"):
+        VersionedDataset(path).X_test  # noqa: B018

@@ -13,6 +13,7 @@ writer's version is recorded and checked before unpickling.
 
 from __future__ import annotations
 
+import functools
 import pickle
 import platform
 import site
@@ -134,6 +135,7 @@ def _attribute_values(obj: Any) -> Iterable[Any]:
             yield from value.values()
 
 
+@functools.lru_cache(maxsize=1)
 def _installed_roots() -> tuple[str, ...]:
     paths = {sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")}
     paths.update(getattr(site, "getsitepackages", lambda: [])())

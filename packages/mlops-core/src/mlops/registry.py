@@ -293,7 +293,8 @@ def _read_many(fs: fsspec.AbstractFileSystem, paths: list[str]) -> list[bytes | 
     found: dict[str, Any] = {}
     if plain:
         with store_errors(Location(fs, plain[0], plain[0]), "read"):
-            found = fs.cat(plain, on_error="return")
+            # start=0: a ranged GET needs no HEAD first on object stores (one request per file, not two).
+            found = fs.cat(plain, on_error="return", start=0)
     results: list[bytes | Exception] = []
     for path in paths:
         key = path if path in found else fs._strip_protocol(path)
@@ -302,7 +303,7 @@ def _read_many(fs: fsspec.AbstractFileSystem, paths: list[str]) -> list[bytes | 
             value = found[key]
         else:
             try:
-                value = bytes(fs.cat_file(path))
+                value = bytes(fs.cat_file(path, start=0))
             except Exception as exc:  # noqa: BLE001 - reported per version, like fs.cat does
                 value = exc
         if isinstance(value, Exception) and not isinstance(value, FileNotFoundError):

@@ -204,10 +204,15 @@ class Publisher:
         return dict(sorted(files.items()))
 
     def read_bytes(self, loc: Location) -> bytes:
-        """The whole content of a (small) file."""
+        """The whole content of a small, non-empty file (meta.json, a claim, a pickle), in one
+        request on object stores."""
         with store_errors(loc, "read"):
-            with loc.fs.open(loc.path, "rb") as f:
-                return bytes(f.read())
+            try:
+                return bytes(loc.fs.cat_file(loc.path, start=0))
+            except FileNotFoundError:
+                raise
+            except OSError:  # e.g. S3 refuses a range of an empty (truncated) object: ask plainly
+                return bytes(loc.fs.cat_file(loc.path))
 
     # --- writes -------------------------------------------------------------------------------------
 
@@ -336,6 +341,8 @@ class Publisher:
                     writer.write(chunk)
                     progress.advance(len(chunk))
                 self.finish_write(f)
+        if loc.is_local:
+            remember_verified(loc.path, writer.sha256)
         return FileEntry(writer.sha256, writer.size)
 
     def copy_from(self, src: Location, dest: Location) -> FileEntry:
@@ -355,7 +362,7 @@ class Publisher:
         arrive; a blob already in the cache is not downloaded again unless ``use_cache`` is false.
         """
         if loc.is_local:
-            verify_file(loc.path, entry, relpath)
+            verify_file(loc.path, entry, relpath, use_cache=use_cache)
             return loc.path
         blob = os.path.join(cache_dir(), "blobs", entry.sha256[:2], entry.sha256)
         if use_cache and os.path.exists(blob) and os.path.getsize(blob) == entry.size:
@@ -364,19 +371,18 @@ class Publisher:
         os.makedirs(os.path.dirname(blob), exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=os.path.dirname(blob), prefix=".part-")
         try:
-            with os.fdopen(fd, "wb") as out:
-                writer = HashingWriter(out)
-                try:
-                    with store_errors(loc, "read"):
-                        with loc.fs.open(loc.path, "rb") as fin:
-                            for chunk in _chunks(fin):
-                                writer.write(chunk)
-                                progress.advance(len(chunk))
-                except FileNotFoundError as exc:
-                    raise IntegrityError(
-                        f"{relpath} is listed in meta.json but missing from {loc.url}", file=relpath
-                    ) from exc
-            _check(relpath, entry, writer.sha256, writer.size)
+            try:
+                with store_errors(loc, "read"):
+                    size = _download(loc, fd, entry.size)
+            except FileNotFoundError as exc:
+                raise IntegrityError(
+                    f"{relpath} is listed in meta.json but missing from {loc.url}", file=relpath
+                ) from exc
+            finally:
+                os.close(fd)
+            if size != entry.size:
+                _check(relpath, entry, "", size)
+            _check(relpath, entry, _sha256_of(tmp), size)
             os.replace(tmp, blob)
         finally:
             if os.path.exists(tmp):
@@ -405,12 +411,77 @@ class Publisher:
 _warned_non_exclusive: set[str] = set()
 
 
-def verify_file(path: str, entry: FileEntry, relpath: str) -> None:
-    """Raise :class:`IntegrityError` unless the local file at ``path`` matches ``entry``."""
+def _download(loc: Location, fd: int, expected_size: int) -> int:
+    """Write the remote file into ``fd``; return how many bytes arrived. Small files take one
+    request; larger ones are fetched as concurrent ranges (the last one reads to the end, so a
+    file that grew is noticed)."""
+    if expected_size <= CHUNK_SIZE:
+        # A range skips the HEAD request on object stores, but S3 refuses ranges of empty objects.
+        data = loc.fs.cat_file(loc.path, start=0) if expected_size else loc.fs.cat_file(loc.path)
+        os.write(fd, data)
+        progress.advance(len(data))
+        return len(data)
+    starts = list(range(0, expected_size, CHUNK_SIZE))
+
+    def fetch(start: int) -> int:
+        end = start + CHUNK_SIZE if start + CHUNK_SIZE < expected_size else None
+        data = loc.fs.cat_file(loc.path, start=start, end=end)
+        os.pwrite(fd, data, start)
+        progress.advance(len(data))
+        return len(data)
+
+    received = concurrently(fetch, starts)
+    if any(n != CHUNK_SIZE for n in received[:-1]):  # the file shrank under us
+        return sum(received)
+    return starts[-1] + received[-1]
+
+
+def _sha256_of(path: str) -> str:
+    sha = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in _chunks(f):
+            sha.update(chunk)
+    return sha.hexdigest()
+
+
+def _identity(path: str) -> tuple[os.stat_result, str]:
+    """The stat of a local file and a key that changes whenever its content can have changed
+    (ctime cannot be set back by users: any rewrite, rename over or chmod changes it)."""
+    st = os.stat(path)
+    return st, f"{st.st_dev}-{st.st_ino}-{st.st_size}-{st.st_mtime_ns}-{st.st_ctime_ns}"
+
+
+def _verified_marker(key: str, sha256: str) -> str:
+    return os.path.join(cache_dir(), "verified", sha256[:2], f"{sha256}-{key}")
+
+
+def remember_verified(path: str, sha256: str) -> None:
+    """Record that the local file at ``path``, as it is now, has ``sha256`` (hashed while it was
+    written or read), so loading it again needs no second hash pass."""
     try:
-        size = os.path.getsize(path)
+        _st, key = _identity(path)
+        marker = _verified_marker(key, sha256)
+        os.makedirs(os.path.dirname(marker), exist_ok=True)
+        with open(marker, "a"):
+            pass
+    except OSError:  # a cache we cannot write only costs a later hash pass
+        pass
+
+
+def verify_file(path: str, entry: FileEntry, relpath: str, *, use_cache: bool = True) -> None:
+    """Raise :class:`IntegrityError` unless the local file at ``path`` matches ``entry``.
+
+    A file this machine already hashed (while publishing or loading it) and that has not changed
+    since (same inode, size, mtime and ctime) is not hashed again unless ``use_cache`` is false.
+    """
+    try:
+        st, key = _identity(path)
     except FileNotFoundError as exc:
         raise IntegrityError(f"{relpath} is listed in meta.json but missing", file=relpath) from exc
+    size = st.st_size
+    if use_cache and size == entry.size and os.path.exists(_verified_marker(key, entry.sha256)):
+        progress.advance(size)
+        return
     if size != entry.size:
         raise IntegrityError(
             f"{relpath} is {size} bytes, meta.json says {entry.size}: the file is truncated or "
@@ -423,6 +494,7 @@ def verify_file(path: str, entry: FileEntry, relpath: str) -> None:
             sha.update(chunk)
             progress.advance(len(chunk))
     _check(relpath, entry, sha.hexdigest(), size)
+    remember_verified(path, entry.sha256)
 
 
 def _check(relpath: str, entry: FileEntry, sha256: str, size: int) -> None:
