@@ -4,6 +4,7 @@ registered by the test stands in for the real ones (tested in their own folders)
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -185,3 +186,21 @@ def test_predict_rejects_ambiguous_feature_dicts(store: str, dataset: VersionedD
     model = VersionedModel(VersionedModelBuilder(dataset, Linear(np.ones((2, 1)))).publish(store + "/m", "v1"))
     with pytest.raises(ValueError, match="one feature tensor"):
         model.predict({"a": np.ones((1, 2)), "b": np.ones((1, 2))})
+
+
+def test_local_models_are_moved_into_place_not_copied(tmp_path: Path, raw_dir: str) -> None:
+    dataset = VersionedDataset(VersionedDatasetBuilder(raw_dir, CsvProcessor()).publish(str(tmp_path / "d"), "v1"))
+    seen: list[str] = []
+
+    class Spy(LinearSerializer):
+        name = "test-spy"
+
+        def save(self, model: Any, directory: str) -> None:
+            seen.append(directory)
+            super().save(model, directory)
+
+    path = VersionedModelBuilder(dataset, Linear(np.ones((2, 1)))).publish(str(tmp_path / "m"), "v1", serializer=Spy())
+    # Staged on the store's own filesystem, inside the root, then renamed: no second write.
+    assert seen[0].startswith(str(tmp_path / "m" / ".tmp-"))
+    assert sorted(os.listdir(tmp_path / "m")) == ["v1"]  # the staging folder is gone
+    VersionedModel(path).verify()

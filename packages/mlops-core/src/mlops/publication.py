@@ -101,6 +101,21 @@ def _label_problem(text: str) -> str | None:
     return None
 
 
+class StagingClaim:
+    """Marks a staging folder as in use by this process, so that a cleanup of incomplete
+    versions running meanwhile leaves it alone (see :mod:`mlops.maintenance`)."""
+
+    def __init__(self, folder: str) -> None:
+        self.token = uuid.uuid4().hex
+        ACTIVE_CLAIMS.add(self.token)
+        claim = {"token": self.token, "host": socket.gethostname(), "pid": os.getpid(), "started_at": timestamp()}
+        with open(os.path.join(folder, metadata.CLAIM_FILE), "w") as f:
+            json.dump(claim, f)
+
+    def release(self) -> None:
+        ACTIVE_CLAIMS.discard(self.token)
+
+
 class VersionWriter:
     """Writes the files of one version under the claim protocol described in this module.
 
@@ -188,6 +203,12 @@ class VersionWriter:
     def copy_many(self, files: list[tuple[str, Location]]) -> None:
         """Copy several files (``(relpath, source)`` pairs) into the version at once."""
         concurrently(lambda item: self.copy(*item), files)
+
+    def move_many(self, files: list[tuple[str, Location]]) -> None:
+        """Move several staged local files (``(relpath, source)`` pairs) into the version."""
+        concurrently(
+            lambda item: self._record(item[0], self.publisher.move_from(item[1], self.loc.child(item[0]))), files
+        )
 
     def _record(self, relpath: str, entry: FileEntry) -> FileEntry:
         self.entries[relpath] = entry

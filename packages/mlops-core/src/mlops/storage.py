@@ -345,6 +345,44 @@ class Publisher:
             remember_verified(loc.path, writer.sha256)
         return FileEntry(writer.sha256, writer.size)
 
+    def move_from(self, src: Location, dest: Location) -> FileEntry:
+        """Move a local file into place, hashing it: renamed when both are on the same local
+        filesystem (the bytes are read once and never copied), copied otherwise."""
+        if not (src.is_local and dest.is_local):
+            return self.copy_from(src, dest)
+        with store_errors(dest, "write"):
+            sha = hashlib.sha256()
+            with open(src.path, "rb") as f:
+                for chunk in _chunks(f):
+                    sha.update(chunk)
+                    progress.advance(len(chunk))
+                os.fsync(f.fileno())
+                size = f.tell()
+            os.makedirs(os.path.dirname(dest.path), exist_ok=True)
+            try:
+                os.rename(src.path, dest.path)
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+                return self.copy_from(src, dest)  # another filesystem after all
+        remember_verified(dest.path, sha.hexdigest())
+        return FileEntry(sha.hexdigest(), size)
+
+    def staging_dir(self, root: Location) -> str:
+        """A fresh local folder for files about to be published under ``root``: on the store's
+        own filesystem when it is local (so they are moved in, not copied), else a temporary one.
+        The caller removes it; a crash leaves a hidden ``.tmp-*`` folder that
+        :func:`mlops.maintenance.remove_incomplete` sweeps."""
+        if not root.is_local:
+            return tempfile.mkdtemp(prefix="mlops-staging-")
+        for _attempt in range(3):  # another publisher may remove an empty root it had created
+            os.makedirs(root.path, exist_ok=True)
+            try:
+                return tempfile.mkdtemp(dir=root.path, prefix=TMP_PREFIX)
+            except FileNotFoundError:
+                continue
+        return tempfile.mkdtemp(dir=root.path, prefix=TMP_PREFIX)
+
     def copy_from(self, src: Location, dest: Location) -> FileEntry:
         """Copy one file byte for byte from any store to any store, hashing while writing."""
         try:

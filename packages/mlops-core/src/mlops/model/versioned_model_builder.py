@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from typing import Any
 
-from mlops import metadata, plugins
+from mlops import metadata, plugins, publication
 from mlops.dataset.versioned_dataset import VersionedDataset
 from mlops.errors import MlopsError, PluginError
 from mlops.model.serializer import ModelSerializer
@@ -52,8 +51,9 @@ class VersionedModelBuilder:
         """Publish the model to ``path/version`` and return that version's path.
 
         ``version=None`` uses the publication timestamp; ``name`` defaults to the last folder of
-        ``path``. The model is saved to a local temporary folder first, so a framework error
-        leaves nothing behind in the store. ``progress`` shows a progress bar (default: when
+        ``path``. The model is saved to a staging folder first (on the store's filesystem when it
+        is local, so files are then moved in, not copied), so a framework error leaves nothing
+        behind in the store. ``progress`` shows a progress bar (default: when
         stderr is a terminal and the work takes over a second).
         """
         created_at = timestamp()
@@ -64,7 +64,11 @@ class VersionedModelBuilder:
         chosen = self._serializer(serializer)
         publisher = plugins.publisher_for(root.fs.protocol)
 
-        staging = tempfile.mkdtemp(prefix="mlops-model-")
+        root_existed = publisher.exists(root)
+        workspace = publisher.staging_dir(root)
+        staging = os.path.join(workspace, "model")
+        os.mkdir(staging)
+        staging_claim = publication.StagingClaim(workspace)
         try:
             chosen.save(self.model, staging)
             files = _local_files(staging)
@@ -100,11 +104,17 @@ class VersionedModelBuilder:
                 progress_task(f"publish {version}", total, progress),
                 VersionWriter(publisher, root, version) as writer,
             ):
-                writer.copy_many([(relpath, local.child(relpath)) for relpath in files])
+                writer.move_many([(relpath, local.child(relpath)) for relpath in files])
                 meta["hash"] = metadata.content_hash("model", writer.entries, {"serializer": chosen.name})
                 return writer.commit(meta)
         finally:
-            shutil.rmtree(staging, ignore_errors=True)
+            staging_claim.release()
+            shutil.rmtree(workspace, ignore_errors=True)
+            if not root_existed and root.is_local:
+                try:
+                    os.rmdir(root.path)  # created for the staging folder; nothing was published
+                except OSError:
+                    pass
 
     def _serializer(self, serializer: ModelSerializer | str | None) -> ModelSerializer:
         if serializer is None:
