@@ -231,3 +231,15 @@ def test_processor_from_another_python_minor_version_is_refused(tmp_path: Path, 
 def test_unreachable_store_is_a_clear_error() -> None:
     with pytest.raises(errors.StoreError, match="cannot open"):
         VersionedDataset("nosuchprotocol://bucket/x")
+
+
+def test_a_processor_dragging_large_data_along_is_warned_about(
+    tmp_path: Path, raw_dir: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlops.dataset import versioned_dataset_builder as module
+
+    monkeypatch.setattr(module, "LARGE_PROCESSOR_BYTES", 10_000)
+    processor = CsvProcessor()
+    processor.lookup = np.zeros(5_000)  # type: ignore[attr-defined]  # 40 kB travel with the pickle
+    with pytest.warns(module.LargeProcessorWarning, match="large data"):
+        VersionedDatasetBuilder(raw_dir, processor).publish(str(tmp_path / "store"), "v1")

@@ -19,10 +19,10 @@ import shutil
 import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import IO, Any, TypeVar
+from typing import Any, TypeVar
 
 import fsspec
 from fsspec.implementations.local import LocalFileOpener, LocalFileSystem
@@ -107,31 +107,43 @@ def resolve(url: str | os.PathLike[str], storage_options: dict[str, Any] | None 
     return Location(fs, path, text.rstrip("/") if len(text) > 1 else text)
 
 
-class HashingWriter:
-    """A write-only file wrapper that computes sha256 and size of what passes through it, so every
-    byte is hashed while it is written (never read back)."""
+class PipelinedSha256:
+    """sha256 computed on a helper thread, in order, one chunk in flight: the hash of a chunk runs
+    while the caller writes that chunk (hashlib and file writes both release the GIL), so hashing
+    adds little to the time of writing. Small chunks are hashed inline."""
 
-    def __init__(self, raw: IO[bytes]) -> None:
-        self._raw = raw
+    PIPELINE_MIN = 1 << 20
+
+    def __init__(self) -> None:
         self._sha = hashlib.sha256()
-        self.size = 0
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: Future[None] | None = None
 
-    def write(self, data: bytes | bytearray | memoryview) -> int:
-        self._sha.update(data)
-        self._raw.write(data)
-        n = memoryview(data).nbytes
-        self.size += n
-        return n
+    def update(self, data: bytes | bytearray | memoryview) -> None:
+        self._wait()
+        if memoryview(data).nbytes < self.PIPELINE_MIN:
+            self._sha.update(data)
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlops-hash")
+        self._pending = self._pool.submit(self._sha.update, data)
 
-    def tell(self) -> int:
-        return self.size
+    def _wait(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
 
-    def flush(self) -> None:
-        self._raw.flush()
-
-    @property
-    def sha256(self) -> str:
+    def hexdigest(self) -> str:
+        self.close()
         return self._sha.hexdigest()
+
+    def close(self) -> None:
+        try:
+            self._wait()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
 
 
 @dataclass(frozen=True)
@@ -334,16 +346,24 @@ class Publisher:
 
     def write_stream(self, loc: Location, chunks: Iterable[bytes | memoryview]) -> FileEntry:
         """Write ``chunks`` to ``loc``, hashing them on the way; returns the manifest entry."""
-        with store_errors(loc, "write"):
-            with self.open_write(loc) as f:
-                writer = HashingWriter(f)
-                for chunk in chunks:
-                    writer.write(chunk)
-                    progress.advance(len(chunk))
-                self.finish_write(f)
+        sha = PipelinedSha256()
+        size = 0
+        try:
+            with store_errors(loc, "write"):
+                with self.open_write(loc) as f:
+                    for chunk in chunks:
+                        sha.update(chunk)  # hashed on a helper thread while this thread writes it
+                        f.write(chunk)
+                        n = memoryview(chunk).nbytes
+                        size += n
+                        progress.advance(n)
+                    self.finish_write(f)
+        finally:
+            sha.close()
+        digest = sha.hexdigest()
         if loc.is_local:
-            remember_verified(loc.path, writer.sha256)
-        return FileEntry(writer.sha256, writer.size)
+            remember_verified(loc.path, digest)
+        return FileEntry(digest, size)
 
     def move_from(self, src: Location, dest: Location) -> FileEntry:
         """Move a local file into place, hashing it: renamed when both are on the same local

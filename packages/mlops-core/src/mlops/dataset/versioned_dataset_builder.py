@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any, Literal
 
 import numpy as np
@@ -23,6 +24,13 @@ from mlops.publication import VersionWriter, check_name, check_tags, check_versi
 from mlops.storage import Location, resolve
 
 PROCESSOR_FILE = "data_processor.pkl"
+LARGE_PROCESSOR_BYTES = 64 * 1024 * 1024
+
+
+class LargeProcessorWarning(UserWarning):
+    """Warned when a processor pickles to more than 64 MB, usually by referring to a dataset."""
+
+
 RAW_DIR = "raw"
 RawStrategy = Literal["copy", "link"]
 
@@ -86,6 +94,14 @@ class VersionedDatasetBuilder:
         raw_publisher = plugins.publisher_for(self._raw.fs.protocol)
         raw_files = self._raw_files(raw_publisher) if raw == "copy" else []
         processor_bytes = pickling.dumps_processor(self.data_processor)
+        if len(processor_bytes) > LARGE_PROCESSOR_BYTES:
+            warnings.warn(
+                f"the pickled data processor is {len(processor_bytes) / 1e6:.0f} MB: it holds, or its code refers "
+                "to, large data (attributes or module-level globals), which is stored with every dataset it "
+                "publishes. Load such data inside its methods instead.",
+                LargeProcessorWarning,
+                stacklevel=2,
+            )
 
         total = sum(a.nbytes for _, a in self._tensors.values()) + sum(size for _, _, size in raw_files)
         with (
