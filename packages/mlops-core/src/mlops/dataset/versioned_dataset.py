@@ -8,14 +8,14 @@ from typing import Any
 
 import numpy as np
 
-from mlops import metadata, pickling, plugins
+from mlops import metadata, pickling
 from mlops.dataset.data_processor import DataProcessor
 from mlops.errors import MetadataError
 from mlops.progress import task as progress_task
-from mlops.storage import Location, Publisher, concurrently, resolve
+from mlops.version import PublishedVersion
 
 
-class VersionedDataset:
+class VersionedDataset(PublishedVersion):
     """A published dataset version, opened from a local path or any fsspec URL.
 
     Opening reads meta.json only. Each tensor is an attribute named after it (``dataset.X_train``),
@@ -24,49 +24,12 @@ class VersionedDataset:
     hash matches. Two datasets are equal when their content hashes are.
     """
 
+    kind = "dataset"
+
     def __init__(self, path: str | os.PathLike[str], *, storage_options: dict[str, Any] | None = None) -> None:
-        self._loc: Location = resolve(path, storage_options)
-        self._publisher: Publisher = plugins.publisher_for(self._loc.fs.protocol)
-        self.metadata: dict[str, Any] = metadata.read_meta(self._publisher, self._loc, "dataset")
-        self._manifest = metadata.manifest(self.metadata)
+        super().__init__(path, storage_options=storage_options)
         self._tensor_meta = self._check_tensor_meta()
         self._loaded: dict[str, np.ndarray] = {}
-
-    # --- identity -----------------------------------------------------------------------------------
-
-    @property
-    def path(self) -> str:
-        """The version's path or URL, as given (local paths made absolute)."""
-        return self._loc.url
-
-    @property
-    def name(self) -> str:
-        return str(self.metadata["name"])
-
-    @property
-    def version(self) -> str:
-        return str(self.metadata["version"])
-
-    @property
-    def hash(self) -> str:
-        """sha256 content hash: equal for the same tensors and raw files, wherever published."""
-        return str(self.metadata["hash"])
-
-    @property
-    def tags(self) -> list[str]:
-        return list(self.metadata["tags"])
-
-    @property
-    def created_at(self) -> str:
-        return str(self.metadata["created_at"])
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, VersionedDataset):
-            return NotImplemented
-        return self.hash == other.hash
-
-    def __hash__(self) -> int:
-        return hash(self.hash)
 
     def __repr__(self) -> str:
         return f"VersionedDataset({self.path!r}, name={self.name!r}, version={self.version!r}, hash={self.hash[:12]!r})"
@@ -174,20 +137,6 @@ class VersionedDataset:
         ):
             raise MetadataError(f"meta.json at {self.path}: 'raw' is malformed")
         return raw
-
-    # --- integrity ------------------------------------------------------------------------------------
-
-    def verify(self, *, progress: bool | None = None) -> None:
-        """Check every file of the version against its sha256 in meta.json; raises
-        :class:`~mlops.errors.IntegrityError` naming the first file that does not match."""
-        total = sum(e.size for e in self._manifest.values())
-        with progress_task(f"verify {self.version}", total, progress):
-            concurrently(
-                lambda item: self._publisher.fetch_verified(
-                    self._loc.child(item[0]), item[1], item[0], use_cache=False
-                ),
-                self._manifest.items(),
-            )
 
 
 RESERVED_TENSOR_NAMES = frozenset(

@@ -10,16 +10,17 @@ from typing import Any
 
 import numpy as np
 
-from mlops import metadata, pickling, plugins
+from mlops import pickling, plugins
 from mlops.dataset.versioned_dataset import VersionedDataset
 from mlops.errors import MetadataError
 from mlops.model.serializer import ModelSerializer
 from mlops.model.training_config import TrainingConfig
 from mlops.progress import task as progress_task
-from mlops.storage import Location, Publisher, concurrently, materialize, resolve
+from mlops.storage import concurrently, materialize
+from mlops.version import PublishedVersion
 
 
-class VersionedModel:
+class VersionedModel(PublishedVersion):
     """A published model version, opened from a local path or any fsspec URL.
 
     Opening reads meta.json only. ``model`` loads the native object on first use through the
@@ -27,11 +28,10 @@ class VersionedModel:
     ``predict`` runs it on numpy features whatever the framework.
     """
 
+    kind = "model"
+
     def __init__(self, path: str | os.PathLike[str], *, storage_options: dict[str, Any] | None = None) -> None:
-        self._loc: Location = resolve(path, storage_options)
-        self._publisher: Publisher = plugins.publisher_for(self._loc.fs.protocol)
-        self.metadata: dict[str, Any] = metadata.read_meta(self._publisher, self._loc, "model")
-        self._manifest = metadata.manifest(self.metadata)
+        super().__init__(path, storage_options=storage_options)
         for key in ("serializer", "dataset", "training"):
             if not isinstance(self.metadata.get(key), dict):
                 raise MetadataError(f"meta.json at {self.path}: {key!r} must be an object")
@@ -43,43 +43,9 @@ class VersionedModel:
             if not isinstance(self.metadata["dataset"].get(key), str):
                 raise MetadataError(f"meta.json at {self.path}: the dataset link has no {key!r}")
 
-    # --- identity -----------------------------------------------------------------------------------
-
-    @property
-    def path(self) -> str:
-        return self._loc.url
-
-    @property
-    def name(self) -> str:
-        return str(self.metadata["name"])
-
-    @property
-    def version(self) -> str:
-        return str(self.metadata["version"])
-
-    @property
-    def hash(self) -> str:
-        return str(self.metadata["hash"])
-
-    @property
-    def tags(self) -> list[str]:
-        return list(self.metadata["tags"])
-
-    @property
-    def created_at(self) -> str:
-        return str(self.metadata["created_at"])
-
     @property
     def serializer_name(self) -> str:
         return str(self.metadata["serializer"]["name"])
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, VersionedModel):
-            return NotImplemented
-        return self.hash == other.hash
-
-    def __hash__(self) -> int:
-        return hash(self.hash)
 
     def __repr__(self) -> str:
         return (
@@ -159,18 +125,6 @@ class VersionedModel:
                 )
             (features,) = features.values()
         return np.asarray(self.serializer.predict(self.model, features))
-
-    def verify(self, *, progress: bool | None = None) -> None:
-        """Check every file against its sha256 in meta.json; raises
-        :class:`~mlops.errors.IntegrityError` naming the first file that does not match."""
-        total = sum(e.size for e in self._manifest.values())
-        with progress_task(f"verify {self.version}", total, progress):
-            concurrently(
-                lambda item: self._publisher.fetch_verified(
-                    self._loc.child(item[0]), item[1], item[0], use_cache=False
-                ),
-                self._manifest.items(),
-            )
 
     def plot_history(self, out: str | os.PathLike[str] = "history.png") -> str:
         """Draw the training curves stored in meta.json into the image ``out`` (format from its
