@@ -400,3 +400,21 @@ def test_an_unpicklable_module_fails_before_anything_is_published(tmp_path: Path
     with pytest.raises(TorchSerializationError, match="cannot be pickled"):
         VersionedModelBuilder(dataset, WithLock()).publish(root, "v1")
     assert not (root / "v1").exists()
+
+
+def test_weights_are_stored_once_in_the_safe_file(tmp_path: Path) -> None:
+    """model.pt refers to the weights in weights.safetensors instead of holding a second copy."""
+    import torch
+
+    from mlops_torch.serializer import TorchSerializer
+
+    torch.manual_seed(0)
+    big = torch.nn.Sequential(torch.nn.Linear(512, 512), torch.nn.ReLU(), torch.nn.Linear(512, 10))
+    TorchSerializer().save(big, str(tmp_path))
+    weights = (tmp_path / "weights.safetensors").stat().st_size
+    assert weights > 1_000_000
+    assert (tmp_path / "model.pt").stat().st_size < 20_000  # the module's structure only
+    loaded = TorchSerializer().load(str(tmp_path))
+    for (name, original), (_, restored) in zip(big.state_dict().items(), loaded.state_dict().items(), strict=True):
+        assert torch.equal(original, restored), name
+    assert isinstance(loaded[0].weight, torch.nn.Parameter) and loaded[0].weight.requires_grad

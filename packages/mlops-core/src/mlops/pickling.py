@@ -14,12 +14,13 @@ writer's version is recorded and checked before unpickling.
 from __future__ import annotations
 
 import functools
+import io
 import pickle
 import platform
 import site
 import sys
 import sysconfig
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import ModuleType
 from typing import Any
 
@@ -30,10 +31,13 @@ from mlops.errors import ProcessorSerializationError, PythonVersionMismatchError
 PICKLER = "cloudpickle"
 
 
-def dumps_by_value(obj: Any, modules: Iterable[str] = ()) -> bytes:
+def dumps_by_value(obj: Any, modules: Iterable[str] = (), persistent_id: Callable[[Any], Any] | None = None) -> bytes:
     """cloudpickle ``obj`` with the code of ``modules`` (names of imported modules) stored by value.
 
-    Raises ``pickle.PicklingError``/``TypeError`` etc. unchanged; callers wrap them in their error.
+    ``persistent_id`` lets the caller store some objects elsewhere (e.g. weights in a safe tensor
+    file): an object for which it returns a non-None id is pickled as that id only, and must be
+    resolved by ``persistent_load`` when unpickling. Raises ``pickle.PicklingError``/``TypeError``
+    etc. unchanged; callers wrap them in their error.
     """
     registered: list[ModuleType] = []
     try:
@@ -43,11 +47,24 @@ def dumps_by_value(obj: Any, modules: Iterable[str] = ()) -> bytes:
             if module is not None and name not in already:
                 cloudpickle.register_pickle_by_value(module)
                 registered.append(module)
-        data: bytes = cloudpickle.dumps(obj, protocol=pickle.DEFAULT_PROTOCOL)
-        return data
+        if persistent_id is None:
+            data: bytes = cloudpickle.dumps(obj, protocol=pickle.DEFAULT_PROTOCOL)
+            return data
+        buffer = io.BytesIO()
+        _PersistentPickler(buffer, persistent_id).dump(obj)
+        return buffer.getvalue()
     finally:
         for module in registered:
             cloudpickle.unregister_pickle_by_value(module)
+
+
+class _PersistentPickler(cloudpickle.Pickler):  # type: ignore[misc]
+    def __init__(self, file: io.BytesIO, persistent_id: Callable[[Any], Any]) -> None:
+        super().__init__(file, protocol=pickle.DEFAULT_PROTOCOL)
+        self._persistent_id = persistent_id
+
+    def persistent_id(self, obj: Any) -> Any:
+        return self._persistent_id(obj)
 
 
 def dumps_processor(processor: Any) -> bytes:

@@ -73,8 +73,37 @@ class TorchSerializer(ModelSerializer):
         modules: set[str] = set()
         for sub in model.modules():
             modules |= user_modules(sub)
+        weights_path = os.path.join(directory, WEIGHTS_FILE)
         try:
-            data = dumps_by_value(model, modules)
+            # save_model keeps one copy of tensors that share storage (tied weights), which
+            # safetensors' save_file refuses, and makes every tensor contiguous.
+            save_model(model, weights_path)
+        except Exception as exc:
+            raise TorchSerializationError(
+                f"the state_dict of {type(model).__qualname__} cannot be stored as safetensors: "
+                f"{type(exc).__name__}: {exc}. Every state_dict entry must be a dense tensor; views "
+                "must cover their whole storage."
+            ) from exc
+        # The pickle refers to each stored parameter and buffer by its key in the safetensors
+        # file instead of holding the weights a second time.
+        from safetensors import safe_open
+
+        with safe_open(weights_path, framework="pt") as stored:
+            kept = set(stored.keys())
+        by_id: dict[int, str] = {}
+        for key, tensor in model.state_dict(keep_vars=True).items():
+            if key in kept:
+                by_id.setdefault(id(tensor), key)
+
+        def weight_reference(obj: Any) -> tuple[Any, ...] | None:
+            if isinstance(obj, torch.Tensor) and id(obj) in by_id:
+                is_parameter = isinstance(obj, torch.nn.Parameter)
+                shape = tuple(obj.shape)
+                return (_WEIGHT_TAG, by_id[id(obj)], is_parameter, bool(obj.requires_grad), str(obj.device), shape)
+            return None
+
+        try:
+            data = dumps_by_value(model, modules, persistent_id=weight_reference)
         except Exception as exc:
             raise TorchSerializationError(
                 f"the module {type(model).__qualname__} cannot be pickled: {type(exc).__name__}: {exc}. "
@@ -83,16 +112,6 @@ class TorchSerializer(ModelSerializer):
             ) from exc
         with open(os.path.join(directory, MODEL_FILE), "wb") as f:
             f.write(data)
-        try:
-            # save_model keeps one copy of tensors that share storage (tied weights), which
-            # safetensors' save_file refuses, and makes every tensor contiguous.
-            save_model(model, os.path.join(directory, WEIGHTS_FILE))
-        except Exception as exc:
-            raise TorchSerializationError(
-                f"the state_dict of {type(model).__qualname__} cannot be stored as safetensors: "
-                f"{type(exc).__name__}: {exc}. Every state_dict entry must be a dense tensor; views "
-                "must cover their whole storage."
-            ) from exc
 
     def load(self, directory: str) -> torch.nn.Module:
         """Unpickle ``model.pt``, copy the weights of ``weights.safetensors`` into it (strict), and
@@ -107,7 +126,8 @@ class TorchSerializer(ModelSerializer):
 
         try:
             with open(os.path.join(directory, MODEL_FILE), "rb") as f:
-                model = _DeviceMappingUnpickler(f).load()
+                unpickler = _DeviceMappingUnpickler(f, os.path.join(directory, WEIGHTS_FILE))
+                model = unpickler.load()
         except Exception as exc:
             raise TorchSerializationError(
                 f"{MODEL_FILE} could not be unpickled: {type(exc).__name__}: {exc}. A library it references "
@@ -120,8 +140,10 @@ class TorchSerializer(ModelSerializer):
                 "by the torch serializer"
             )
         try:
-            # Copies into the existing parameters, keeping their device, dtype and any sharing.
-            load_model(model, os.path.join(directory, WEIGHTS_FILE), strict=True)
+            if not unpickler.weights_used:
+                # A model.pt holding its own weights (written before the pickle referred to the
+                # safe file): copy the safe weights in, keeping device, dtype and any sharing.
+                load_model(model, os.path.join(directory, WEIGHTS_FILE), strict=True)
         except Exception as exc:
             raise TorchSerializationError(
                 f"{WEIGHTS_FILE} does not match the module in {MODEL_FILE}: {type(exc).__name__}: {exc}"
@@ -166,14 +188,49 @@ class TorchSerializer(ModelSerializer):
         return {"torch": str(torch.__version__), "safetensors": str(safetensors.__version__)}
 
 
-class _DeviceMappingUnpickler(pickle.Unpickler):
-    """A plain unpickler that loads tensor storages onto the CPU when CUDA is unavailable.
+_WEIGHT_TAG = "mlops-safetensors-weight"
 
-    Tensors pickled outside ``torch.save`` rebuild their storage through
-    ``torch.storage._load_from_bytes``, which fails for CUDA tensors on a CPU-only machine; this
-    swaps in the same call with a ``map_location``. Loaded parameters then live on the device they
-    were saved from when it exists, else on the CPU.
+
+class _DeviceMappingUnpickler(pickle.Unpickler):
+    """The unpickler of ``model.pt``: parameters and buffers come from ``weights.safetensors``,
+    and tensors go to the CPU when the device they were saved from is missing.
+
+    The pickle refers to each stored weight by its key in the safe tensor file (see ``save``);
+    every reference to one key yields the same object, so tied weights stay tied. Tensors pickled
+    inline (not in the state dict, or files written before weights were referenced) rebuild their
+    storage through ``torch.storage._load_from_bytes``, which fails for CUDA tensors on a CPU-only
+    machine; that call is swapped for one with a ``map_location``.
     """
+
+    def __init__(self, file: Any, weights_path: str) -> None:
+        super().__init__(file)
+        self._weights_path = weights_path
+        self._weights: dict[str, Any] | None = None
+        self._objects: dict[str, Any] = {}
+        self.weights_used = False
+
+    def persistent_load(self, pid: Any) -> Any:
+        import torch
+        from safetensors.torch import load_file
+
+        if not (isinstance(pid, tuple) and len(pid) == 6 and pid[0] == _WEIGHT_TAG):
+            raise pickle.UnpicklingError(f"unknown persistent id {pid!r} in {MODEL_FILE}")
+        _tag, key, is_parameter, requires_grad, device, shape = pid
+        if key not in self._objects:
+            if self._weights is None:
+                self._weights = load_file(self._weights_path, device="cpu")
+            if key not in self._weights:
+                raise pickle.UnpicklingError(f"{WEIGHTS_FILE} has no tensor {key!r}")
+            tensor = self._weights[key]
+            if tuple(tensor.shape) != tuple(shape):
+                raise pickle.UnpicklingError(
+                    f"{WEIGHTS_FILE}: {key!r} has shape {tuple(tensor.shape)}, the module expects {tuple(shape)}"
+                )
+            if device.startswith("cuda") and torch.cuda.is_available():
+                tensor = tensor.to(device)
+            self._objects[key] = torch.nn.Parameter(tensor, requires_grad=requires_grad) if is_parameter else tensor
+        self.weights_used = True
+        return self._objects[key]
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) == ("torch.storage", "_load_from_bytes"):
