@@ -7,12 +7,14 @@ optimizer and optimizer state. Keras 3 cannot do this alone from an HDF5 file (a
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import h5py
@@ -199,6 +201,38 @@ def test_h5_save_leaves_the_users_model_untouched(regressor: Any, model_dir: str
     KerasSerializer().save(regressor.model, model_dir)
     assert regressor.model.get_compile_config() == before
     assert before["optimizer"]["class_name"] == "Adam"
+
+
+def test_model_saved_by_keras_first_keeps_its_optimizer(
+    new_regressor: Callable[[int], Any], model_dir: str, tmp_path: Any
+) -> None:
+    """A user who ran ``model.save("x.h5")`` before publishing: Keras' writer deleted the optimizer
+    from the model's compile config, yet the published model must still resume with Adam's state
+    (not Keras' default optimizer and a warning)."""
+    trained = new_regressor(2)
+    with _quiet_absl():
+        trained.model.save(str(tmp_path / "by-keras.h5"))
+    assert trained.model.get_compile_config().get("optimizer") is None  # the Keras behaviour worked around
+
+    KerasSerializer().save(trained.model, model_dir)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loaded = KerasSerializer().load(model_dir)
+
+    assert type(loaded.optimizer) is type(trained.model.optimizer)
+    for restored, saved in zip(loaded.optimizer.variables, trained.model.optimizer.variables, strict=True):
+        np.testing.assert_array_equal(restored.numpy(), saved.numpy())
+
+
+@contextlib.contextmanager
+def _quiet_absl() -> Iterator[None]:
+    logger = logging.getLogger("absl")
+    level = logger.level
+    logger.setLevel(logging.ERROR)  # Keras' "HDF5 is legacy" notice
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def test_load_without_model_file_names_the_file(model_dir: str) -> None:

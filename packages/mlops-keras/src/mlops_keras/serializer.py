@@ -199,8 +199,19 @@ def _build_optimizer(model: Any) -> None:
 
 def _compile_config_json(model: Any) -> str | None:
     """``model.get_compile_config()`` as JSON (as the ``.keras`` format stores it), or ``None`` for
-    a model that is not compiled."""
-    config = model.get_compile_config() if getattr(model, "compiled", False) else None
+    a model that is not compiled.
+
+    The optimizer entry is serialized from ``model.optimizer`` itself: Keras' own HDF5 writer
+    deletes it from the model's compile config, so a model once saved with ``model.save("x.h5")``
+    would otherwise come back with Keras' default optimizer and lose its state."""
+    if not getattr(model, "compiled", False):
+        return None
+    config = dict(model.get_compile_config() or {})
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None:
+        import keras
+
+        config["optimizer"] = keras.optimizers.serialize(optimizer)
     return json.dumps(config) if config else None
 
 
