@@ -90,8 +90,6 @@ def _answers(out: Path) -> list[str]:
         return [row["label"] for row in csv.DictReader(f)]
 
 
-
-
 def test_rerunning_reuses_dataset_v1_or_moves_on_to_v2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # train.py's publication step, in this process (train.py imports Keras only to train).
     monkeypatch.syspath_prepend(str(EXAMPLE))
