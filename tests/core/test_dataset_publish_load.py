@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import re
+from typing import Any
 
 import fsspec
 import numpy as np
@@ -218,6 +219,74 @@ def test_remote_tensors_are_cached_by_content_hash(s3_bucket: str, raw_dir: str)
     fs, p = fsspec.url_to_fs(path)
     fs.rm(p + "/X_train.npy")  # the store lost it; the cache still has the verified bytes
     np.testing.assert_array_equal(VersionedDataset(path).X_train, first)
+
+
+def test_prefetch_loads_every_tensor_at_once_verified(
+    store: str, raw_dir: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlops.errors import IntegrityError
+
+    path = VersionedDatasetBuilder(raw_dir, CsvProcessor()).publish(store + "/ds", "v1")
+    expected = {name: np.array(VersionedDataset(path)[name]) for name in VersionedDataset(path).tensor_names}
+
+    dataset = VersionedDataset(path)
+    assert dataset.prefetch() is dataset
+    fs, p = fsspec.url_to_fs(path)
+    for name in expected:
+        fs.rm(f"{p}/{name}.npy")  # everything the dataset needs is already loaded
+    fs.invalidate_cache()
+    for name, array in expected.items():
+        np.testing.assert_array_equal(dataset[name], array)
+
+    with pytest.raises(KeyError, match="no tensor 'X_nope'.*X_train"):
+        VersionedDataset(path).prefetch(["X_train", "X_nope"])
+    other = VersionedDatasetBuilder(raw_dir, CsvProcessor()).publish(store + "/ds", "v2")
+    data = bytearray(fs.cat_file(f"{p[: -len('v1')]}v2/y_test.npy"))
+    data[-1] ^= 1
+    fs.pipe_file(f"{p[: -len('v1')]}v2/y_test.npy", bytes(data))
+    fs.invalidate_cache()
+    monkeypatch.setenv("MLOPS_CACHE_DIR", str(tmp_path / "empty-cache"))  # v1 cached the same tensors
+    fresh = VersionedDataset(other)
+    fresh.prefetch(["X_train"])  # only what is asked for
+    with pytest.raises(IntegrityError, match="y_test.npy"):
+        fresh.prefetch()
+
+
+def test_large_remote_tensors_download_whole_and_verified(s3_bucket: str, raw_dir: str) -> None:
+    """A tensor larger than one request goes through the store's own streamed download: the bytes
+    arrive whole, a flipped byte is refused, and nothing unverified stays in the cache."""
+    from mlops import progress, storage
+    from mlops.errors import IntegrityError
+    from sample_processors import FixedProcessor
+
+    class Counter:
+        done = 0
+
+        def advance(self, nbytes: int) -> None:
+            self.done += nbytes
+
+    big = np.random.default_rng(3).normal(size=(storage.CHUNK_SIZE // 8 * 3 // 2 + 5,))  # 1.5 chunks
+    path = VersionedDatasetBuilder(raw_dir, FixedProcessor({"X_big": big}, {"y": np.arange(3)})).publish(
+        s3_bucket + "/ds", "v1"
+    )
+    counter = Counter()
+    token = progress._current.set(counter)  # type: ignore[arg-type]
+    try:
+        loaded = VersionedDataset(path).X_big
+    finally:
+        progress._current.reset(token)
+    np.testing.assert_array_equal(loaded, big)
+    assert counter.done >= big.nbytes  # the download reported its bytes to the progress bar
+
+    fs, p = fsspec.url_to_fs(path)
+    data = bytearray(fs.cat_file(p + "/X_big.npy"))
+    data[len(data) // 2] ^= 0xFF
+    fs.pipe_file(p + "/X_big.npy", bytes(data))
+    fs.invalidate_cache()
+    with pytest.raises(IntegrityError, match="X_big.npy"):
+        VersionedDataset(path).verify()
+    blobs = os.path.join(storage.cache_dir(), "blobs")
+    assert not [name for _, _, names in os.walk(blobs) for name in names if name.startswith(".part-")]
 
 
 def test_files_hashed_on_this_machine_are_not_hashed_again_until_they_change(

@@ -13,7 +13,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TextIO
@@ -77,6 +77,17 @@ def advance(nbytes: int) -> None:
     bar = _current.get()
     if bar is not None:
         bar.advance(nbytes)
+
+
+def advancer() -> Callable[[int], None]:
+    """:func:`advance` bound to the operation in progress now, for code that reports from threads
+    the context does not follow (an fsspec event loop)."""
+    bar = _current.get()
+    return bar.advance if bar is not None else _ignore
+
+
+def _ignore(nbytes: int) -> None:
+    pass
 
 
 def enabled(requested: bool | None = None, stream: TextIO | None = None) -> bool:

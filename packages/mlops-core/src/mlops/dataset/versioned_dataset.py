@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from functools import cached_property
 from typing import Any
 
@@ -12,6 +13,7 @@ from mlops import metadata, pickling
 from mlops.dataset.data_processor import DataProcessor
 from mlops.errors import MetadataError
 from mlops.progress import task as progress_task
+from mlops.storage import concurrently
 from mlops.version import PublishedVersion
 
 
@@ -55,6 +57,25 @@ class VersionedDataset(PublishedVersion):
         if name not in self._loaded:
             self._loaded[name] = self._load_tensor(name)
         return self._loaded[name]
+
+    def prefetch(self, names: Iterable[str] | None = None, *, progress: bool | None = None) -> VersionedDataset:
+        """Load the named tensors (default: all) now, several at once, and return this dataset.
+
+        Tensors otherwise load one by one on first access. From a remote store, prefetching
+        downloads them concurrently into the local cache (as ``fs.get`` of the whole folder would)
+        and verifies each, so training starts with every byte local and checked. ``progress``
+        shows a progress bar (default: when stderr is a terminal and the work takes over a second).
+        """
+        wanted = list(self._tensor_meta) if names is None else list(names)
+        for name in wanted:
+            if name not in self._tensor_meta:
+                raise KeyError(f"{self.path} has no tensor {name!r}; it has {', '.join(self._tensor_meta) or 'none'}")
+        missing = [name for name in dict.fromkeys(wanted) if name not in self._loaded]
+        total = sum(self._manifest[self._tensor_meta[name]["file"]].size for name in missing)
+        with progress_task(f"load {self.version}", total, progress):
+            arrays = concurrently(self._load_tensor, missing)
+        self._loaded.update(zip(missing, arrays, strict=True))
+        return self
 
     def __getattr__(self, name: str) -> np.ndarray:
         # Only called for attributes not found normally: tensors, then a helpful AttributeError.
