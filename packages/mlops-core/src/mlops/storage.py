@@ -486,7 +486,7 @@ def _download(loc: Location, dest: str, expected_size: int) -> int:
     return os.path.getsize(dest)
 
 
-class _ProgressCallback(fsspec.callbacks.Callback):
+class _ProgressCallback(fsspec.callbacks.Callback):  # type: ignore[misc]  # fsspec is untyped
     """Forwards the byte counts fsspec reports (from its own event loop) to the progress bar."""
 
     def __init__(self, advance: Callable[[int], None]) -> None:
