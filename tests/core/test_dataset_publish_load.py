@@ -294,13 +294,20 @@ def test_files_hashed_on_this_machine_are_not_hashed_again_until_they_change(
 ) -> None:
     from mlops import storage
     from mlops.errors import IntegrityError
+    from sample_processors import FixedProcessor
 
-    path = VersionedDatasetBuilder(raw_dir, CsvProcessor()).publish(os.path.join(tmp_path, "ds"), "v1")
+    rows = storage.VERIFIED_CACHE_MIN // (8 * 16) + 1  # X_train and X_test just above the threshold
+    features = {"X_train": np.ones((rows, 16)), "X_test": np.zeros((rows, 16)), "X_small": np.ones(5)}
+    processor = FixedProcessor(features, {"y": np.arange(3)})
+    path = VersionedDatasetBuilder(raw_dir, processor).publish(os.path.join(tmp_path, "ds"), "v1")
     hashed: list[str] = []
     real = storage.hashlib.sha256
     monkeypatch.setattr(storage.hashlib, "sha256", lambda *a: hashed.append("x") or real(*a))
     VersionedDataset(path).X_train  # noqa: B018 - hashed while published: no second pass
     assert hashed == []
+    VersionedDataset(path).X_small  # noqa: B018 - small files are hashed again: cheaper than a marker
+    assert hashed == ["x"]
+    hashed.clear()
     VersionedDataset(path).verify()  # an explicit verification always reads everything
     assert len(hashed) == len(VersionedDataset(path).metadata["files"])
     # Rewriting a file, even with the same size, changes its identity: it is hashed and refused.

@@ -4,6 +4,7 @@ writes. Each failure is a clear mlops error, and no partial version ever becomes
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -118,3 +119,62 @@ def test_store_without_exclusive_create_is_warned_about(raw_dir: str) -> None:
     assert VersionedDataset(path).hash
     with pytest.raises(errors.PublicationPathAlreadyExistsError):  # sequential protection still holds
         builder.publish("noexcl://warned", "v1")
+
+
+def test_every_local_file_is_fsynced_before_meta_json(
+    tmp_path: Path, raw_dir: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files are fsynced on helper threads while the publish goes on; meta.json, which makes the
+    version exist, is created only once all of them are durable (also for models, whose files
+    are moved in and fsynced while they are hashed)."""
+    from sklearn.linear_model import LinearRegression
+
+    from mlops.model.versioned_model_builder import VersionedModelBuilder
+    from mlops.storage import Publisher
+
+    events: list[str] = []
+    real_fsync, real_create = os.fsync, Publisher.create_exclusive
+
+    def fsync(fd: int) -> None:  # a slow disk: a publish that did not wait would write meta.json first
+        time.sleep(0.02)
+        real_fsync(fd)
+        events.append("fsync " + os.path.basename(os.readlink(f"/proc/self/fd/{fd}")))
+
+    def create_exclusive(self: Publisher, loc: Any, data: bytes) -> None:
+        events.append("create " + loc.name)
+        real_create(self, loc, data)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(Publisher, "create_exclusive", create_exclusive)
+    path = VersionedDatasetBuilder(raw_dir, CsvProcessor()).publish(str(tmp_path / "ds"), "v1")
+    dataset = VersionedDataset(path)
+    model = LinearRegression().fit(dataset.X_train, dataset.y_train)
+    model_path = VersionedModelBuilder(dataset, model).publish(str(tmp_path / "models"), "v1")
+
+    for publish in (path, model_path):
+        names = {os.path.basename(f) for f in _files_of(publish)} - {"meta.json"}
+        meta_at = events.index("create meta.json")
+        synced = {e.removeprefix("fsync ") for e in events[:meta_at] if e.startswith("fsync ")}
+        assert names <= synced, f"not fsynced before meta.json: {names - synced}"
+        del events[: meta_at + 1]
+
+
+def _files_of(path: str) -> list[str]:
+    return [os.path.join(folder, n) for folder, _dirs, names in os.walk(path) for n in names]
+
+
+def test_a_failed_fsync_aborts_the_publish_and_leaves_nothing(
+    tmp_path: Path, raw_dir: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlops.storage import Publisher
+
+    def failing_sync(self: Publisher, loc: Any) -> None:
+        if loc.name == "data.csv":
+            raise errors.StoreError(f"cannot sync {loc.url}: OSError: [Errno 5] Input/output error")
+
+    monkeypatch.setattr(Publisher, "sync", failing_sync)
+    with pytest.raises(errors.StoreError, match="cannot sync .*data.csv"):
+        VersionedDatasetBuilder(raw_dir, CsvProcessor()).publish(str(tmp_path / "ds"), "v1")
+    assert os.listdir(tmp_path / "ds") == []
+    monkeypatch.undo()
+    VersionedDataset(VersionedDatasetBuilder(raw_dir, CsvProcessor()).publish(str(tmp_path / "ds"), "v1")).verify()

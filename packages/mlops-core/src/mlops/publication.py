@@ -6,7 +6,10 @@ Datasets and models share this path. The protocol, identical on every store:
 2. create ``ROOT/VERSION/.mlops-publishing`` create-only: of concurrent publishers exactly one wins,
    and the losers fail before they write a byte;
 3. stream every file into place, hashing while writing (each byte is written once, never read back);
-4. create ``meta.json`` create-only: from this instant the version exists, whole;
+   local files are fsynced on helper threads as soon as each is written, so the disk flushes
+   one while the next is written;
+4. once every file is durable, create ``meta.json`` create-only: from this instant the version
+   exists, whole;
 5. remove the claim.
 
 A failure in 3 or 4 removes what this publisher wrote. A publisher killed outright leaves the claim,
@@ -20,8 +23,10 @@ import json
 import logging
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -39,6 +44,8 @@ from mlops.errors import (
 from mlops.storage import CHUNK_SIZE, FileEntry, Location, Publisher, concurrently
 
 _MAX_LABEL = 200
+SYNC_THREADS = 4
+"""Local fsyncs in flight at once during a publish (they wait on the disk, not on the CPU)."""
 logger = logging.getLogger(__name__)
 ACTIVE_CLAIMS: set[str] = set()
 """Tokens of the claims this process is writing under right now (see mlops.maintenance)."""
@@ -132,6 +139,9 @@ class VersionWriter:
         ).encode()
         self._claimed = False
         self._committed = False
+        self._syncing: list[Future[None]] = []
+        self._sync_pool: ThreadPoolExecutor | None = None
+        self._sync_lock = threading.Lock()
 
     def __enter__(self) -> VersionWriter:
         self._refuse_existing()
@@ -159,6 +169,7 @@ class VersionWriter:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         try:
+            self._stop_syncing()
             if exc_type is not None and self._claimed and not self._committed:
                 self.abort()
         finally:
@@ -186,15 +197,18 @@ class VersionWriter:
 
     def write_array(self, relpath: str, array: np.ndarray) -> FileEntry:
         """Store ``array`` as a ``.npy`` file, streamed and hashed chunk by chunk."""
-        return self._record(relpath, self.publisher.write_stream(self.loc.child(relpath), _npy_chunks(array)))
+        dest = self.loc.child(relpath)
+        return self._record(relpath, self.publisher.write_stream(dest, _npy_chunks(array), durable=False), dest)
 
     def write_bytes(self, relpath: str, data: bytes) -> FileEntry:
         """Store a small in-memory file."""
-        return self._record(relpath, self.publisher.write_stream(self.loc.child(relpath), iter([data])))
+        dest = self.loc.child(relpath)
+        return self._record(relpath, self.publisher.write_stream(dest, iter([data]), durable=False), dest)
 
     def copy(self, relpath: str, src: Location) -> FileEntry:
         """Copy one file from any store into the version."""
-        return self._record(relpath, self.publisher.copy_from(src, self.loc.child(relpath)))
+        dest = self.loc.child(relpath)
+        return self._record(relpath, self.publisher.copy_from(src, dest, durable=False), dest)
 
     def write_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         """Store several arrays (``{relpath: array}``) at once."""
@@ -210,9 +224,28 @@ class VersionWriter:
             lambda item: self._record(item[0], self.publisher.move_from(item[1], self.loc.child(item[0]))), files
         )
 
-    def _record(self, relpath: str, entry: FileEntry) -> FileEntry:
+    def _record(self, relpath: str, entry: FileEntry, unsynced: Location | None = None) -> FileEntry:
+        """Add a written file to the manifest; ``unsynced``: a local file still to be made durable,
+        which a helper thread now does while the caller goes on writing."""
         self.entries[relpath] = entry
+        if unsynced is not None and unsynced.is_local:
+            with self._sync_lock:
+                if self._sync_pool is None:
+                    self._sync_pool = ThreadPoolExecutor(SYNC_THREADS, thread_name_prefix="mlops-fsync")
+                self._syncing.append(self._sync_pool.submit(self.publisher.sync, unsynced))
         return entry
+
+    def _wait_until_durable(self) -> None:
+        """Block until every file written so far is durable; the first fsync failure is raised."""
+        pending, self._syncing = self._syncing, []
+        for future in pending:
+            future.result()
+
+    def _stop_syncing(self) -> None:
+        if self._sync_pool is not None:
+            self._sync_pool.shutdown(wait=True, cancel_futures=True)
+            self._sync_pool = None
+        self._syncing = []
 
     # --- end -----------------------------------------------------------------------------------------
 
@@ -228,6 +261,7 @@ class VersionWriter:
                 f"the claim on {self.loc.url} was removed while this publish was running (by a cleanup of "
                 "incomplete versions?); publish again"
             )
+        self._wait_until_durable()  # meta.json must never be on disk before the files it lists
         self.publisher.create_exclusive(self.loc.child(metadata.META_FILE), metadata.dumps(meta))
         self._committed = True
         self.publisher.remove(self.loc.child(metadata.CLAIM_FILE))

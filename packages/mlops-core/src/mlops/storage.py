@@ -13,6 +13,7 @@ import ctypes
 import errno
 import functools
 import hashlib
+import io
 import os
 import posixpath
 import shutil
@@ -35,6 +36,9 @@ CHUNK_SIZE = 8 * 1024 * 1024
 """Bytes moved per read/write when streaming (large enough for sha256 and S3 to run at speed)."""
 TMP_PREFIX = ".tmp-"
 """Prefix of the temporary files mlops creates next to a file it writes atomically."""
+VERIFIED_CACHE_MIN = 1 << 20
+"""Local files this large or larger are remembered as verified (see :func:`verify_file`); smaller
+ones hash faster than a marker file is created."""
 MAX_TRANSFERS = 8
 """Files moved at once: object stores are latency-bound, so small files go much faster in parallel."""
 
@@ -322,15 +326,34 @@ class Publisher:
     def open_write(self, loc: Location) -> Any:
         """Open ``loc`` for a streamed binary write (parents are created as needed)."""
         with store_errors(loc, "write"):
-            if loc.is_local:
+            if not loc.is_local:
+                return loc.fs.open(loc.path, "wb")
+            try:  # local files are opened directly: fsspec's wrapper costs more than a small file's write
+                return open(loc.path, "wb")
+            except FileNotFoundError:
                 os.makedirs(os.path.dirname(loc.path), exist_ok=True)
-            return loc.fs.open(loc.path, "wb")
+                return open(loc.path, "wb")
 
     def finish_write(self, f: Any) -> None:
         """Flush a file opened by :meth:`open_write` to durable storage before it is closed."""
-        if isinstance(f, LocalFileOpener):
+        if isinstance(f, (io.BufferedWriter, LocalFileOpener)):
             f.flush()
             os.fsync(f.fileno())
+
+    def sync(self, loc: Location) -> None:
+        """Make a file written with ``durable=False`` durable (fsync a local file; remote stores
+        hold what they acknowledged, so there is nothing to do)."""
+        if not loc.is_local:
+            return
+        with store_errors(loc, "sync"):
+            try:
+                fd = os.open(loc.path, os.O_RDONLY)
+            except FileNotFoundError as exc:
+                raise StoreError(f"{loc.url} vanished before it was made durable") from exc
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
     def remove(self, loc: Location) -> None:
         """Delete a file or a whole folder; missing paths are fine."""
@@ -345,8 +368,11 @@ class Publisher:
 
     # --- streaming ----------------------------------------------------------------------------------
 
-    def write_stream(self, loc: Location, chunks: Iterable[bytes | memoryview]) -> FileEntry:
-        """Write ``chunks`` to ``loc``, hashing them on the way; returns the manifest entry."""
+    def write_stream(self, loc: Location, chunks: Iterable[bytes | memoryview], *, durable: bool = True) -> FileEntry:
+        """Write ``chunks`` to ``loc``, hashing them on the way; returns the manifest entry.
+
+        ``durable=False`` skips the fsync of a local file: the caller then calls :meth:`sync`
+        (a publish does, on a helper thread, before meta.json is written)."""
         sha = PipelinedSha256()
         size = 0
         try:
@@ -358,27 +384,30 @@ class Publisher:
                         n = memoryview(chunk).nbytes
                         size += n
                         progress.advance(n)
-                    self.finish_write(f)
+                    if durable:
+                        self.finish_write(f)
         finally:
             sha.close()
         digest = sha.hexdigest()
-        if loc.is_local:
+        if loc.is_local and size >= VERIFIED_CACHE_MIN:
             remember_verified(loc.path, digest)
         return FileEntry(digest, size)
 
     def move_from(self, src: Location, dest: Location) -> FileEntry:
         """Move a local file into place, hashing it: renamed when both are on the same local
-        filesystem (the bytes are read once and never copied), copied otherwise."""
+        filesystem (the bytes are read once and never copied; the fsync runs while they are
+        hashed), copied otherwise."""
         if not (src.is_local and dest.is_local):
             return self.copy_from(src, dest)
         with store_errors(dest, "write"):
             sha = hashlib.sha256()
-            with open(src.path, "rb") as f:
+            with open(src.path, "rb") as f, ThreadPoolExecutor(1, thread_name_prefix="mlops-fsync") as pool:
+                synced = pool.submit(os.fsync, f.fileno())
                 for chunk in _chunks(f):
                     sha.update(chunk)
                     progress.advance(len(chunk))
-                os.fsync(f.fileno())
                 size = f.tell()
+                synced.result()
             os.makedirs(os.path.dirname(dest.path), exist_ok=True)
             try:
                 os.rename(src.path, dest.path)
@@ -386,7 +415,8 @@ class Publisher:
                 if exc.errno != errno.EXDEV:
                     raise
                 return self.copy_from(src, dest)  # another filesystem after all
-        remember_verified(dest.path, sha.hexdigest())
+        if size >= VERIFIED_CACHE_MIN:
+            remember_verified(dest.path, sha.hexdigest())
         return FileEntry(sha.hexdigest(), size)
 
     def staging_dir(self, root: Location) -> str:
@@ -404,12 +434,13 @@ class Publisher:
                 continue
         return tempfile.mkdtemp(dir=root.path, prefix=TMP_PREFIX)
 
-    def copy_from(self, src: Location, dest: Location) -> FileEntry:
-        """Copy one file byte for byte from any store to any store, hashing while writing."""
+    def copy_from(self, src: Location, dest: Location, *, durable: bool = True) -> FileEntry:
+        """Copy one file byte for byte from any store to any store, hashing while writing
+        (``durable`` as for :meth:`write_stream`)."""
         try:
             with store_errors(src, "read"):
-                with src.fs.open(src.path, "rb") as fin:
-                    return self.write_stream(dest, _chunks(fin))
+                with open(src.path, "rb") if src.is_local else src.fs.open(src.path, "rb") as fin:
+                    return self.write_stream(dest, _chunks(fin), durable=durable)
         except FileNotFoundError as exc:
             raise StoreError(f"{src.url} vanished while it was being copied") from exc
 
@@ -533,15 +564,17 @@ def remember_verified(path: str, sha256: str) -> None:
 def verify_file(path: str, entry: FileEntry, relpath: str, *, use_cache: bool = True) -> None:
     """Raise :class:`IntegrityError` unless the local file at ``path`` matches ``entry``.
 
-    A file this machine already hashed (while publishing or loading it) and that has not changed
-    since (same inode, size, mtime and ctime) is not hashed again unless ``use_cache`` is false.
+    A file of at least ``VERIFIED_CACHE_MIN`` bytes that this machine already hashed (while
+    publishing or loading it) and that has not changed since (same inode, size, mtime and ctime) is
+    not hashed again unless ``use_cache`` is false.
     """
     try:
         st, key = _identity(path)
     except FileNotFoundError as exc:
         raise IntegrityError(f"{relpath} is listed in meta.json but missing", file=relpath) from exc
     size = st.st_size
-    if use_cache and size == entry.size and os.path.exists(_verified_marker(key, entry.sha256)):
+    cached = use_cache and size == entry.size and size >= VERIFIED_CACHE_MIN
+    if cached and os.path.exists(_verified_marker(key, entry.sha256)):
         progress.advance(size)
         return
     if size != entry.size:
@@ -556,7 +589,8 @@ def verify_file(path: str, entry: FileEntry, relpath: str, *, use_cache: bool = 
             sha.update(chunk)
             progress.advance(len(chunk))
     _check(relpath, entry, sha.hexdigest(), size)
-    remember_verified(path, entry.sha256)
+    if size >= VERIFIED_CACHE_MIN:
+        remember_verified(path, entry.sha256)
 
 
 def _check(relpath: str, entry: FileEntry, sha256: str, size: int) -> None:
