@@ -15,7 +15,10 @@ from workloads import make_raw_folder
 
 BUCKET = "bench-list"
 SPEEDUP_LIMIT = 0.25
-"""Proposed target (the issue names none): listing takes at most a quarter of the sequential loop."""
+"""What 8 concurrent reads should give against a store with network latency. Reported, not
+enforced (the issue asks for the ratio, and sets no limit): moto serves one request at a time at
+about 5 ms of CPU each, so on the benchmark's server any client is bound by N x 5 ms. 7b and 7c
+check what the issue does require: one listing, and meta.json reads in flight concurrently."""
 
 
 def reference_list_versions(root: str) -> list[dict[str, Any]]:
@@ -86,7 +89,13 @@ def run(ctx: Context) -> None:
         "7a", "listing", f"list {count} versions: {label.split(' ')[0]} / sequential VersionedDataset loop", ratio,
         SPEEDUP_LIMIT, "x",
         f"{label}: {cand.median:.2f} s; loop: {base.median:.2f} s; requests {sum(list_log.calls.values())} vs "
-        f"{sum(seq_log.calls.values())} ({dict(seq_log.calls)})",
+        f"{sum(seq_log.calls.values())} ({dict(seq_log.calls)}); moto serves one request at a time",
+        informational=True,
+    ))  # fmt: skip
+    ctx.results.add_target(Target(
+        "7c", "listing", f"meta.json reads of {count} versions run concurrently (requests in flight at once)",
+        Stat([0.0 if list_log.peak_in_flight > 1 else 1.0]), 0, "check",
+        f"{label}: up to {list_log.peak_in_flight} requests in flight; the loop: {seq_log.peak_in_flight}",
     ))  # fmt: skip
     lists = list_log.calls["list_objects_v2"] + list_log.calls["list_objects"]
     ctx.results.add_target(Target(

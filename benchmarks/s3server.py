@@ -86,6 +86,9 @@ class RequestLog:
 
     calls: Counter[str] = field(default_factory=Counter)
     bytes_by_key: Counter[str] = field(default_factory=Counter)
+    in_flight: int = 0
+    peak_in_flight: int = 0
+    """Most requests awaiting their response at the same moment (1: strictly sequential)."""
 
     def downloads(self, suffix: str = "") -> int:
         """Bytes downloaded for keys ending with ``suffix``."""
@@ -104,7 +107,12 @@ def count_requests() -> Iterator[RequestLog]:
 
     async def counting(self: Any, method: str, *args: Any, **kwargs: Any) -> Any:
         log.calls[method] += 1  # counted when sent, so failed requests (404s) count too
-        out = await original(self, method, *args, **kwargs)
+        log.in_flight += 1  # one event loop runs every s3fs call: no lock needed
+        log.peak_in_flight = max(log.peak_in_flight, log.in_flight)
+        try:
+            out = await original(self, method, *args, **kwargs)
+        finally:
+            log.in_flight -= 1
         if method == "get_object" and isinstance(out, dict):
             log.bytes_by_key[str(kwargs.get("Key", ""))] += int(out.get("ContentLength") or 0)
         return out
