@@ -84,6 +84,10 @@ class ModelWorkload:
     filename: str
     modules: frozenset[str]
     """Top-level modules that loading this model may import (its framework and backend)."""
+    full_state_file: str | None = None
+    """When the framework's default ``save``/``load`` drop training state that mlops restores, the
+    file name of the framework's own format that keeps it (saved with ``save``, loaded with
+    ``load``): a like-for-like load baseline, reported beside the target."""
 
 
 def _keras_build() -> Any:
@@ -162,7 +166,15 @@ def _sklearn_load(path: str) -> Any:
 
 MODELS: dict[str, ModelWorkload] = {
     "keras": ModelWorkload(
-        "keras", _keras_build, _keras_save, _keras_load, "model.h5", frozenset({"keras", "tensorflow"})
+        "keras",
+        _keras_build,
+        _keras_save,
+        _keras_load,
+        "model.h5",
+        frozenset({"keras", "tensorflow"}),
+        # Keras 3 reloads only `iterations` and `learning_rate` of the optimizer from its own .h5
+        # (Adam's moments are dropped); mlops restores all of them, as Keras' .keras format does.
+        full_state_file="model.keras",
     ),
     "torch": ModelWorkload("torch", _torch_build, _torch_save, _torch_load, "model.pt", frozenset({"torch"})),
     "sklearn": ModelWorkload(

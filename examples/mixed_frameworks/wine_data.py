@@ -95,7 +95,7 @@ class WineProcessor(InvertibleDataProcessor):
 def publish_dataset(raw: str, store: str) -> VersionedDataset:
     """Publish the raw wine CSV under ``store/datasets/wine`` (version: the publication time)."""
     path = VersionedDatasetBuilder(raw, WineProcessor()).publish(f"{store}/datasets/wine", tags=["tabular", "wine"])
-    dataset = VersionedDataset(path)
+    dataset = VersionedDataset(path).prefetch()  # every tensor now (from S3: downloaded concurrently)
     print(f"published dataset {dataset.name} {dataset.version}\n  at {dataset.path}\n  hash {dataset.hash}")
     print(f"  tensors: {', '.join(f'{n}{tuple(dataset[n].shape)}' for n in dataset.tensor_names)}")
     return dataset
