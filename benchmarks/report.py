@@ -153,3 +153,32 @@ def chart(results: Results, path: Path, info: dict[str, Any]) -> None:
 
 def _short(label: str, width: int = 62) -> str:
     return label if len(label) <= width else label[: width - 3] + "..."
+
+
+def markdown(data: dict[str, Any], before: dict[str, Any] | None = None) -> str:
+    """The targets of a results file as a Markdown table for benchmarks/README.md (with the medians
+    of an earlier results file ``before``, when given)."""
+    head = "| id | target | median [min, max] | limit | status |" + (" before |" if before else "")
+    rows = [head, "| --- " * (6 if before else 5) + "|"]
+    old = {t["id"]: t for t in (before or {}).get("targets", [])}
+    for t in data["targets"]:
+        value, unit = t["value"], t["unit"]
+        spread = (
+            f"{fmt_value(value['median'], unit)} [{fmt_value(value['min'], unit)}, {fmt_value(value['max'], unit)}]"
+        )
+        limit = "-" if t["informational"] and t["limit"] == 0 else fmt_value(t["limit"], unit)
+        row = f"| {t['id']} | {t['title']} | {spread} | {limit} | {t['status']} |"
+        if before:
+            row += f" {fmt_value(old[t['id']]['value']['median'], unit) if t['id'] in old else 'new'} |"
+        rows.append(row)
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Print a results file's targets as a Markdown table.")
+    parser.add_argument("results", type=Path, help="a bench-*.json file")
+    parser.add_argument("--before", type=Path, help="an earlier bench-*.json file, for a column of its medians")
+    args = parser.parse_args()
+    print(markdown(json.loads(args.results.read_text()), json.loads(args.before.read_text()) if args.before else None))
