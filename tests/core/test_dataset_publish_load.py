@@ -317,3 +317,38 @@ def test_files_hashed_on_this_machine_are_not_hashed_again_until_they_change(
     open(target, "wb").write(bytes(data))
     with pytest.raises(IntegrityError, match="X_test.npy"):
         VersionedDataset(path).X_test  # noqa: B018
+
+
+@pytest.mark.parametrize("store_kind", ["local", "memory"])
+def test_raw_files_are_copied_at_once_only_to_or_from_a_remote_store(
+    store_kind: str, tmp_path: Any, raw_dir: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Object stores are latency-bound, so raw files go to them several at once; from local disk to
+    local disk, threads would only contend, so they are copied one after the other."""
+    import threading
+
+    from mlops.storage import Publisher
+
+    threads: set[str] = set()
+    real = Publisher.copy_from
+
+    def spy(self: Publisher, src: Any, dest: Any, **kwargs: Any) -> Any:
+        threads.add(threading.current_thread().name)
+        return real(self, src, dest, **kwargs)
+
+    monkeypatch.setattr(Publisher, "copy_from", spy)
+    for i in range(12):  # enough files for a pool to use several threads
+        with open(os.path.join(raw_dir, f"extra-{i}.txt"), "w") as f:
+            f.write(str(i))
+    root = os.path.join(tmp_path, "store") if store_kind == "local" else f"memory://copies-{uuid_hex()}"
+    VersionedDatasetBuilder(raw_dir, CsvProcessor()).publish(root, "v1")
+    if store_kind == "local":
+        assert threads == {threading.current_thread().name}
+    else:
+        assert threads and all(name.startswith("mlops-transfer") for name in threads)
+
+
+def uuid_hex() -> str:
+    import uuid
+
+    return uuid.uuid4().hex[:12]

@@ -41,7 +41,7 @@ from mlops.errors import (
     MlopsError,
     PublicationPathAlreadyExistsError,
 )
-from mlops.storage import CHUNK_SIZE, FileEntry, Location, Publisher, concurrently
+from mlops.storage import CHUNK_SIZE, MAX_TRANSFERS, FileEntry, Location, Publisher, concurrently
 
 _MAX_LABEL = 200
 SYNC_THREADS = 4
@@ -215,8 +215,11 @@ class VersionWriter:
         concurrently(lambda item: self.write_array(*item), arrays.items())
 
     def copy_many(self, files: list[tuple[str, Location]]) -> None:
-        """Copy several files (``(relpath, source)`` pairs) into the version at once."""
-        concurrently(lambda item: self.copy(*item), files)
+        """Copy several files (``(relpath, source)`` pairs) into the version: at once when either
+        side is remote (object stores are latency-bound); one after the other from local disk to
+        local disk, where threads only contend for the GIL and the directory locks."""
+        local = self.loc.is_local and all(src.is_local for _, src in files)
+        concurrently(lambda item: self.copy(*item), files, workers=1 if local else MAX_TRANSFERS)
 
     def move_many(self, files: list[tuple[str, Location]]) -> None:
         """Move several staged local files (``(relpath, source)`` pairs) into the version."""
