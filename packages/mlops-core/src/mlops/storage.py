@@ -348,13 +348,9 @@ class Publisher:
             return
         with store_errors(loc, "sync"):
             try:
-                fd = os.open(loc.path, os.O_RDONLY)
+                _fsync_path(loc.path)
             except FileNotFoundError as exc:
                 raise StoreError(f"{loc.url} vanished before it was made durable") from exc
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
 
     def remove(self, loc: Location) -> None:
         """Delete a file or a whole folder; missing paths are fine."""
@@ -390,7 +386,7 @@ class Publisher:
         finally:
             sha.close()
         digest = sha.hexdigest()
-        if loc.is_local and size >= VERIFIED_CACHE_MIN:
+        if loc.is_local:
             remember_verified(loc.path, digest)
         return FileEntry(digest, size)
 
@@ -413,8 +409,7 @@ class Publisher:
                 if exc.errno != errno.EXDEV:
                     raise
                 return self.copy_from(src, dest)  # another filesystem after all
-        if size >= VERIFIED_CACHE_MIN:
-            remember_verified(dest.path, sha.hexdigest())
+        remember_verified(dest.path, sha.hexdigest())
         return FileEntry(sha.hexdigest(), size)
 
     def staging_dir(self, root: Location) -> str:
@@ -566,9 +561,12 @@ def _verified_marker(key: str, sha256: str) -> str:
 
 def remember_verified(path: str, sha256: str) -> None:
     """Record that the local file at ``path``, as it is now, has ``sha256`` (hashed while it was
-    written or read), so loading it again needs no second hash pass."""
+    written or read), so loading it again needs no second hash pass. Files smaller than
+    ``VERIFIED_CACHE_MIN`` are not recorded: hashing them again is cheaper than the record."""
     try:
-        _st, key = _identity(path)
+        st, key = _identity(path)
+        if st.st_size < VERIFIED_CACHE_MIN:
+            return
         marker = _verified_marker(key, sha256)
         os.makedirs(os.path.dirname(marker), exist_ok=True)
         with open(marker, "a"):
@@ -605,8 +603,7 @@ def verify_file(path: str, entry: FileEntry, relpath: str, *, use_cache: bool = 
             sha.update(chunk)
             progress.advance(len(chunk))
     _check(relpath, entry, sha.hexdigest(), size)
-    if size >= VERIFIED_CACHE_MIN:
-        remember_verified(path, entry.sha256)
+    remember_verified(path, entry.sha256)
 
 
 def _check(relpath: str, entry: FileEntry, sha256: str, size: int) -> None:
@@ -662,17 +659,21 @@ def _libc() -> Any:
         return None
 
 
-def _fsync_dir(folder: str) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
+def _fsync_path(path: str) -> None:
+    """fsync the file or folder at ``path`` by name."""
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
-    except OSError:
-        pass
     finally:
         os.close(fd)
+
+
+def _fsync_dir(folder: str) -> None:
+    """fsync a folder's entries where the system allows it (some filesystems refuse; not fatal)."""
+    try:
+        _fsync_path(folder)
+    except OSError:
+        pass
 
 
 def cache_dir() -> str:
