@@ -16,7 +16,7 @@ VERSION = "0.1.0"
 # requirement does not pull a multi-GB CUDA build.
 TORCH = "torch==2.13.0"
 # matplotlib: history plots and the examples' charts; Pillow: the image example's PNG files.
-TEST_DEPS = ["pytest>=8", "moto[server]>=5", "boto3", "hypothesis>=6", "matplotlib", "pillow"]
+TEST_DEPS = ["pytest>=8", "moto[server]>=5", "boto3", "hypothesis>=6", "matplotlib", "pillow", "jsonschema"]
 
 nox.options.sessions = ["tests", "packaging"]
 nox.options.error_on_missing_interpreters = True

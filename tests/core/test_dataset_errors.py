@@ -159,17 +159,42 @@ def test_damaged_meta_json(store: str, raw_dir: str) -> None:
         VersionedDataset(path)
 
 
-@pytest.mark.parametrize(
-    "relpath",
-    ["../../etc/passwd", "/etc/passwd", "raw/../../x", "./X.npy", "a//b", "meta.json", ""],
-)
+UNSAFE_PATHS = ["../../etc/passwd", "/etc/passwd", "raw/../../x", "./X.npy", "a//b", "meta.json", "manifest.jsonl", ""]
+
+
+@pytest.mark.parametrize("relpath", UNSAFE_PATHS)
 def test_manifest_paths_cannot_escape_the_version(tmp_path: Path, raw_dir: str, relpath: str) -> None:
+    """An unsafe path in the manifest (re-hashed into meta.json, as an attacker would) is refused
+    before anything is read through it."""
+    import hashlib
+
+    path = _publish(str(tmp_path / "store"), raw_dir)
+    manifest = open(os.path.join(path, "manifest.jsonl"), "rb").read()
+    manifest += json.dumps({"path": relpath, "sha256": "0" * 64, "size": 1}).encode() + b"\n"
+    open(os.path.join(path, "manifest.jsonl"), "wb").write(manifest)
+    meta = json.loads(open(os.path.join(path, "meta.json")).read())
+    meta["manifest"].update(sha256=hashlib.sha256(manifest).hexdigest(), size=len(manifest))
+    meta["manifest"]["count"] += 1
+    open(os.path.join(path, "meta.json"), "w").write(json.dumps(meta))
+    with pytest.raises(errors.MetadataError, match="unsafe file path"):
+        VersionedDataset(path).verify()
+
+
+@pytest.mark.parametrize("relpath", UNSAFE_PATHS)
+def test_tensor_paths_cannot_escape_the_version(tmp_path: Path, raw_dir: str, relpath: str) -> None:
     path = _publish(str(tmp_path / "store"), raw_dir)
     meta = json.loads(open(os.path.join(path, "meta.json")).read())
-    meta["files"][relpath] = {"sha256": "0" * 64, "size": 1}
+    meta["tensors"]["X_train"]["file"] = relpath
     open(os.path.join(path, "meta.json"), "w").write(json.dumps(meta))
     with pytest.raises(errors.MetadataError, match="unsafe file path"):
         VersionedDataset(path)
+
+
+def test_a_rewritten_manifest_is_refused(tmp_path: Path, raw_dir: str) -> None:
+    path = _publish(str(tmp_path / "store"), raw_dir)
+    _rewrite(path + "/manifest.jsonl", lambda b: b.replace(b'"size":3000', b'"size":3001'))
+    with pytest.raises(errors.MetadataError, match="manifest .* does not match"):
+        VersionedDataset(path).verify()
 
 
 def test_tampered_tensor_is_named_on_access_and_by_verify(store: str, raw_dir: str) -> None:

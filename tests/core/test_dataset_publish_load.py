@@ -19,6 +19,7 @@ from mlops.dataset.invertible_data_processor import InvertibleDataProcessor
 from mlops.dataset.versioned_dataset import VersionedDataset
 from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder
 from mlops.errors import PublicationPathAlreadyExistsError
+from format_checks import check_against_json_schema
 from sample_processors import CsvProcessor, write_raw
 
 
@@ -45,30 +46,47 @@ def test_publish_writes_the_documented_layout(store: str, raw_dir: str) -> None:
         "y_train.npy",
         "y_test.npy",
         "data_processor.pkl",
+        "manifest.jsonl",
         "meta.json",
         "raw/data.csv",
         "raw/extra/deep/blob.bin",
     }
     meta = json.loads(_read(path.rstrip("/") + "/meta.json"))
-    assert meta["schema"] == 1 and meta["kind"] == "dataset"
+    check_against_json_schema(meta)
+    assert meta["schema"] == 2 and meta["kind"] == "dataset"
     assert meta["version"] == "v1" and meta["tags"] == ["tabular", "demo"]
     assert meta["name"] == os.path.basename(store.rstrip("/"))
+    x_train = _read(path.rstrip("/") + "/X_train.npy")
     assert meta["tensors"]["X_train"] == {
         "file": "X_train.npy",
         "role": "features",
         "shape": [9, 2],
         "dtype": "float32",
+        "format": "npy",
+        "sha256": hashlib.sha256(x_train).hexdigest(),
+        "size": len(x_train),
     }
     assert meta["tensors"]["y_test"]["role"] == "labels"
     assert meta["raw"]["strategy"] == "copy" and meta["raw"]["source"] == os.path.abspath(raw_dir)
+    assert (meta["raw"]["files"], meta["raw"]["bytes"]) == (2, 229 + 3000)
     assert meta["processor"]["class"] == "sample_processors.CsvProcessor"
     assert meta["processor"]["python"].count(".") == 2
     assert {"python", "mlops-core", "numpy", "cloudpickle"} <= set(meta["libraries"])
-    # The manifest lists every file but meta.json with its real sha256 and size.
-    assert set(meta["files"]) == _files(path) - {"meta.json"}
-    for relpath, entry in meta["files"].items():
-        data = _read(path.rstrip("/") + "/" + relpath)
-        assert entry == {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+    # The manifest lists every file but meta.json and itself with its real sha256 and size, and
+    # meta.json records the manifest's own sha256 and size.
+    manifest_bytes = _read(path.rstrip("/") + "/manifest.jsonl")
+    lines = [json.loads(line) for line in manifest_bytes.splitlines()]
+    assert [line["path"] for line in lines] == sorted(_files(path) - {"meta.json", "manifest.jsonl"})
+    for line in lines:
+        data = _read(path.rstrip("/") + "/" + line["path"])
+        assert line == {"path": line["path"], "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+    assert meta["manifest"] == {
+        "file": "manifest.jsonl",
+        "sha256": hashlib.sha256(manifest_bytes).hexdigest(),
+        "size": len(manifest_bytes),
+        "count": len(lines),
+        "bytes": sum(line["size"] for line in lines),
+    }
 
 
 def test_loaded_dataset_has_tensors_processor_and_identity(store: str, raw_dir: str) -> None:
@@ -257,8 +275,9 @@ def test_prefetch_loads_every_tensor_at_once_verified(
 def test_large_remote_tensors_download_whole_and_verified(s3_bucket: str, raw_dir: str) -> None:
     """A tensor larger than one request goes through the store's own streamed download: the bytes
     arrive whole, a flipped byte is refused, and nothing unverified stays in the cache."""
-    from mlops import progress, storage
+    from mlops import progress, store
     from mlops.errors import IntegrityError
+    from mlops.store.hashing import CHUNK_SIZE
     from sample_processors import FixedProcessor
 
     class Counter:
@@ -267,7 +286,7 @@ def test_large_remote_tensors_download_whole_and_verified(s3_bucket: str, raw_di
         def advance(self, nbytes: int) -> None:
             self.done += nbytes
 
-    big = np.random.default_rng(3).normal(size=(storage.CHUNK_SIZE // 8 * 3 // 2 + 5,))  # 1.5 chunks
+    big = np.random.default_rng(3).normal(size=(CHUNK_SIZE // 8 * 3 // 2 + 5,))  # 1.5 chunks
     path = VersionedDatasetBuilder(raw_dir, FixedProcessor({"X_big": big}, {"y": np.arange(3)})).publish(
         s3_bucket + "/ds", "v1"
     )
@@ -287,31 +306,31 @@ def test_large_remote_tensors_download_whole_and_verified(s3_bucket: str, raw_di
     fs.invalidate_cache()
     with pytest.raises(IntegrityError, match="X_big.npy"):
         VersionedDataset(path).verify()
-    blobs = os.path.join(storage.cache_dir(), "blobs")
+    blobs = os.path.join(store.cache_dir(), "blobs")
     assert not [name for _, _, names in os.walk(blobs) for name in names if name.startswith(".part-")]
 
 
 def test_files_hashed_on_this_machine_are_not_hashed_again_until_they_change(
     tmp_path: str, raw_dir: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mlops import storage
     from mlops.errors import IntegrityError
+    from mlops.store import cache, local
     from sample_processors import FixedProcessor
 
-    rows = storage.VERIFIED_CACHE_MIN // (8 * 16) + 1  # X_train and X_test just above the threshold
+    rows = cache.VERIFIED_CACHE_MIN // (8 * 16) + 1  # X_train and X_test just above the threshold
     features = {"X_train": np.ones((rows, 16)), "X_test": np.zeros((rows, 16)), "X_small": np.ones(5)}
     processor = FixedProcessor(features, {"y": np.arange(3)})
     path = VersionedDatasetBuilder(raw_dir, processor).publish(os.path.join(tmp_path, "ds"), "v1")
     hashed: list[str] = []
-    real = storage.hashlib.sha256
-    monkeypatch.setattr(storage.hashlib, "sha256", lambda *a: hashed.append("x") or real(*a))
+    real = local.hashlib.sha256
+    monkeypatch.setattr(local.hashlib, "sha256", lambda *a: hashed.append("x") or real(*a))
     VersionedDataset(path).X_train  # noqa: B018 - hashed while published: no second pass
     assert hashed == []
     VersionedDataset(path).X_small  # noqa: B018 - small files are hashed again: cheaper than a marker
     assert hashed == ["x"]
     hashed.clear()
     VersionedDataset(path).verify()  # an explicit verification always reads everything
-    assert len(hashed) == len(VersionedDataset(path).metadata["files"])
+    assert len(hashed) == len(VersionedDataset(path).files) + 1  # and the manifest, checked against meta.json
     # Rewriting a file, even with the same size, changes its identity: it is hashed and refused.
     target = os.path.join(path, "X_test.npy")
     data = bytearray(open(target, "rb").read())
@@ -329,16 +348,16 @@ def test_raw_files_are_copied_at_once_only_to_or_from_a_remote_store(
     local disk, threads would only contend, so they are copied one after the other."""
     import threading
 
-    from mlops.storage import Publisher
+    from mlops.store import Store
 
     threads: set[str] = set()
-    real = Publisher.copy_from
+    real = Store.copy_from
 
-    def spy(self: Publisher, src: Any, dest: Any, **kwargs: Any) -> Any:
+    def spy(self: Store, src: Any, dest: Any, **kwargs: Any) -> Any:
         threads.add(threading.current_thread().name)
         return real(self, src, dest, **kwargs)
 
-    monkeypatch.setattr(Publisher, "copy_from", spy)
+    monkeypatch.setattr(Store, "copy_from", spy)
     for i in range(12):  # enough files for a pool to use several threads
         with open(os.path.join(raw_dir, f"extra-{i}.txt"), "w") as f:
             f.write(str(i))

@@ -21,6 +21,7 @@ from mlops.model.serializer import ModelSerializer
 from mlops.model.training_config import TrainingConfig
 from mlops.model.versioned_model import VersionedModel
 from mlops.model.versioned_model_builder import VersionedModelBuilder
+from format_checks import check_against_json_schema
 from sample_processors import CsvProcessor
 
 
@@ -103,10 +104,11 @@ def test_publish_and_load_a_model(store: str, dataset: VersionedDataset, raw_dir
     np.testing.assert_array_equal(loaded.predict(features), features["X_pred"].astype(np.float64) @ model.w)
 
     meta = loaded.metadata
-    assert meta["kind"] == "model" and meta["schema"] == 1
+    check_against_json_schema(meta)
+    assert meta["kind"] == "model" and meta["schema"] == 2
     assert meta["serializer"]["name"] == "test-linear"
     assert meta["framework"] == {"numpy": np.__version__}
-    assert set(meta["files"]) == {"w.npy", "info/about.txt"}
+    assert set(loaded.files) == {"w.npy", "info/about.txt"} and meta["manifest"]["count"] == 2
     assert meta["dataset"] == {"path": dataset.path, "name": dataset.name, "version": "v1", "hash": dataset.hash}
     loaded.verify()
 

@@ -1,5 +1,5 @@
 """The plugin system: lazy entry-point loading, survival of broken plugins, the typed façade, and
-the three hook families (serializers, publishers, processors)."""
+the three hook families (serializers, stores, processors)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from mlops.dataset.data_processor import DataProcessor
 from mlops.dataset.versioned_dataset import VersionedDataset
 from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder
 from mlops.model.serializer import ModelSerializer, mro_modules
-from mlops.storage import Location, Publisher
+from mlops.store import FsspecStore, Location, resolve
 from sample_processors import CsvProcessor
 
 FRAMEWORKS = ("tensorflow", "keras", "torch", "sklearn", "jax", "h5py", "safetensors")
@@ -130,7 +130,7 @@ def test_entry_points_load_lazily_and_once(monkeypatch: pytest.MonkeyPatch) -> N
     assert calls == []  # nothing is loaded before first use
     plugins.serializers()
     plugins.serializers()
-    plugins.publisher_for("file")
+    plugins.store_class_for("file")
     assert calls == ["mlops"]
 
 
@@ -140,38 +140,82 @@ def test_mlops_load_plugins_restricts_loading(monkeypatch: pytest.MonkeyPatch) -
     assert [name for name, _ in plugins.get_plugin_manager().list_name_plugin()] == ["mlops.builtin"]
 
 
-class RecordingPublisher(Publisher):
-    """Wraps the default publisher for memory:// URLs and records exclusive creations."""
+class RecordingStore(FsspecStore):
+    """Wraps the fsspec store for memory:// URLs and records every operation it serves."""
 
     schemes = ("memory",)
-
-    def __init__(self) -> None:
-        self.created: list[str] = []
+    created: list[str] = []
+    calls: list[str] = []
 
     def create_exclusive(self, loc: Location, data: bytes) -> None:
         self.created.append(loc.name)
         super().create_exclusive(loc, data)
 
+    def list_dir(self, loc: Location) -> Any:
+        self.calls.append("list_dir")
+        return super().list_dir(loc)
 
-def test_publisher_plugin_claims_a_scheme(raw_dir: str, tmp_path: Path) -> None:
-    recorder = RecordingPublisher()
+    def replace_file(self, loc: Location, data: bytes) -> None:
+        self.calls.append("replace_file")
+        super().replace_file(loc, data)
 
-    class Plugin:
-        @hookimpl
-        def mlops_register_publishers(self, register: Any) -> None:
-            register(recorder)
 
+class RecordingPlugin:
+    @hookimpl
+    def mlops_register_stores(self, register: Any) -> None:
+        register(RecordingStore)
+
+
+@pytest.fixture
+def recording_store() -> Any:
     pm = plugins.get_plugin_manager()
-    plugin = Plugin()
+    plugin = RecordingPlugin()
     pm.register(plugin)
+    RecordingStore.created, RecordingStore.calls = [], []
     try:
-        assert plugins.publisher_for("memory") is recorder
-        assert type(plugins.publisher_for("file")) is Publisher
-        VersionedDatasetBuilder(raw_dir, CsvProcessor()).publish("memory://recorded", "v1")
-        VersionedDatasetBuilder(raw_dir, CsvProcessor()).publish(str(tmp_path / "local"), "v1")
+        yield RecordingStore
     finally:
         pm.unregister(plugin)
-    assert recorder.created == [".mlops-publishing", "meta.json"]  # the local publish did not use it
+
+
+def test_store_plugin_claims_a_scheme(raw_dir: str, tmp_path: Path, recording_store: Any) -> None:
+    assert plugins.store_class_for("memory") is RecordingStore
+    assert type(resolve("memory://recorded").store) is RecordingStore
+    assert plugins.store_class_for("file") is None
+    VersionedDatasetBuilder(raw_dir, CsvProcessor()).publish("memory://recorded", "v1")
+    VersionedDatasetBuilder(raw_dir, CsvProcessor()).publish(str(tmp_path / "local"), "v1")
+    assert recording_store.created == [".mlops-publishing", "meta.json"]  # the local publish did not use it
+
+
+def test_a_store_plugin_serves_every_command(raw_dir: str, recording_store: Any) -> None:
+    """Listing, tagging and cleaning go through the plugin's store too (nothing bypasses it)."""
+    from mlops import list_versions, remove_incomplete, update_tags
+    from mlops.cli import main
+
+    VersionedDatasetBuilder(raw_dir, CsvProcessor()).publish("memory://served", "v1")
+    assert [v.version for v in list_versions("memory://served")] == ["v1"]
+    update_tags("memory://served/v1", add=["checked"])
+    assert remove_incomplete("memory://served") == []
+    with pytest.raises(SystemExit) as exit_info:
+        main(["ls", "memory://served"])
+    assert exit_info.value.code == 0
+    assert recording_store.calls.count("list_dir") >= 3 and "replace_file" in recording_store.calls
+
+
+def test_a_misspelled_hook_is_reported(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / "misspelled_plugin.py").write_text(
+        "from mlops import hookimpl\n\n"
+        "@hookimpl\n"
+        "def mlops_register_serialisers(register):\n"
+        "    raise AssertionError('never called')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    real = importlib_metadata.entry_points
+    fake = importlib_metadata.EntryPoint(name="misspelled", value="misspelled_plugin", group="mlops")
+    monkeypatch.setattr(plugins.importlib_metadata, "entry_points", lambda group: [*real(group=group), fake])
+    plugins.reset_plugin_manager()
+    with pytest.warns(plugins.PluginLoadWarning, match="'mlops_register_serialisers'.*'mlops_register_serializers'"):
+        plugins.serializers()
 
 
 class ReadyMadeProcessor(DataProcessor):

@@ -27,7 +27,11 @@ if TYPE_CHECKING:  # the names __getattr__ provides, for type checkers and IDEs
     from mlops.registry import latest as latest
     from mlops.registry import list_versions as list_versions
     from mlops.registry import models_trained_on as models_trained_on
-    from mlops.storage import Publisher as Publisher
+    from mlops.registry import open_version as open_version
+    from mlops.store import FsspecStore as FsspecStore
+    from mlops.store import LocalStore as LocalStore
+    from mlops.store import Store as Store
+    from mlops.store import resolve as resolve
     from mlops.transfer import republish as republish
     from mlops.transfer import update_tags as update_tags
 
@@ -42,7 +46,11 @@ _EXPORTS = {
     "TrainingConfig": "mlops.model.training_config",
     "VersionedModel": "mlops.model.versioned_model",
     "VersionedModelBuilder": "mlops.model.versioned_model_builder",
-    "Publisher": "mlops.storage",
+    "Store": "mlops.store",
+    "LocalStore": "mlops.store",
+    "FsspecStore": "mlops.store",
+    "resolve": "mlops.store",
+    "open_version": "mlops.registry",
     "list_incomplete": "mlops.maintenance",
     "remove_incomplete": "mlops.maintenance",
     "VersionInfo": "mlops.registry",

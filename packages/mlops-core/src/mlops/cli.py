@@ -23,7 +23,9 @@ import click
 import mlops
 from mlops import registry
 from mlops.errors import IntegrityError, MlopsError, NoVersionsError
+from mlops.metadata import AnyRecord, DatasetRecord, ModelRecord, ProcessorRecord, RawRecord
 from mlops.model.versioned_model import VersionedModel
+from mlops.store import FileEntry
 from mlops.transfer import republish, update_tags
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -195,7 +197,7 @@ def ls_command(settings: Settings, root: str, tags: tuple[str, ...], incomplete:
     for path, reason in listing.unreadable.items():
         _warning(f"skipped {path}: {reason}")
     wanted = set(tags)
-    versions = [info for info, _ in listing.versions if wanted <= set(info.tags)]
+    versions = [registry.VersionInfo.of(found) for found in listing.versions if wanted <= set(found.record.tags)]
     if not versions:
         raise NoVersionsError(registry.no_versions_message(listing, wanted))
     if as_json:
@@ -270,96 +272,88 @@ def show_command(settings: Settings, path: str, plot: str | None, all_files: boo
     dataset it was trained on. Reads meta.json only (--plot needs matplotlib).
     """
     version = registry.open_version(path, storage_options=settings.storage_options)
-    meta = version.metadata
-    if plot is not None and meta["kind"] != "model":
+    record = version.record
+    if plot is not None and not isinstance(record, ModelRecord):
         raise click.UsageError("--plot draws a model's training curves; this is a dataset")
     if as_json:
-        _print_json({"path": version.path, "metadata": meta})
+        _print_json({"path": version.path, "metadata": version.metadata})
     else:
-        _print_overview(version.path, meta)
-        if meta["kind"] == "dataset":
-            _print_tensors(meta)
+        _print_overview(version.path, record)
+        if isinstance(record, DatasetRecord):
+            _print_tensors(record)
         else:
-            _print_metrics(meta)
-        _print_files(meta, None if all_files else _FILES_SHOWN)
+            _print_metrics(record)
+        _print_files(version.files, None if all_files else _FILES_SHOWN)
     if plot is not None and isinstance(version, VersionedModel):
         written = version.plot_history(plot)
         click.echo(f"training curves written to {written}", err=as_json)
 
 
-def _print_overview(path: str, meta: dict[str, Any]) -> None:
-    files = meta["files"]
+def _print_overview(path: str, record: AnyRecord) -> None:
     pairs = [
-        (meta["kind"], f"{meta['name']} {meta['version']}"),
+        (record.kind, f"{record.name} {record.version}"),
         ("path", path),
-        ("created", _when(meta["created_at"])),
-        ("tags", ", ".join(meta["tags"]) or "-"),
-        ("hash", meta["hash"]),
-        ("size", f"{_size(sum(e['size'] for e in files.values()))} in {_count(len(files), 'file')}"),
+        ("created", _when(record.created_at)),
+        ("tags", ", ".join(record.tags) or "-"),
+        ("hash", record.hash),
+        ("size", f"{_size(record.total_bytes)} in {_count(record.file_count, 'file')}"),
     ]
-    if meta["kind"] == "dataset":
-        pairs += [("raw", _raw_text(meta.get("raw"))), ("processor", _processor_text(meta.get("processor")))]
+    if isinstance(record, DatasetRecord):
+        pairs += [("raw", _raw_text(record.raw)), ("processor", _processor_text(record.processor))]
     else:
-        serializer = meta.get("serializer") or {}
-        dist, dist_version = serializer.get("distribution"), serializer.get("distribution_version")
+        serializer = record.serializer
+        dist, dist_version = serializer.distribution, serializer.distribution_version
         origin = f" (from {dist} {dist_version})" if dist and dist_version else f" (from {dist})" if dist else ""
-        link = meta.get("dataset") or {}
-        training = meta.get("training") or {}
+        link = record.dataset
         pairs += [
-            ("serializer", f"{serializer.get('name')}{origin}"),
-            ("framework", _pairs_text(meta.get("framework"))),
-            (
-                "dataset",
-                f"{link.get('name')} {link.get('version')} (hash {str(link.get('hash'))[:12]}) at {link.get('path')}",
-            ),
-            ("train args", _pairs_text(training.get("train_args"), sep="=")),
+            ("serializer", f"{serializer.name}{origin}"),
+            ("framework", _pairs_text(record.framework)),
+            ("dataset", f"{link.name} {link.version} (hash {link.hash[:12]}) at {link.path}"),
+            ("train args", _pairs_text(record.train_args, sep="=")),
         ]
-    pairs.append(("libraries", _pairs_text(meta.get("libraries"))))
+    pairs.append(("libraries", _pairs_text(record.libraries)))
     _print_pairs(pairs)
 
 
-def _print_tensors(meta: dict[str, Any]) -> None:
-    rows = []
-    for name, info in meta.get("tensors", {}).items():
-        size = meta["files"].get(info.get("file"), {}).get("size")
-        rows.append([name, info.get("role", ""), _shape(info.get("shape")), info.get("dtype", ""), _size(size)])
+def _print_tensors(record: DatasetRecord) -> None:
+    rows = [[t.name, t.role, _shape(list(t.shape)), t.dtype, _size(t.entry.size)] for t in record.tensors.values()]
     _section("Tensors")
     _print_table(["NAME", "ROLE", "SHAPE", "DTYPE", "SIZE"], rows, indent=2)
 
 
-def _print_metrics(meta: dict[str, Any]) -> None:
+def _print_metrics(record: ModelRecord) -> None:
     from mlops.compare import final_metrics
 
-    history = (meta.get("training") or {}).get("history")
+    history = record.history
     finals = final_metrics(history)
-    if not finals:
+    if not finals or history is None:
         return
-    epochs = max(len(v) for v in history.values() if isinstance(v, list))  # type: ignore[union-attr]
+    epochs = max(len(v) for v in history.values() if isinstance(v, list))
     _section(f"Final metrics (after {_count(epochs, 'epoch')})")
     _print_table(["METRIC", "VALUE"], [[k, _number(v)] for k, v in finals.items()], indent=2)
 
 
-def _print_files(meta: dict[str, Any], limit: int | None) -> None:
-    files = meta["files"]
+def _print_files(files: dict[str, FileEntry], limit: int | None) -> None:
     shown = list(files.items())[:limit] if limit is not None else list(files.items())
     _section("Files")
-    _print_table(["PATH", "SIZE", "SHA256"], [[rel, _size(e["size"]), e["sha256"][:12]] for rel, e in shown], indent=2)
+    _print_table(["PATH", "SIZE", "SHA256"], [[rel, _size(e.size), e.sha256[:12]] for rel, e in shown], indent=2)
     if len(shown) < len(files):
         click.echo(f"  ... and {len(files) - len(shown)} more (--all-files to list them)")
 
 
-def _raw_text(raw: Any) -> str:
-    if not isinstance(raw, dict):
-        return "-"
-    if raw.get("strategy") == "link":
-        return f"link to {raw.get('source')} (not copied)"
-    return f"copy of {raw.get('source')}, stored under {raw.get('path', 'raw')}/"
+def _raw_text(raw: RawRecord | dict[str, Any]) -> str:
+    strategy, source, where = (
+        (raw.strategy, raw.source, raw.path)
+        if isinstance(raw, RawRecord)
+        else (raw.get("strategy"), raw.get("source"), raw.get("path"))
+    )
+    if strategy == "link":
+        return f"link to {source} (not copied)"
+    return f"copy of {source}, stored under {where or 'raw'}/"
 
 
-def _processor_text(processor: Any) -> str:
-    if not isinstance(processor, dict):
-        return "-"
-    return f"{processor.get('class')} ({processor.get('pickler')}, Python {processor.get('python')})"
+def _processor_text(processor: ProcessorRecord) -> str:
+    return f"{processor.class_name} ({processor.pickler}, Python {processor.python})"
 
 
 # --- verify ------------------------------------------------------------------------------------------------
@@ -376,18 +370,18 @@ def verify_command(settings: Settings, path: str, as_json: bool) -> None:
     Remote files are downloaded and hashed again, never taken from the local cache.
     """
     version = registry.open_version(path, storage_options=settings.storage_options)
-    files = version.metadata["files"]
-    summary = f"{version.metadata['kind']} {version.name} {version.version}"
+    summary = f"{version.kind} {version.name} {version.version}"
     try:
         version.verify()
     except IntegrityError as exc:
         if as_json:
             _print_json({"path": version.path, "ok": False, "error": str(exc), "file": exc.file})
         raise
+    files = version.files
     if as_json:
         _print_json({"path": version.path, "ok": True, "files": len(files)})
     else:
-        total = _size(sum(e["size"] for e in files.values()))
+        total = _size(sum(e.size for e in files.values()))
         click.echo(f"OK  {summary}: {_count(len(files), 'file')} ({total}) match meta.json")
 
 
@@ -409,23 +403,23 @@ def lineage_command(settings: Settings, path: str, models_root: str | None, as_j
     """
     version = registry.open_version(path, storage_options=settings.storage_options)
     chain: list[dict[str, Any]] = []
-    dataset_meta: dict[str, Any] | None = None
-    if version.metadata["kind"] == "model":
-        chain.append(_node(version.metadata, version.path))
-        link = version.metadata["dataset"]
-        status, dataset_meta = _follow_dataset_link(link, settings)
+    record = version.record
+    dataset_record: DatasetRecord | None = None
+    chain.append(_node(record, version.path))
+    if isinstance(record, ModelRecord):
+        link = record.dataset
+        status, dataset_record = _follow_dataset_link(version, settings)  # type: ignore[arg-type]
         chain.append(
-            {"kind": "dataset", **{k: link.get(k) for k in ("name", "version", "hash", "path")}, "status": status}
+            {"kind": "dataset", "name": link.name, "version": link.version, "hash": link.hash, "path": link.path}
+            | {"status": status}
         )
     else:
-        dataset_meta = version.metadata
-        chain.append(_node(version.metadata, version.path))
-    if dataset_meta is not None:
-        raw = dataset_meta.get("raw") or {}
-        chain.append({"kind": "raw", "strategy": raw.get("strategy"), "source": raw.get("source")})
+        dataset_record = record
+    if dataset_record is not None:
+        chain.append({"kind": "raw", "strategy": dataset_record.raw.strategy, "source": dataset_record.raw.source})
     models = None
     if models_root is not None:
-        if version.metadata["kind"] != "dataset":
+        if not isinstance(record, DatasetRecord):
             raise click.UsageError("--models lists the models of a dataset; PATH is a model")
         models = registry.models_trained_on(models_root, version, storage_options=settings.storage_options)  # type: ignore[arg-type]
     if as_json:
@@ -449,25 +443,25 @@ def lineage_command(settings: Settings, path: str, models_root: str | None, as_j
             click.echo(f"  {model.version}  {_when(model.created_at)}  {model.path}")
 
 
-def _node(meta: dict[str, Any], path: str) -> dict[str, Any]:
-    return {"kind": meta["kind"], "name": meta["name"], "version": meta["version"], "hash": meta["hash"], "path": path}
+def _node(record: AnyRecord, path: str) -> dict[str, Any]:
+    return {"kind": record.kind, "name": record.name, "version": record.version, "hash": record.hash, "path": path}
 
 
-def _follow_dataset_link(link: dict[str, Any], settings: Settings) -> tuple[str, dict[str, Any] | None]:
+def _follow_dataset_link(model: VersionedModel, settings: Settings) -> tuple[str, DatasetRecord | None]:
     """Status of a model's dataset link ('ok', 'missing', 'changed: ...', 'unreadable: ...') and,
-    when it can be read, the linked dataset's meta.json."""
-    from mlops.dataset.versioned_dataset import VersionedDataset
+    when it can be read, the linked dataset's record."""
     from mlops.errors import VersionNotFoundError
 
+    link = model.record.dataset
     try:
-        dataset = VersionedDataset(str(link.get("path")), storage_options=settings.storage_options)
+        dataset = model.dataset
     except VersionNotFoundError:
         return "missing: no dataset at this path any more", None
     except (MlopsError, OSError) as exc:
         return f"unreadable: {_describe(exc)}", None
-    if dataset.hash != link.get("hash"):
-        return f"changed: the path now holds other content (hash {dataset.hash[:12]})", dataset.metadata
-    return "ok", dataset.metadata
+    if dataset.hash != link.hash:
+        return f"changed: the path now holds other content (hash {dataset.hash[:12]})", dataset.record
+    return "ok", dataset.record
 
 
 # --- diff ------------------------------------------------------------------------------------------------------
@@ -552,7 +546,7 @@ def _print_tensor_diff(tensors: dict[str, Any]) -> None:
 def plugins_command(as_json: bool) -> None:
     """List the installed plugins and what they provide.
 
-    Serializers save and load models of a framework, publishers handle URL schemes, processors
+    Serializers save and load models of a framework, stores serve URL schemes, processors
     are ready-made data processors. Each comes with its distribution and version.
     """
     from mlops import plugins
@@ -568,11 +562,14 @@ def plugins_command(as_json: bool) -> None:
             {"name": name, "class": _qualname(type(s)), **origin(type(s).__module__)}
             for name, s in plugins.serializers().items()
         ],
-        "publishers": [
-            {"schemes": list(p.schemes), "class": _qualname(type(p)), **origin(type(p).__module__)}
-            for p in plugins.publishers()
+        "stores": [
+            {"schemes": list(cls.schemes), "class": _qualname(cls), **origin(cls.__module__)}
+            for cls in plugins.store_classes()
         ]
-        + [{"schemes": ["*"], "class": "mlops.storage.Publisher", **origin("mlops.storage")}],
+        + [
+            {"schemes": ["file"], "class": "mlops.store.LocalStore", **origin("mlops.store")},
+            {"schemes": ["*"], "class": "mlops.store.FsspecStore", **origin("mlops.store")},
+        ],
         "processors": [{"class": qualname, **origin(cls.__module__)} for qualname, cls in plugins.processors().items()],
     }
     if as_json:
@@ -590,10 +587,10 @@ def plugins_command(as_json: bool) -> None:
         [[s["name"], s["class"], *_origin_cells(s)] for s in data["serializers"]],
         indent=2,
     )
-    _section("Publishers")
+    _section("Stores")
     rows = [
         [", ".join(p["schemes"]) if p["schemes"] != ["*"] else "* (every other)", p["class"], *_origin_cells(p)]
-        for p in data["publishers"]
+        for p in data["stores"]
     ]
     _print_table(["SCHEMES", "CLASS", "DISTRIBUTION", "VERSION"], rows, indent=2)
     _section("Processors")

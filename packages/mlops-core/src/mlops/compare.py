@@ -13,13 +13,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mlops.errors import MlopsError
+from mlops.metadata import TensorRecord
+from mlops.store import FileEntry
 
 if TYPE_CHECKING:
     from mlops.dataset.versioned_dataset import VersionedDataset
     from mlops.model.versioned_model import VersionedModel
 
-SECTIONS_APART = ("files", "tensors", "tags", "hash")
+SECTIONS_APART = ("files", "manifest", "tensors", "tags", "hash")
 """meta.json fields reported in their own section of a diff rather than as metadata changes."""
+_FILE_FIELDS = ("processor.sha256", "processor.size", "training.history")
+"""Nested fields reported elsewhere (the processor's file is in the files section)."""
 
 
 def compare(a: VersionedDataset | VersionedModel, b: VersionedDataset | VersionedModel) -> dict[str, Any]:
@@ -34,7 +38,7 @@ def compare(a: VersionedDataset | VersionedModel, b: VersionedDataset | Versione
     metrics   [{name, a, b}]                         last value of each training curve (models)
     metadata  [{key, a, b}]                          every other field that differs
     """
-    kind_a, kind_b = a.metadata["kind"], b.metadata["kind"]
+    kind_a, kind_b = a.kind, b.kind
     if kind_a != kind_b:
         raise MlopsError(f"cannot compare a {kind_a} with a {kind_b}: give two datasets or two models")
     meta_a, meta_b = a.metadata, b.metadata
@@ -47,9 +51,9 @@ def compare(a: VersionedDataset | VersionedModel, b: VersionedDataset | Versione
     }
     if kind_a == "dataset":
         result["tensors"] = _tensors(a, b)  # type: ignore[arg-type]
-        for meta in (meta_a, meta_b):
-            tensor_files |= {info["file"] for info in meta["tensors"].values()}
-    result["files"] = _files(meta_a["files"], meta_b["files"], tensor_files)
+        for dataset in (a, b):
+            tensor_files |= {t.file for t in dataset.record.tensors.values()}  # type: ignore[union-attr]
+    result["files"] = _files(a.files, b.files, tensor_files)
     result["tags"] = {
         "added": [t for t in meta_b["tags"] if t not in meta_a["tags"]],
         "removed": [t for t in meta_a["tags"] if t not in meta_b["tags"]],
@@ -85,8 +89,7 @@ def tensor_stats(array: np.ndarray) -> dict[str, Any]:
 
 
 def _tensors(a: VersionedDataset, b: VersionedDataset) -> dict[str, Any]:
-    info_a, info_b = a.metadata["tensors"], b.metadata["tensors"]
-    files_a, files_b = a.metadata["files"], b.metadata["files"]
+    info_a, info_b = a.record.tensors, b.record.tensors
     out: dict[str, Any] = {
         "added": [_declared(name, info_b[name]) for name in info_b if name not in info_a],
         "removed": [_declared(name, info_a[name]) for name in info_a if name not in info_b],
@@ -96,7 +99,7 @@ def _tensors(a: VersionedDataset, b: VersionedDataset) -> dict[str, Any]:
     for name in info_a:
         if name not in info_b:
             continue
-        if files_a[info_a[name]["file"]]["sha256"] == files_b[info_b[name]["file"]]["sha256"]:
+        if info_a[name].entry.sha256 == info_b[name].entry.sha256:
             out["unchanged"].append(name)
             continue
         array_a, array_b = a[name], b[name]
@@ -107,17 +110,17 @@ def _tensors(a: VersionedDataset, b: VersionedDataset) -> dict[str, Any]:
     return out
 
 
-def _declared(name: str, info: Mapping[str, Any]) -> dict[str, Any]:
-    return {"name": name, "shape": info.get("shape"), "dtype": info.get("dtype")}
+def _declared(name: str, info: TensorRecord) -> dict[str, Any]:
+    return {"name": name, "shape": list(info.shape), "dtype": info.dtype}
 
 
-def _files(files_a: Mapping[str, Any], files_b: Mapping[str, Any], skip: set[str]) -> dict[str, list[str]]:
+def _files(files_a: Mapping[str, FileEntry], files_b: Mapping[str, FileEntry], skip: set[str]) -> dict[str, list[str]]:
     names_a = [f for f in files_a if f not in skip]
     names_b = [f for f in files_b if f not in skip]
     return {
         "added": [f for f in names_b if f not in files_a],
         "removed": [f for f in names_a if f not in files_b],
-        "changed": [f for f in names_a if f in files_b and files_a[f]["sha256"] != files_b[f]["sha256"]],
+        "changed": [f for f in names_a if f in files_b and files_a[f].sha256 != files_b[f].sha256],
     }
 
 
@@ -153,7 +156,7 @@ def _flatten(meta: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in meta.items():
         dotted = f"{prefix}{key}"
-        if (not prefix and key in SECTIONS_APART) or dotted == "training.history":
+        if (not prefix and key in SECTIONS_APART) or dotted in _FILE_FIELDS:
             continue
         if isinstance(value, Mapping) and value:
             flat.update(_flatten(value, dotted + "."))

@@ -47,6 +47,15 @@ class ProcessorSerializationError(MlopsError):
     """Raised when a data processor cannot be pickled (or unpickled) by value."""
 
 
+class UnsafeLinkError(MlopsError, ValueError):
+    """Raised by ``publish`` when the raw folder holds a symbolic link that leads outside it (unless
+    ``follow_symlinks=True``), a broken link, or a link loop."""
+
+
+class MaskedTensorError(MlopsError, TypeError):
+    """Raised when a processor returns a ``numpy.ma.MaskedArray``: its mask would be lost in ``.npy``."""
+
+
 class InvalidRawStrategyError(MlopsError, ValueError):
     """Raised by ``publish`` when ``raw`` is not ``'copy'`` or ``'link'``."""
 
@@ -110,6 +119,10 @@ class SerializerNotInstalledError(MlopsError, ImportError):
 
 
 # --- registry and tooling ---------------------------------------------------------------------------
+
+
+class RootNotFoundError(MlopsError, FileNotFoundError):
+    """Raised when listing a publication root that does not exist (a typo in a bucket or folder name)."""
 
 
 class NoVersionsError(MlopsError, LookupError):

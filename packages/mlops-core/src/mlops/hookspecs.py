@@ -16,7 +16,7 @@ import pluggy
 if TYPE_CHECKING:
     from mlops.dataset.data_processor import DataProcessor
     from mlops.model.serializer import ModelSerializer
-    from mlops.storage import Publisher
+    from mlops.store.base import Store
 
 PROJECT = "mlops"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -39,15 +39,18 @@ def mlops_training_history(history: Any) -> dict[str, list[Any]] | None:
     per-epoch lists. Return ``None`` for objects you do not know; the first non-None result wins."""
 
 
-# --- publishers -------------------------------------------------------------------------------------
+# --- stores ---------------------------------------------------------------------------------------
 
 
 @hookspec
-def mlops_register_publishers(register: Callable[[Publisher], None]) -> None:
-    """Register publishers: call ``register(publisher)`` with a :class:`~mlops.storage.Publisher`
-    whose ``schemes`` name the URL schemes it claims (e.g. ``("gs", "gcs")``). All implementations
-    are called; URLs whose scheme no plugin claims use the built-in fsspec publisher. To wrap the
-    default, subclass :class:`~mlops.storage.Publisher` and call ``super()``."""
+def mlops_register_stores(register: Callable[[type[Store]], None]) -> None:
+    """Register store classes: call ``register(cls)`` with a subclass of
+    :class:`~mlops.store.Store` (usually of :class:`~mlops.store.FsspecStore` or
+    :class:`~mlops.store.LocalStore`) whose ``schemes`` name the URL schemes it claims (e.g.
+    ``("gs", "gcs")``); :func:`mlops.store.resolve` then serves every URL of those schemes with
+    ``cls.locate(url, storage_options)``, for every operation and command. All implementations are
+    called; the first class registered for a scheme wins; schemes no plugin claims use the built-in
+    stores. To wrap a built-in store, subclass it and call ``super()``."""
 
 
 # --- processors -------------------------------------------------------------------------------------

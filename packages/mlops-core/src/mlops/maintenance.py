@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from mlops import metadata, plugins, publication
-from mlops.storage import TMP_PREFIX, Location, Publisher, resolve, store_errors
+from mlops import layout, metadata, publication
+from mlops.errors import RootNotFoundError
+from mlops.store import Location, resolve
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +43,7 @@ def list_incomplete(
 ) -> list[IncompleteVersion]:
     """The incomplete versions under the publication root ``root``, oldest claim first."""
     loc = resolve(root, storage_options)
-    publisher = plugins.publisher_for(loc.fs.protocol)
-    found = [_describe(publisher, child) for child in _children(publisher, loc)]
+    found = [_describe(child) for child in _children(loc)]
     return sorted((f for f in found if f is not None), key=lambda f: (f.started_at or "", f.version))
 
 
@@ -65,7 +65,7 @@ def remove_incomplete(
     reports what would be removed.
     """
     loc = resolve(root, storage_options)
-    publisher = plugins.publisher_for(loc.fs.protocol)
+    store = loc.store
     removed = []
     for item in list_incomplete(root, storage_options=storage_options):
         if versions is not None and item.version not in versions:
@@ -76,47 +76,40 @@ def remove_incomplete(
         if older_than and item.started_at and _age_seconds(item.started_at) < older_than:
             continue
         target = loc.child(item.version)
-        if publisher.exists(target.child(metadata.META_FILE)):
+        if store.exists(target.child(metadata.META_FILE)):
             continue  # committed meanwhile: a version now, never removed
         if not dry_run:
-            publisher.remove(target)
+            store.remove(target)
             logger.info("removed incomplete version %s", item.path)
         removed.append(item.path)
     if versions is None:  # staging folders of publishers killed before their version appeared
-        for staging in _children(publisher, loc, hidden=True):
-            stage = _describe(publisher, staging)
+        for staging in _children(loc, hidden=True):
+            stage = _describe(staging)
             if stage is None or (stage.running and not include_running):
                 continue
             if older_than and stage.started_at and _age_seconds(stage.started_at) < older_than:
                 continue
             if not dry_run:
-                publisher.remove(staging)
+                store.remove(staging)
             removed.append(staging.url)
     return removed
 
 
-def _children(publisher: Publisher, root: Location, hidden: bool = False) -> list[Location]:
+def _children(root: Location, hidden: bool = False) -> list[Location]:
     """Version folders under ``root`` or, with ``hidden``, the staging folders mlops left there."""
-    if not publisher.exists(root):
+    try:
+        return [root.child(name) for name in layout.version_folders(root, hidden=hidden)]
+    except RootNotFoundError:
         return []
-    with store_errors(root, "list"):
-        entries = root.fs.ls(root.path, detail=True)
-    children = []
-    for entry in entries:
-        name = entry["name"].rstrip("/").rsplit("/", 1)[-1]
-        if entry.get("type") != "directory":
-            continue
-        if name.startswith(TMP_PREFIX) if hidden else not name.startswith("."):
-            children.append(root.child(name))
-    return children
 
 
-def _describe(publisher: Publisher, version: Location) -> IncompleteVersion | None:
-    if publisher.exists(version.child(metadata.META_FILE)):
+def _describe(version: Location) -> IncompleteVersion | None:
+    store = version.store
+    if store.exists(version.child(metadata.META_FILE)):
         return None
     claim: dict[str, Any] = {}
     try:
-        raw = json.loads(publisher.read_bytes(version.child(metadata.CLAIM_FILE)))  # staging folders hold one too
+        raw = json.loads(store.read_bytes(version.child(layout.CLAIM_FILE)))  # staging folders hold one too
         claim = raw if isinstance(raw, dict) else {}
     except (OSError, ValueError):
         pass

@@ -67,12 +67,11 @@ class _PersistentPickler(cloudpickle.Pickler):  # type: ignore[misc]
         return self._persistent_id(obj)
 
 
-def dumps_processor(processor: Any) -> bytes:
-    """Pickle ``processor`` with its user modules by value; a clear error if that is impossible."""
-    from mlops import plugins
-
+def dumps_processor(processor: Any, modules: Iterable[str]) -> bytes:
+    """Pickle ``processor`` with the code of ``modules`` (its user modules, as the plugins chose
+    them: :func:`mlops.plugins.by_value_modules`) by value; a clear error if that is impossible."""
     try:
-        return dumps_by_value(processor, plugins.by_value_modules(processor))
+        return dumps_by_value(processor, modules)
     except Exception as exc:
         raise ProcessorSerializationError(
             f"the data processor {type(processor).__qualname__} cannot be pickled: {type(exc).__name__}: {exc}. "

@@ -8,6 +8,7 @@ a comma-separated list of entry-point names, or an empty string to load none.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import os
 import threading
@@ -20,7 +21,7 @@ import pluggy
 
 from mlops import hookspecs
 from mlops.errors import NoSerializerError, PluginError, SerializerNotInstalledError
-from mlops.storage import Publisher
+from mlops.store.base import Store
 
 if TYPE_CHECKING:
     from mlops.dataset.data_processor import DataProcessor
@@ -50,6 +51,7 @@ def get_plugin_manager() -> pluggy.PluginManager:
 
             pm.register(builtin_plugin, name="mlops.builtin")
             _load_entry_points(pm)
+            _report_unknown_hooks(pm)
             _pm = pm
         return _pm
 
@@ -81,6 +83,25 @@ def _load_entry_points(pm: pluggy.PluginManager) -> None:
                 PluginLoadWarning,
                 stacklevel=2,
             )
+
+
+def _report_unknown_hooks(pm: pluggy.PluginManager) -> None:
+    """Warn about hook implementations that match no hook (what :meth:`pluggy.PluginManager.check_pending`
+    checks), naming the plugin: a misspelled hook is otherwise silently never called."""
+    known = sorted(name for name in vars(hookspecs) if name.startswith(f"{hookspecs.PROJECT}_"))
+    for name, hook in vars(pm.hook).items():
+        if name.startswith("_") or hook.has_spec():
+            continue
+        for impl in hook.get_hookimpls():
+            if not impl.optionalhook:
+                close = difflib.get_close_matches(name, known, n=1)
+                hint = f"did you mean {close[0]!r}?" if close else f"the hooks are {', '.join(known)}"
+                warnings.warn(
+                    f"mlops plugin {impl.plugin_name!r} implements {name!r}, which is not an mlops hook, so it is "
+                    f"never called; {hint}",
+                    PluginLoadWarning,
+                    stacklevel=3,
+                )
 
 
 def _collect(hook_name: str, kind: type, what: str) -> list[Any]:
@@ -181,25 +202,26 @@ def history_to_dict(history: Any) -> dict[str, list[Any]] | None:
     return result
 
 
-# --- publishers ---------------------------------------------------------------------------------------
+# --- stores -------------------------------------------------------------------------------------------
 
 
-def publisher_for(protocol: str | tuple[str, ...] | list[str]) -> Publisher:
-    """The publisher for a URL scheme: a plugin's that claims it, else the built-in fsspec one."""
-    protocols = {protocol} if isinstance(protocol, str) else set(protocol)
-    for publisher in publishers():
-        if protocols & set(publisher.schemes):
-            return publisher
-    return _DEFAULT_PUBLISHER
+def store_class_for(scheme: str) -> type[Store] | None:
+    """The store class a plugin registered for the URL scheme ``scheme`` (first registered wins),
+    or ``None``: then :func:`mlops.store.resolve` uses a built-in store."""
+    for cls in store_classes():
+        if scheme in {s.lower() for s in cls.schemes}:
+            return cls
+    return None
 
 
-def publishers() -> list[Publisher]:
-    """Publishers registered by plugins, first registered first (the built-in fsspec publisher,
-    which serves every scheme none of them claims, is not included)."""
-    return _collect("mlops_register_publishers", Publisher, "instance")
-
-
-_DEFAULT_PUBLISHER = Publisher()
+def store_classes() -> list[type[Store]]:
+    """Store classes registered by plugins, first registered first (the built-in local and fsspec
+    stores, which serve every scheme none of them claims, are not included)."""
+    found = _collect("mlops_register_stores", Store, "class")
+    for cls in found:
+        if not cls.schemes:
+            raise PluginError(f"store class {cls.__qualname__} claims no URL scheme; set its `schemes` attribute")
+    return found
 
 
 # --- processors ---------------------------------------------------------------------------------------

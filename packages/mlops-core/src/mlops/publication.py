@@ -8,7 +8,8 @@ Datasets and models share this path. The protocol, identical on every store:
 3. stream every file into place, hashing while writing (each byte is written once, never read back);
    local files are fsynced on helper threads as soon as each is written, so the disk flushes
    one while the next is written;
-4. once every file is durable, create ``meta.json`` create-only: from this instant the version
+4. once every file is durable, write ``manifest.jsonl`` (every file's sha256 and size), then create
+   ``meta.json`` create-only, recording the manifest's sha256: from this instant the version
    exists, whole;
 5. remove the claim.
 
@@ -27,13 +28,15 @@ import threading
 import uuid
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime
 from types import TracebackType
 from typing import Any
 
 import numpy as np
 
-from mlops import metadata
+from mlops import layout, metadata
+from mlops.concurrency import concurrently
 from mlops.errors import (
     InvalidNameError,
     InvalidTagsError,
@@ -41,7 +44,10 @@ from mlops.errors import (
     MlopsError,
     PublicationPathAlreadyExistsError,
 )
-from mlops.storage import CHUNK_SIZE, MAX_TRANSFERS, FileEntry, Location, Publisher, concurrently
+from mlops.metadata import AnyRecord
+from mlops.metadata import manifest as manifest_codec
+from mlops.store import FileEntry, Location
+from mlops.store.hashing import CHUNK_SIZE
 
 _MAX_LABEL = 200
 SYNC_THREADS = 4
@@ -116,7 +122,7 @@ class StagingClaim:
         self.token = uuid.uuid4().hex
         ACTIVE_CLAIMS.add(self.token)
         claim = {"token": self.token, "host": socket.gethostname(), "pid": os.getpid(), "started_at": timestamp()}
-        with open(os.path.join(folder, metadata.CLAIM_FILE), "w") as f:
+        with open(os.path.join(folder, layout.CLAIM_FILE), "w") as f:
             json.dump(claim, f)
 
     def release(self) -> None:
@@ -129,8 +135,8 @@ class VersionWriter:
     Use as a context manager: on an exception inside the block everything written is removed.
     """
 
-    def __init__(self, publisher: Publisher, root: Location, version: str) -> None:
-        self.publisher = publisher
+    def __init__(self, root: Location, version: str) -> None:
+        self.store = root.store
         self.loc = root.child(version)
         self.entries: dict[str, FileEntry] = {}
         self._token = uuid.uuid4().hex
@@ -147,7 +153,7 @@ class VersionWriter:
         self._refuse_existing()
         ACTIVE_CLAIMS.add(self._token)
         try:
-            self.publisher.create_exclusive(self.loc.child(metadata.CLAIM_FILE), self._claim)
+            self.store.create_exclusive(self.loc.child(layout.CLAIM_FILE), self._claim)
         except FileExistsError:
             ACTIVE_CLAIMS.discard(self._token)
             raise PublicationPathAlreadyExistsError(
@@ -157,9 +163,9 @@ class VersionWriter:
             ACTIVE_CLAIMS.discard(self._token)
             raise
         self._claimed = True
-        if self.publisher.exists(self.loc.child(metadata.META_FILE)):
+        if self.store.exists(self.loc.child(metadata.META_FILE)):
             # A racer committed and released its claim between our first check and our claim.
-            self.publisher.remove(self.loc.child(metadata.CLAIM_FILE))
+            self.store.remove(self.loc.child(layout.CLAIM_FILE))
             self._claimed = False
             ACTIVE_CLAIMS.discard(self._token)
             raise PublicationPathAlreadyExistsError(f"version {self.loc.url} already exists; choose another version")
@@ -176,13 +182,13 @@ class VersionWriter:
             ACTIVE_CLAIMS.discard(self._token)
 
     def _refuse_existing(self) -> None:
-        if not self.publisher.exists(self.loc):
+        if not self.store.exists(self.loc):
             return
-        if self.publisher.exists(self.loc.child(metadata.META_FILE)):
+        if self.store.exists(self.loc.child(metadata.META_FILE)):
             raise PublicationPathAlreadyExistsError(
                 f"version {self.loc.url} already exists; versions are immutable: publish under another version"
             )
-        if metadata.is_incomplete(self.publisher, self.loc):
+        if layout.is_incomplete(self.loc):
             raise PublicationPathAlreadyExistsError(
                 f"{self.loc.url} holds an incomplete version: another process is publishing it, or a publish "
                 "crashed there. If no publish is running, remove it with "
@@ -198,44 +204,44 @@ class VersionWriter:
     def write_array(self, relpath: str, array: np.ndarray) -> FileEntry:
         """Store ``array`` as a ``.npy`` file, streamed and hashed chunk by chunk."""
         dest = self.loc.child(relpath)
-        return self._record(relpath, self.publisher.write_stream(dest, _npy_chunks(array), durable=False), dest)
+        return self._record(relpath, self.store.write_stream(dest, _npy_chunks(array), durable=False), dest)
 
     def write_bytes(self, relpath: str, data: bytes) -> FileEntry:
         """Store a small in-memory file."""
         dest = self.loc.child(relpath)
-        return self._record(relpath, self.publisher.write_stream(dest, iter([data]), durable=False), dest)
+        return self._record(relpath, self.store.write_stream(dest, iter([data]), durable=False), dest)
 
     def copy(self, relpath: str, src: Location) -> FileEntry:
         """Copy one file from any store into the version."""
         dest = self.loc.child(relpath)
-        return self._record(relpath, self.publisher.copy_from(src, dest, durable=False), dest)
+        return self._record(relpath, self.store.copy_from(src, dest, durable=False), dest)
 
     def write_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         """Store several arrays (``{relpath: array}``) at once."""
         concurrently(lambda item: self.write_array(*item), arrays.items())
 
     def copy_many(self, files: list[tuple[str, Location]]) -> None:
-        """Copy several files (``(relpath, source)`` pairs) into the version: at once when either
-        side is remote (object stores are latency-bound); one after the other from local disk to
-        local disk, where threads only contend for the GIL and the directory locks."""
-        local = self.loc.is_local and all(src.is_local for _, src in files)
-        concurrently(lambda item: self.copy(*item), files, workers=1 if local else MAX_TRANSFERS)
+        """Copy several files (``(relpath, source)`` pairs) into the version, as many at once as the
+        stores on either side move well (object stores are latency-bound; local disk to local disk
+        goes one after the other, where threads only contend for the GIL and directory locks)."""
+        workers = max([self.store.transfer_workers, *(src.store.transfer_workers for _, src in files)])
+        concurrently(lambda item: self.copy(*item), files, workers=workers)
 
     def move_many(self, files: list[tuple[str, Location]]) -> None:
         """Move several staged local files (``(relpath, source)`` pairs) into the version."""
         concurrently(
-            lambda item: self._record(item[0], self.publisher.move_from(item[1], self.loc.child(item[0]))), files
+            lambda item: self._record(item[0], self.store.move_in(item[1], self.loc.child(item[0]))), files
         )
 
     def _record(self, relpath: str, entry: FileEntry, unsynced: Location | None = None) -> FileEntry:
         """Add a written file to the manifest; ``unsynced``: a local file still to be made durable,
         which a helper thread now does while the caller goes on writing."""
         self.entries[relpath] = entry
-        if unsynced is not None and unsynced.is_local:
+        if unsynced is not None and self.store.needs_sync:
             with self._sync_lock:
                 if self._sync_pool is None:
                     self._sync_pool = ThreadPoolExecutor(SYNC_THREADS, thread_name_prefix="mlops-fsync")
-                self._syncing.append(self._sync_pool.submit(self.publisher.sync, unsynced))
+                self._syncing.append(self._sync_pool.submit(self.store.sync, unsynced))
         return entry
 
     def _wait_until_durable(self) -> None:
@@ -252,11 +258,20 @@ class VersionWriter:
 
     # --- end -----------------------------------------------------------------------------------------
 
-    def commit(self, meta: dict[str, Any]) -> str:
-        """Write meta.json (making the version exist), release the claim, return the version's URL."""
-        meta = dict(meta, files={rel: e.to_json() for rel, e in sorted(self.entries.items())})
+    def commit(self, record: AnyRecord) -> str:
+        """Write the manifest of every file written, then meta.json (making the version exist) from
+        ``record`` completed with the manifest's reference, release the claim, return the version's URL."""
+        entries = dict(sorted(self.entries.items()))
+        manifest_bytes = manifest_codec.encode(entries)
+        record = replace(
+            record,
+            schema=metadata.SCHEMA_VERSION,
+            manifest=manifest_codec.reference(manifest_bytes, entries),
+            inline_files=None,
+        )
+        meta_bytes = metadata.dump(record)
         try:
-            ours = self.publisher.read_bytes(self.loc.child(metadata.CLAIM_FILE)) == self._claim
+            ours = self.store.read_bytes(self.loc.child(layout.CLAIM_FILE)) == self._claim
         except FileNotFoundError:
             ours = False
         if not ours:  # removed as incomplete (by a cleanup on another machine) while we wrote
@@ -265,9 +280,10 @@ class VersionWriter:
                 "incomplete versions?); publish again"
             )
         self._wait_until_durable()  # meta.json must never be on disk before the files it lists
-        self.publisher.create_exclusive(self.loc.child(metadata.META_FILE), metadata.dumps(meta))
+        self.store.write_stream(self.loc.child(metadata.MANIFEST_FILE), [manifest_bytes], durable=True)
+        self.store.create_exclusive(self.loc.child(metadata.META_FILE), meta_bytes)
         self._committed = True
-        self.publisher.remove(self.loc.child(metadata.CLAIM_FILE))
+        self.store.remove(self.loc.child(layout.CLAIM_FILE))
         return self.loc.url
 
     def abort(self) -> None:
@@ -275,9 +291,9 @@ class VersionWriter:
         often why we abort), the leftover stays an incomplete version: never visible, removable
         with :func:`mlops.maintenance.remove_incomplete`; the original error is what the caller sees."""
         try:
-            for relpath in self.entries:
-                self.publisher.remove(self.loc.child(relpath))
-            self.publisher.remove(self.loc)
+            for relpath in [*self.entries, metadata.MANIFEST_FILE]:
+                self.store.remove(self.loc.child(relpath))
+            self.store.remove(self.loc)
         except MlopsError as exc:
             logger.warning(
                 "could not clean up %s after a failed publish (%s); it stays an incomplete version", self.loc.url, exc

@@ -11,16 +11,15 @@ from __future__ import annotations
 import logging
 import os
 import time
-import uuid
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
-from mlops import metadata, plugins
+from mlops import layout, metadata
 from mlops.errors import IntegrityError, InvalidTagsError, StoreError
 from mlops.progress import task as progress_task
 from mlops.publication import VersionWriter, check_tags, check_version
-from mlops.registry import read_version_meta
-from mlops.storage import Location, Publisher, resolve, store_errors
+from mlops.store import resolve
 
 logger = logging.getLogger(__name__)
 
@@ -47,17 +46,15 @@ def republish(
     ``progress`` shows a progress bar (default: when stderr is a terminal, see :mod:`mlops.progress`).
     """
     src = resolve(artifact_path, storage_options)
-    src_publisher = plugins.publisher_for(src.fs.protocol)
-    meta = read_version_meta(src_publisher, src)
-    entries = metadata.manifest(meta)
-    version = check_version(meta["version"] if version is None else version)
+    record = layout.read_record(src)
+    entries = layout.read_manifest(src, record)
+    version = check_version(record.version if version is None else version)
     root = resolve(new_root, storage_options if target_storage_options is None else target_storage_options)
-    publisher = plugins.publisher_for(root.fs.protocol)
     total = sum(entry.size for entry in entries.values())
     logger.info("republishing %s to %s (%d files, %d bytes)", src.url, root.child(version).url, len(entries), total)
     started = time.perf_counter()
 
-    with progress_task(f"republish {version}", total, progress), VersionWriter(publisher, root, version) as writer:
+    with progress_task(f"republish {version}", total, progress), VersionWriter(root, version) as writer:
         for relpath, expected in sorted(entries.items()):
             try:
                 written = writer.copy(relpath, src.child(relpath))
@@ -78,7 +75,7 @@ def republish(
                     file=relpath,
                 )
             logger.debug("copied %s (%d bytes, sha256 verified)", relpath, written.size)
-        url = writer.commit(dict(meta, version=version))
+        url = writer.commit(replace(record, version=version))
     logger.info("republished %s as %s in %.2fs", src.url, url, time.perf_counter() - started)
     return url
 
@@ -105,34 +102,16 @@ def update_tags(
     if clash:
         raise InvalidTagsError(f"tag(s) {', '.join(clash)} are both added and removed; pick one")
     loc = resolve(path, storage_options)
-    publisher = plugins.publisher_for(loc.fs.protocol)
-    meta = read_version_meta(publisher, loc)
-    old = list(meta["tags"])
+    record = layout.read_record(loc)
+    old = list(record.tags)
     new = [tag for tag in old if tag not in remove_tags]
     new += [tag for tag in dict.fromkeys(add_tags) if tag not in new]
     if new == old:
         logger.info("tags of %s unchanged: %s", loc.url, old)
         return new
-    replace_file(publisher, loc.child(metadata.META_FILE), metadata.dumps(dict(meta, tags=new)))
+    loc.store.replace_file(loc.child(metadata.META_FILE), metadata.dump(replace(record, tags=tuple(new))))
     logger.info("tags of %s: %s -> %s", loc.url, old, new)
     return new
-
-
-def replace_file(publisher: Publisher, loc: Location, data: bytes) -> None:
-    """Replace the file at ``loc`` with ``data`` so readers never see a partial file: the bytes
-    go (durably) to a hidden temporary sibling, which is then moved over ``loc``."""
-    folder, name = loc.path.rstrip("/").rsplit("/", 1)
-    tmp = Location(loc.fs, f"{folder}/.{name}.{uuid.uuid4().hex}.tmp", f"{loc.url}.tmp")
-    try:
-        publisher.write_stream(tmp, [data])
-        with store_errors(loc, "replace"):
-            loc.fs.mv(tmp.path, loc.path)
-    finally:
-        publisher.remove(tmp)
-        try:
-            loc.fs.invalidate_cache(loc.path)
-        except Exception:  # noqa: BLE001 - a cache we cannot clear only costs freshness
-            pass
 
 
 def _tag_list(tags: Iterable[str] | str) -> list[str]:

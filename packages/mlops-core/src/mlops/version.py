@@ -3,26 +3,46 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from functools import cached_property
+from typing import Any, ClassVar, Generic, TypeVar
 
-from mlops import metadata, plugins
+from mlops import layout, metadata
+from mlops.concurrency import concurrently
+from mlops.metadata import AnyRecord
 from mlops.progress import task as progress_task
-from mlops.storage import Location, Publisher, concurrently, resolve
+from mlops.store import FileEntry, Location, resolve
+
+R = TypeVar("R", bound=AnyRecord)
 
 
-class PublishedVersion:
+class PublishedVersion(Generic[R]):
     """A version opened from a local path or any fsspec URL; opening reads meta.json only.
 
     Subclasses set ``kind``; two versions of the same kind are equal when their content hashes are.
     """
 
-    kind: str
+    kind: ClassVar[str]
 
-    def __init__(self, path: str | os.PathLike[str], *, storage_options: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str] | Location, *, storage_options: dict[str, Any] | None = None
+    ) -> None:
         self._loc: Location = resolve(path, storage_options)
-        self._publisher: Publisher = plugins.publisher_for(self._loc.fs.protocol)
-        self.metadata: dict[str, Any] = metadata.read_meta(self._publisher, self._loc, self.kind)
-        self._manifest = metadata.manifest(self.metadata)
+        self.record: R = layout.read_record(self._loc, self.kind)  # type: ignore[assignment]
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """meta.json as plain JSON (a copy): the documented, stable format."""
+        return metadata.to_json(self.record)
+
+    @cached_property
+    def _manifest(self) -> dict[str, FileEntry]:
+        """Every data file with its sha256 and size (read, and checked, on first use)."""
+        return layout.read_manifest(self._loc, self.record)
+
+    @property
+    def files(self) -> dict[str, FileEntry]:
+        """Every data file of the version (the manifest), by relative path."""
+        return dict(self._manifest)
 
     @property
     def path(self) -> str:
@@ -31,24 +51,24 @@ class PublishedVersion:
 
     @property
     def name(self) -> str:
-        return str(self.metadata["name"])
+        return self.record.name
 
     @property
     def version(self) -> str:
-        return str(self.metadata["version"])
+        return self.record.version
 
     @property
     def hash(self) -> str:
         """sha256 content hash: equal for the same content, wherever and however published."""
-        return str(self.metadata["hash"])
+        return self.record.hash
 
     @property
     def tags(self) -> list[str]:
-        return list(self.metadata["tags"])
+        return list(self.record.tags)
 
     @property
     def created_at(self) -> str:
-        return str(self.metadata["created_at"])
+        return self.record.created_at
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, PublishedVersion) or other.kind != self.kind:
@@ -59,13 +79,18 @@ class PublishedVersion:
         return hash((self.kind, self.hash))
 
     def verify(self, *, progress: bool | None = None) -> None:
-        """Check every file of the version against its sha256 in meta.json, reading everything
-        again; raises :class:`~mlops.errors.IntegrityError` naming the first file that does not match."""
+        """Check every file of the version against its sha256 in the manifest (itself checked
+        against meta.json), reading everything again; raises
+        :class:`~mlops.errors.IntegrityError` naming the first file that does not match."""
+        self._check_consistency()
         total = sum(e.size for e in self._manifest.values())
         with progress_task(f"verify {self.version}", total, progress):
             concurrently(
-                lambda item: self._publisher.fetch_verified(
+                lambda item: self._loc.store.fetch_verified(
                     self._loc.child(item[0]), item[1], item[0], use_cache=False
                 ),
                 self._manifest.items(),
             )
+
+    def _check_consistency(self) -> None:
+        """Subclasses check that what meta.json names (tensors, processor) is in the manifest."""

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from mlops.errors import InvalidProcessorOutputError, TensorNameError
+from mlops.errors import InvalidProcessorOutputError, MaskedTensorError, TensorNameError
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,99}$")
 RESERVED_NAMES = frozenset({"raw", "meta", "data_processor", "metadata"})
@@ -62,6 +62,12 @@ def _check_name(name: Any, reserved: frozenset[str]) -> None:
 
 
 def _check_array(name: str, array: Any) -> None:
+    if isinstance(array, np.ma.MaskedArray):
+        raise MaskedTensorError(
+            f"tensor {name!r} is a numpy masked array; a .npy file would keep its data and silently drop its "
+            f"mask. Return the mask as a tensor of its own (e.g. {name}_mask = np.ma.getmaskarray(a)) and the "
+            "data filled in (a.filled(value)), or np.asarray(a) if the mask does not matter"
+        )
     if not isinstance(array, np.ndarray):
         raise InvalidProcessorOutputError(
             f"tensor {name!r} is a {type(array).__module__}.{type(array).__qualname__}; processors must "

@@ -3,34 +3,40 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from functools import cached_property
 from typing import Any
 
 import numpy as np
 
-from mlops import metadata, pickling
+from mlops import pickling
+from mlops.concurrency import concurrently
 from mlops.dataset.data_processor import DataProcessor
-from mlops.errors import MetadataError
+from mlops.errors import IntegrityError, MetadataError
+from mlops.metadata import DatasetRecord, TensorRecord, safe_relpath
 from mlops.progress import task as progress_task
-from mlops.storage import concurrently
+from mlops.store import Location
 from mlops.version import PublishedVersion
 
 
-class VersionedDataset(PublishedVersion):
+class VersionedDataset(PublishedVersion[DatasetRecord], Mapping[str, np.ndarray]):
     """A published dataset version, opened from a local path or any fsspec URL.
 
-    Opening reads meta.json only. Each tensor is an attribute named after it (``dataset.X_train``),
-    loaded on first access: verified against its sha256, then memory-mapped (remote files are
-    fetched once into the local content cache). ``data_processor`` is unpickled only after its
-    hash matches. Two datasets are equal when their content hashes are.
+    Opening reads meta.json only. The dataset is a read-only mapping of its tensors
+    (``dataset["X_train"]``, ``"X_train" in dataset``, ``list(dataset)``, ``len(dataset)``), and each
+    tensor is also an attribute (``dataset.X_train``), loaded on first access: verified against its
+    sha256, then memory-mapped (remote files are fetched once into the local content cache).
+    ``data_processor`` is unpickled only after its hash matches. Two datasets are equal when their
+    content hashes are.
     """
 
     kind = "dataset"
 
-    def __init__(self, path: str | os.PathLike[str], *, storage_options: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str] | Location, *, storage_options: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(path, storage_options=storage_options)
-        self._tensor_meta = self._check_tensor_meta()
+        self._tensors: Mapping[str, TensorRecord] = self.record.tensors
         self._loaded: dict[str, np.ndarray] = {}
 
     def __repr__(self) -> str:
@@ -41,22 +47,30 @@ class VersionedDataset(PublishedVersion):
     @property
     def tensor_names(self) -> list[str]:
         """Names of every stored tensor, features first."""
-        return list(self._tensor_meta)
+        return list(self._tensors)
 
     @property
     def feature_names(self) -> list[str]:
-        return [n for n, m in self._tensor_meta.items() if m["role"] == "features"]
+        return [n for n, t in self._tensors.items() if t.role == "features"]
 
     @property
     def label_names(self) -> list[str]:
-        return [n for n, m in self._tensor_meta.items() if m["role"] == "labels"]
+        return [n for n, t in self._tensors.items() if t.role == "labels"]
 
     def __getitem__(self, name: str) -> np.ndarray:
-        if name not in self._tensor_meta:
-            raise KeyError(f"{self.path} has no tensor {name!r}; it has {', '.join(self._tensor_meta) or 'none'}")
+        self._check_names([name])
         if name not in self._loaded:
             self._loaded[name] = self._load_tensor(name)
         return self._loaded[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._tensors)
+
+    def __len__(self) -> int:
+        return len(self._tensors)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._tensors  # without loading it
 
     def prefetch(self, names: Iterable[str] | None = None, *, progress: bool | None = None) -> VersionedDataset:
         """Load the named tensors (default: all) now, several at once, and return this dataset.
@@ -66,20 +80,23 @@ class VersionedDataset(PublishedVersion):
         and verifies each, so training starts with every byte local and checked. ``progress``
         shows a progress bar (default: when stderr is a terminal and the work takes over a second).
         """
-        wanted = list(self._tensor_meta) if names is None else list(names)
-        for name in wanted:
-            if name not in self._tensor_meta:
-                raise KeyError(f"{self.path} has no tensor {name!r}; it has {', '.join(self._tensor_meta) or 'none'}")
+        wanted = list(self._tensors) if names is None else list(names)
+        self._check_names(wanted)
         missing = [name for name in dict.fromkeys(wanted) if name not in self._loaded]
-        total = sum(self._manifest[self._tensor_meta[name]["file"]].size for name in missing)
+        total = sum(self._tensors[name].entry.size for name in missing)
         with progress_task(f"load {self.version}", total, progress):
             arrays = concurrently(self._load_tensor, missing)
         self._loaded.update(zip(missing, arrays, strict=True))
         return self
 
+    def _check_names(self, names: Iterable[str]) -> None:
+        for name in names:
+            if name not in self._tensors:
+                raise KeyError(f"{self.path} has no tensor {name!r}; it has {', '.join(self._tensors) or 'none'}")
+
     def __getattr__(self, name: str) -> np.ndarray:
         # Only called for attributes not found normally: tensors, then a helpful AttributeError.
-        tensors = self.__dict__.get("_tensor_meta")
+        tensors = self.__dict__.get("_tensors")
         if tensors is not None and name in tensors:
             return self[name]
         raise AttributeError(
@@ -88,13 +105,13 @@ class VersionedDataset(PublishedVersion):
         )
 
     def __dir__(self) -> list[str]:
-        return sorted(set(super().__dir__()) | set(self._tensor_meta))
+        return sorted(set(super().__dir__()) | set(self._tensors))
 
     def _load_tensor(self, name: str) -> np.ndarray:
-        file = self._tensor_meta[name]["file"]
-        with progress_task(f"load {name}", self._manifest[file].size):
-            local = self._publisher.fetch_verified(self._loc.child(file), self._manifest[file], file)
-        if self._manifest[file].size and os.path.getsize(local):
+        tensor = self._tensors[name]
+        with progress_task(f"load {name}", tensor.entry.size):
+            local = self._loc.store.fetch_verified(self._loc.child(tensor.file), tensor.entry, tensor.file)
+        if tensor.entry.size and os.path.getsize(local):
             try:
                 mapped: np.ndarray = np.load(local, mmap_mode="r", allow_pickle=False)
                 return mapped
@@ -104,60 +121,41 @@ class VersionedDataset(PublishedVersion):
         loaded.flags.writeable = False  # the same contract as a memory map: stored data is read-only
         return loaded
 
-    def _check_tensor_meta(self) -> dict[str, dict[str, Any]]:
-        tensors = self.metadata.get("tensors")
-        if not isinstance(tensors, dict):
-            raise MetadataError(f"meta.json at {self.path}: 'tensors' must be an object")
-        for name, info in tensors.items():
-            if (
-                not isinstance(info, dict)
-                or not isinstance(info.get("file"), str)
-                or info["file"] not in self._manifest
-                or info.get("role") not in ("features", "labels")
-            ):
-                raise MetadataError(f"meta.json at {self.path}: tensor {name!r} is malformed or not in the manifest")
-        return tensors
+    def _check_consistency(self) -> None:
+        named = {t.file: (f"tensor {t.name!r}", t.entry) for t in self._tensors.values()}
+        named[self.record.processor.file] = ("the processor", self.record.processor.entry)
+        for file, (what, entry) in named.items():
+            if self._manifest.get(file) != entry:
+                raise IntegrityError(
+                    f"{what} ({file}) in meta.json does not match the manifest of {self.path}; do not trust "
+                    "this version",
+                    file=file,
+                )
 
     # --- processor and raw data -----------------------------------------------------------------------
 
     @cached_property
     def data_processor(self) -> DataProcessor:
         """The processor that built this dataset, as it was then (its code was stored by value)."""
-        info = self.metadata.get("processor")
-        if (
-            not isinstance(info, dict)
-            or not isinstance(info.get("file"), str)
-            or info["file"] not in self._manifest
-            or not isinstance(info.get("python"), str)
-        ):
-            raise MetadataError(f"meta.json at {self.path}: 'processor' is malformed or not in the manifest")
-        file = info["file"]
-        data = self._publisher.read_verified(self._loc.child(file), self._manifest[file], file)
-        processor: DataProcessor = pickling.loads_processor(data, info.get("python"))
+        info = self.record.processor
+        data = self._loc.store.read_verified(self._loc.child(info.file), info.entry, info.file)
+        processor: DataProcessor = pickling.loads_processor(data, info.python)
         return processor
 
     @property
     def raw_strategy(self) -> str:
         """``'copy'`` (raw data stored in the version) or ``'link'`` (only its location recorded)."""
-        return str(self._raw_meta()["strategy"])
+        return self.record.raw.strategy
 
     @property
     def raw_path(self) -> str:
         """Where the raw data is: inside the version for ``'copy'``, the original source for ``'link'``."""
-        raw = self._raw_meta()
-        if raw["strategy"] == "link":
-            return str(raw["source"])
-        return self._loc.child(metadata.safe_relpath(raw.get("path", "raw"), self.path)).url
-
-    def _raw_meta(self) -> dict[str, Any]:
-        raw = self.metadata.get("raw")
-        if (
-            not isinstance(raw, dict)
-            or raw.get("strategy") not in ("copy", "link")
-            or not isinstance(raw.get("source"), str)
-        ):
-            raise MetadataError(f"meta.json at {self.path}: 'raw' is malformed")
-        return raw
+        raw = self.record.raw
+        if raw.strategy == "link":
+            return raw.source
+        if raw.path is None:
+            raise MetadataError(f"meta.json at {self.path}: 'raw' has no path")
+        return self._loc.child(safe_relpath(raw.path, self.path)).url
 
 
 RESERVED_TENSOR_NAMES = frozenset(

@@ -19,9 +19,10 @@ from mlops.errors import (
     InvalidRawStrategyError,
     MetadataError,
 )
+from mlops.metadata import DatasetRecord, ProcessorRecord, RawRecord, TensorRecord
 from mlops.progress import task as progress_task
 from mlops.publication import VersionWriter, check_name, check_tags, check_version, timestamp
-from mlops.storage import Location, resolve
+from mlops.store import Location, resolve
 
 PROCESSOR_FILE = "data_processor.pkl"
 LARGE_PROCESSOR_BYTES = 64 * 1024 * 1024
@@ -56,8 +57,7 @@ class VersionedDatasetBuilder:
         self.dataset_path = os.fspath(dataset_path)
         self.data_processor = data_processor
         self._raw = resolve(self.dataset_path, storage_options)
-        publisher = plugins.publisher_for(self._raw.fs.protocol)
-        if not publisher.exists(self._raw):
+        if not self._raw.store.exists(self._raw):
             raise DatasetPathNotFoundError(f"the raw dataset path {self._raw.url} does not exist")
         features, labels = data_processor.get_preprocessed_features_and_labels(self.dataset_path)
         self._tensors = check_tensors(features, labels, RESERVED_TENSOR_NAMES)
@@ -72,6 +72,7 @@ class VersionedDatasetBuilder:
         name: str | None = None,
         tags: list[str] | None = None,
         raw: RawStrategy = "copy",
+        follow_symlinks: bool = False,
         storage_options: dict[str, Any] | None = None,
         progress: bool | None = None,
     ) -> str:
@@ -79,7 +80,9 @@ class VersionedDatasetBuilder:
 
         ``version=None`` uses the publication timestamp. ``name`` defaults to the last folder of
         ``path``. ``raw='copy'`` stores the raw data byte for byte under ``raw/``; ``raw='link'``
-        only records where it lives. Raises :class:`~mlops.errors.PublicationPathAlreadyExistsError`
+        only records where it lives. A symbolic link in the raw folder that leads outside it is
+        refused (:class:`~mlops.errors.UnsafeLinkError`, naming it) unless ``follow_symlinks``;
+        links inside the raw folder are followed. Raises :class:`~mlops.errors.PublicationPathAlreadyExistsError`
         if the version exists; on any failure nothing of this version remains. ``progress`` shows
         a progress bar (default: when stderr is a terminal and the work takes over a second).
         """
@@ -90,10 +93,8 @@ class VersionedDatasetBuilder:
             raise InvalidRawStrategyError(f"raw must be 'copy' or 'link', got {raw!r}")
         root = resolve(path, storage_options)
         name = check_name(name if name is not None else (root.name or "dataset"))
-        publisher = plugins.publisher_for(root.fs.protocol)
-        raw_publisher = plugins.publisher_for(self._raw.fs.protocol)
-        raw_files = self._raw_files(raw_publisher) if raw == "copy" else []
-        processor_bytes = pickling.dumps_processor(self.data_processor)
+        raw_files = self._raw_files(follow_symlinks) if raw == "copy" else []
+        processor_bytes = pickling.dumps_processor(self.data_processor, plugins.by_value_modules(self.data_processor))
         if len(processor_bytes) > LARGE_PROCESSOR_BYTES:
             warnings.warn(
                 f"the pickled data processor is {len(processor_bytes) / 1e6:.0f} MB: it holds, or its code refers "
@@ -106,55 +107,60 @@ class VersionedDatasetBuilder:
         total = sum(a.nbytes for _, a in self._tensors.values()) + sum(size for _, _, size in raw_files)
         with (
             progress_task(f"publish {version}", total + len(processor_bytes), progress),
-            VersionWriter(publisher, root, version) as writer,
+            VersionWriter(root, version) as writer,
         ):
-            tensor_meta = {
-                tensor_name: {
-                    "file": f"{tensor_name}.npy",
-                    "role": role,
-                    "shape": list(array.shape),
-                    "dtype": str(array.dtype),
-                }
-                for tensor_name, (role, array) in self._tensors.items()
-            }
             writer.write_arrays({f"{name}.npy": array for name, (_role, array) in self._tensors.items()})
             writer.copy_many([(relpath, src) for relpath, src, _size in raw_files])
             content = dict(writer.entries)
-            writer.write_bytes(PROCESSOR_FILE, processor_bytes)
-            raw_meta: dict[str, Any] = {"strategy": raw, "source": self._raw.url}
-            if raw == "copy":
-                raw_meta["path"] = self._raw_prefix()
+            processor_entry = writer.write_bytes(PROCESSOR_FILE, processor_bytes)
             extra = {"raw_link": self._raw.url} if raw == "link" else None
-            meta = {
-                "schema": metadata.SCHEMA_VERSION,
-                "kind": "dataset",
-                "name": name,
-                "version": version,
-                "created_at": created_at,
-                "tags": tags,
-                "hash": metadata.content_hash("dataset", content, extra),
-                "tensors": tensor_meta,
-                "raw": raw_meta,
-                "processor": {
-                    "file": PROCESSOR_FILE,
-                    "class": f"{type(self.data_processor).__module__}.{type(self.data_processor).__qualname__}",
-                    "pickler": pickling.PICKLER,
-                    "python": metadata.library_versions()["python"],
+            record = DatasetRecord(
+                schema=metadata.SCHEMA_VERSION,
+                kind="dataset",
+                name=name,
+                version=version,
+                created_at=created_at,
+                tags=tuple(tags),
+                hash=metadata.content_hash("dataset", content, extra),
+                libraries=metadata.library_versions("mlops-core", "numpy", "cloudpickle", "fsspec"),
+                tensors={
+                    tensor_name: TensorRecord(
+                        name=tensor_name,
+                        file=f"{tensor_name}.npy",
+                        role=role,  # type: ignore[arg-type]
+                        shape=tuple(array.shape),
+                        dtype=str(array.dtype),
+                        entry=writer.entries[f"{tensor_name}.npy"],
+                    )
+                    for tensor_name, (role, array) in self._tensors.items()
                 },
-                "libraries": metadata.library_versions("mlops-core", "numpy", "cloudpickle", "fsspec"),
-            }
-            return writer.commit(meta)
+                raw=RawRecord(
+                    strategy=raw,
+                    source=self._raw.url,
+                    path=self._raw_prefix() if raw == "copy" else None,
+                    files=len(raw_files) if raw == "copy" else None,
+                    total_bytes=sum(size for _, _, size in raw_files) if raw == "copy" else None,
+                ),
+                processor=ProcessorRecord(
+                    file=PROCESSOR_FILE,
+                    class_name=f"{type(self.data_processor).__module__}.{type(self.data_processor).__qualname__}",
+                    pickler=pickling.PICKLER,
+                    python=metadata.library_versions()["python"],
+                    entry=processor_entry,
+                ),
+            )
+            return writer.commit(record)
 
     def _raw_prefix(self) -> str:
         """Where the raw data lands inside the version: ``raw`` for a folder, ``raw/NAME`` for a file."""
-        publisher = plugins.publisher_for(self._raw.fs.protocol)
-        return RAW_DIR if publisher.is_dir(self._raw) else f"{RAW_DIR}/{self._raw.name}"
+        return RAW_DIR if self._raw.store.is_dir(self._raw) else f"{RAW_DIR}/{self._raw.name}"
 
-    def _raw_files(self, publisher: Any) -> list[tuple[str, Location, int]]:
+    def _raw_files(self, follow_symlinks: bool) -> list[tuple[str, Location, int]]:
         """``(relpath in the version, source location, size)`` of every raw file, checked up front."""
         files = []
-        is_dir = publisher.is_dir(self._raw)
-        for rel, size in publisher.list_files(self._raw).items():
+        store = self._raw.store
+        is_dir = store.is_dir(self._raw)
+        for rel, size in store.list_files(self._raw, follow_outside_links=follow_symlinks).items():
             relpath = f"{RAW_DIR}/{rel}"
             try:
                 metadata.safe_relpath(relpath, self._raw.url)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from functools import cached_property
 from typing import Any
 
@@ -12,15 +10,15 @@ import numpy as np
 
 from mlops import pickling, plugins
 from mlops.dataset.versioned_dataset import VersionedDataset
-from mlops.errors import MetadataError
+from mlops.metadata import ModelRecord
 from mlops.model.serializer import ModelSerializer
 from mlops.model.training_config import TrainingConfig
 from mlops.progress import task as progress_task
-from mlops.storage import concurrently, materialize
+from mlops.store import Location, resolve_in
 from mlops.version import PublishedVersion
 
 
-class VersionedModel(PublishedVersion):
+class VersionedModel(PublishedVersion[ModelRecord]):
     """A published model version, opened from a local path or any fsspec URL.
 
     Opening reads meta.json only. ``model`` loads the native object on first use through the
@@ -30,22 +28,9 @@ class VersionedModel(PublishedVersion):
 
     kind = "model"
 
-    def __init__(self, path: str | os.PathLike[str], *, storage_options: dict[str, Any] | None = None) -> None:
-        super().__init__(path, storage_options=storage_options)
-        for key in ("serializer", "dataset", "training"):
-            if not isinstance(self.metadata.get(key), dict):
-                raise MetadataError(f"meta.json at {self.path}: {key!r} must be an object")
-        if not isinstance(self.metadata["serializer"].get("name"), str):
-            raise MetadataError(f"meta.json at {self.path}: the serializer has no name")
-        if not isinstance(self.metadata["serializer"].get("distribution"), (str, type(None))):
-            raise MetadataError(f"meta.json at {self.path}: the serializer's distribution must be a string")
-        for key in ("path", "version", "hash"):
-            if not isinstance(self.metadata["dataset"].get(key), str):
-                raise MetadataError(f"meta.json at {self.path}: the dataset link has no {key!r}")
-
     @property
     def serializer_name(self) -> str:
-        return str(self.metadata["serializer"]["name"])
+        return self.record.serializer.name
 
     def __repr__(self) -> str:
         return (
@@ -58,24 +43,25 @@ class VersionedModel(PublishedVersion):
     @property
     def dataset_path(self) -> str:
         """Path of the dataset version this model was trained on."""
-        return str(self.metadata["dataset"]["path"])
+        return self.record.dataset.path
 
     @property
     def dataset_version(self) -> str:
-        return str(self.metadata["dataset"]["version"])
+        return self.record.dataset.version
 
     @property
     def dataset_hash(self) -> str:
-        return str(self.metadata["dataset"]["hash"])
+        return self.record.dataset.hash
 
     @cached_property
     def dataset(self) -> VersionedDataset:
-        """The dataset this model was trained on, opened from :attr:`dataset_path`."""
-        return VersionedDataset(self.dataset_path)
+        """The dataset this model was trained on, opened from :attr:`dataset_path` (with this
+        model's storage options when it is on the same kind of store)."""
+        return VersionedDataset(resolve_in(self._loc, self.dataset_path))
 
     @cached_property
     def training_config(self) -> TrainingConfig:
-        return TrainingConfig.from_json(self.metadata["training"])
+        return TrainingConfig.from_json(self.record.training)
 
     @property
     def history(self) -> dict[str, Any] | None:
@@ -90,29 +76,20 @@ class VersionedModel(PublishedVersion):
     @cached_property
     def serializer(self) -> ModelSerializer:
         """The installed serializer that saved this model (an install hint if it is missing)."""
-        info = self.metadata["serializer"]
-        return plugins.serializer_named(info["name"], info.get("distribution"))
+        info = self.record.serializer
+        return plugins.serializer_named(info.name, info.distribution)
 
     @cached_property
     def model(self) -> Any:
         """The native model object (``keras.Model``, ``torch.nn.Module``, sklearn estimator...)."""
         serializer = self.serializer
         if getattr(serializer, "pickles_code", False):
-            pickling.check_python_version(self.metadata["libraries"].get("python"), f"model {self.path}")
-        with progress_task(f"load {self.version}", sum(e.size for e in self._manifest.values())):
-            fetched = concurrently(
-                lambda item: self._publisher.fetch_verified(self._loc.child(item[0]), item[1], item[0]),
-                self._manifest.items(),
-            )
-            local = dict(zip(self._manifest, fetched, strict=True))
-        if self._loc.is_local:
-            return serializer.load(self._loc.path)
-        directory = tempfile.mkdtemp(prefix="mlops-load-")
-        try:
-            materialize(local, directory)
+            pickling.check_python_version(self.record.libraries.get("python"), f"model {self.path}")
+        with (
+            progress_task(f"load {self.version}", sum(e.size for e in self._manifest.values())),
+            self._loc.store.local_folder(self._loc, self._manifest) as directory,
+        ):
             return serializer.load(directory)
-        finally:
-            shutil.rmtree(directory, ignore_errors=True)
 
     def predict(self, features: Any) -> np.ndarray:
         """Predictions of the model for ``features``: a numpy array, or the single-tensor dict that

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import os
-import shutil
+from dataclasses import replace
 from typing import Any
 
 from mlops import metadata, plugins, publication
 from mlops.dataset.versioned_dataset import VersionedDataset
 from mlops.errors import MlopsError, PluginError
+from mlops.metadata import DatasetLink, ModelRecord, SerializerRecord
 from mlops.model.serializer import ModelSerializer
 from mlops.model.training_config import TrainingConfig
 from mlops.progress import task as progress_task
 from mlops.publication import VersionWriter, check_name, check_tags, check_version, timestamp
-from mlops.storage import resolve
+from mlops.store import resolve
 
 
 class VersionedModelBuilder:
@@ -62,59 +63,46 @@ class VersionedModelBuilder:
         root = resolve(path, storage_options)
         name = check_name(name if name is not None else (root.name or "model"))
         chosen = self._serializer(serializer)
-        publisher = plugins.publisher_for(root.fs.protocol)
-
-        root_existed = publisher.exists(root)
-        workspace = publisher.staging_dir(root)
-        staging = os.path.join(workspace, "model")
-        os.mkdir(staging)
-        staging_claim = publication.StagingClaim(workspace)
-        try:
-            chosen.save(self.model, staging)
-            files = _local_files(staging)
-            if not files:
-                raise PluginError(f"serializer {chosen.name!r} wrote no files for the model")
-            meta = {
-                "schema": metadata.SCHEMA_VERSION,
-                "kind": "model",
-                "name": name,
-                "version": version,
-                "created_at": created_at,
-                "tags": tags,
-                "hash": "",
-                "serializer": {
-                    "name": chosen.name,
-                    "distribution": plugins.distribution_of(chosen),
-                    "distribution_version": _dist_version(plugins.distribution_of(chosen)),
-                },
-                "framework": metadata.check_json(chosen.framework_versions(), "framework versions"),
-                "training": self.training_config.to_json(),
-                "dataset": {
-                    "path": self.dataset.path,
-                    "name": self.dataset.name,
-                    "version": self.dataset.version,
-                    "hash": self.dataset.hash,
-                },
-                "libraries": metadata.library_versions("mlops-core", "numpy", "cloudpickle", "fsspec"),
-            }
-            metadata.dumps(meta)  # fail on non-JSON values before writing anything
-            local = resolve(staging)
-            total = sum(os.path.getsize(os.path.join(staging, f)) for f in files)
-            with (
-                progress_task(f"publish {version}", total, progress),
-                VersionWriter(publisher, root, version) as writer,
-            ):
-                writer.move_many([(relpath, local.child(relpath)) for relpath in files])
-                meta["hash"] = metadata.content_hash("model", writer.entries, {"serializer": chosen.name})
-                return writer.commit(meta)
-        finally:
-            staging_claim.release()
-            shutil.rmtree(workspace, ignore_errors=True)
-            if not root_existed and root.is_local:
-                try:
-                    os.rmdir(root.path)  # created for the staging folder; nothing was published
-                except OSError:
-                    pass
+        distribution = plugins.distribution_of(chosen)
+        record = ModelRecord(
+            schema=metadata.SCHEMA_VERSION,
+            kind="model",
+            name=name,
+            version=version,
+            created_at=created_at,
+            tags=tuple(tags),
+            hash="",
+            libraries=metadata.library_versions("mlops-core", "numpy", "cloudpickle", "fsspec"),
+            serializer=SerializerRecord(
+                name=chosen.name, distribution=distribution, distribution_version=_dist_version(distribution)
+            ),
+            framework=metadata.check_json(chosen.framework_versions(), "framework versions"),
+            training=self.training_config.to_json(),
+            dataset=DatasetLink(
+                path=self.dataset.path, name=self.dataset.name, version=self.dataset.version, hash=self.dataset.hash
+            ),
+        )
+        metadata.dump(record)  # fail on non-JSON values before writing anything
+        with root.store.staging(root) as workspace:
+            staging = os.path.join(workspace, "model")
+            os.mkdir(staging)
+            staging_claim = publication.StagingClaim(workspace)
+            try:
+                chosen.save(self.model, staging)
+                files = _local_files(staging)
+                if not files:
+                    raise PluginError(f"serializer {chosen.name!r} wrote no files for the model")
+                local = resolve(staging)
+                total = sum(os.path.getsize(os.path.join(staging, f)) for f in files)
+                with (
+                    progress_task(f"publish {version}", total, progress),
+                    VersionWriter(root, version) as writer,
+                ):
+                    writer.move_many([(relpath, local.child(relpath)) for relpath in files])
+                    content_hash = metadata.content_hash("model", writer.entries, {"serializer": chosen.name})
+                    return writer.commit(replace(record, hash=content_hash))
+            finally:
+                staging_claim.release()
 
     def _serializer(self, serializer: ModelSerializer | str | None) -> ModelSerializer:
         if serializer is None:

@@ -1,0 +1,187 @@
+"""How a version sits in its folder on a store, and reading it back.
+
+A version folder holds its data files, ``manifest.jsonl`` (every data file's sha256 and size),
+optionally ``mlops.sig``, and ``meta.json``, written last: a version exists iff its meta.json
+exists. While a publish runs, the folder also holds the claim ``.mlops-publishing``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from mlops import metadata
+from mlops.errors import (
+    IncompleteVersionError,
+    MetadataError,
+    NoVersionsError,
+    RootNotFoundError,
+    VersionNotFoundError,
+)
+from mlops.metadata import AnyRecord, VersionRecord
+from mlops.metadata import manifest as manifest_codec
+from mlops.store import FileEntry, Location
+from mlops.store.base import TMP_PREFIX
+
+CLAIM_FILE = ".mlops-publishing"
+"""Written create-only before any data of a version; removed once meta.json is committed."""
+logger = logging.getLogger(__name__)
+
+
+def read_record(loc: Location, kind: str | None = None) -> AnyRecord:
+    """The parsed meta.json of the version at ``loc`` (of ``kind`` when given).
+
+    Raises :class:`VersionNotFoundError` when nothing is there (with advice when ``loc`` is a
+    publication root), :class:`IncompleteVersionError` when a publish started but never committed,
+    :class:`MetadataError` when meta.json is damaged or describes something else.
+    """
+    try:
+        raw = loc.store.read_bytes(loc.child(metadata.META_FILE))
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        raise _why_missing(loc, kind or "dataset or model") from None
+    return metadata.parse(raw, loc.url, kind)
+
+
+def read_manifest(loc: Location, record: VersionRecord) -> dict[str, FileEntry]:
+    """Every data file of the version at ``loc`` with its sha256 and size, the manifest itself
+    checked against the hash meta.json records (schema 1: the manifest inside meta.json)."""
+    if record.manifest is None:
+        return dict(record.inline_files or {})
+    ref = record.manifest
+    try:
+        data = loc.store.read_bytes(loc.child(ref.file))
+    except (FileNotFoundError, IsADirectoryError) as exc:
+        raise MetadataError(f"the manifest {ref.file} of {loc.url} is missing; do not trust this version") from exc
+    return manifest_codec.decode(data, ref, loc.url)
+
+
+def is_incomplete(loc: Location) -> bool:
+    """Whether ``loc`` holds a publish that started and never committed: no meta.json, and either
+    the claim or, when a publisher died while creating its claim, only that claim's temporary file."""
+    store = loc.store
+    if store.exists(loc.child(metadata.META_FILE)):
+        return False
+    if store.exists(loc.child(CLAIM_FILE)):
+        return True
+    try:
+        names = [entry.name for entry in store.list_dir(loc)]
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    return bool(names) and all(name.startswith(TMP_PREFIX) for name in names)
+
+
+def _why_missing(loc: Location, kind: str) -> Exception:
+    if is_incomplete(loc):
+        return IncompleteVersionError(
+            f"{loc.url} is an incomplete version (a publish started there and has not committed: it is "
+            "still running or it crashed). Wait for the publish to finish, or, if no publish is running, "
+            "remove it with mlops.remove_incomplete(ROOT) or `mlops clean ROOT` and publish again."
+        )
+    if not loc.store.exists(loc):
+        return VersionNotFoundError(
+            f"no {kind} version at {loc.url}: the path does not exist. Check the path; a version "
+            "path is the publication root followed by the version, e.g. s3://bucket/datasets/v1"
+        )
+    try:  # a root given where a version is expected: say which versions it has
+        listing = scan(loc)
+    except Exception:  # noqa: BLE001 - only advice; the error below is what matters
+        listing = None
+    if listing is not None and listing.versions:
+        newest = listing.versions[0]
+        return VersionNotFoundError(
+            f"{loc.url} is a publication root holding {len(listing.versions)} version(s), not a version; "
+            f"pass one of them (ROOT/VERSION), e.g. {newest.path} (`mlops ls {loc.url}` lists them)"
+        )
+    return VersionNotFoundError(
+        f"{loc.url} is not a published {kind} version (it has no meta.json). If it is the folder "
+        "versions were published under, pass one of its versions (ROOT/VERSION; `mlops ls ROOT` lists "
+        "them); if a failed publish left it, `mlops clean` on its parent removes it."
+    )
+
+
+@dataclass(frozen=True)
+class FoundVersion:
+    """A complete version found under a root: where it is and its parsed meta.json."""
+
+    path: str
+    record: AnyRecord
+
+
+@dataclass(frozen=True)
+class RootListing:
+    """Everything one scan of a publication root found."""
+
+    root: str
+    versions: list[FoundVersion] = field(default_factory=list)
+    """Complete versions, newest first (by ``created_at``, then version)."""
+    incomplete: list[str] = field(default_factory=list)
+    """Paths of folders without meta.json (see :func:`mlops.maintenance.list_incomplete`)."""
+    unreadable: dict[str, str] = field(default_factory=dict)
+    """Paths of versions whose meta.json could not be read or validated, with the reason."""
+
+
+def scan(root: Location) -> RootListing:
+    """List the publication root ``root`` once and read every version's meta.json (only that)
+    in one concurrent batch, whatever the number of versions.
+
+    Raises :class:`RootNotFoundError` when ``root`` does not exist, :class:`NoVersionsError` when
+    it is itself a version or a file.
+    """
+    started = time.perf_counter()
+    folders = version_folders(root)
+    store = root.store
+    metas = store.read_many([root.child(name).child(metadata.META_FILE) for name in folders])
+    listing = RootListing(root.url)
+    for name, raw in zip(folders, metas, strict=True):
+        version = root.child(name)
+        if isinstance(raw, FileNotFoundError):
+            if _holds_anything(version):
+                listing.incomplete.append(version.url)
+            continue
+        try:
+            record = metadata.parse(raw, version.url)
+        except MetadataError as exc:
+            logger.warning("skipping %s: %s", version.url, exc)
+            listing.unreadable[version.url] = str(exc)
+            continue
+        listing.versions.append(FoundVersion(version.url, record))
+    listing.versions.sort(key=lambda found: (found.record.created_at, found.record.version), reverse=True)
+    logger.debug(
+        "scanned %s: %d versions, %d incomplete, %d unreadable in %.3fs",
+        root.url, len(listing.versions), len(listing.incomplete), len(listing.unreadable),
+        time.perf_counter() - started,
+    )  # fmt: skip
+    return listing
+
+
+def version_folders(root: Location, *, hidden: bool = False) -> list[str]:
+    """Names of the sub-folders of the root ``root`` (with ``hidden``: only the staging folders
+    mlops left there), from one listing call."""
+    try:
+        entries = root.store.list_dir(root)
+    except FileNotFoundError:
+        raise RootNotFoundError(
+            f"{root.url} does not exist: check the path (a publication root is the folder given to "
+            "publish(), e.g. s3://bucket/datasets/points)"
+        ) from None
+    except NotADirectoryError:
+        raise NoVersionsError(
+            f"{root.url} is a file, not a publication root; pass the folder versions are published under"
+        ) from None
+    if any(entry.name == metadata.META_FILE and not entry.is_dir for entry in entries):
+        raise NoVersionsError(
+            f"{root.url} is a version, not a publication root; list the folder above it "
+            "(the root it was published under) instead"
+        )
+    if hidden:
+        return [e.name for e in entries if e.is_dir and e.name.startswith(TMP_PREFIX)]
+    return [e.name for e in entries if e.is_dir and not e.name.startswith(".")]
+
+
+def _holds_anything(folder: Location) -> bool:
+    """Whether a folder without meta.json holds any file (an empty local folder is not a version)."""
+    try:
+        return bool(folder.store.list_dir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return False

@@ -1,0 +1,261 @@
+"""The contract every store fulfils, and the logic all stores share (hashing while writing,
+verified reads). :class:`~mlops.store.local.LocalStore` and
+:class:`~mlops.store.fsspec_store.FsspecStore` implement what differs; a plugin can subclass either
+for the URL schemes it claims (see :func:`mlops.hookspecs.mlops_register_stores`)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from mlops import progress
+from mlops.errors import IntegrityError, MlopsError, StoreError
+from mlops.store.hashing import PipelinedSha256, chunks
+from mlops.store.location import Location
+
+TMP_PREFIX = ".tmp-"
+"""Prefix of the temporary files and folders mlops creates next to what it writes atomically."""
+MAX_TRANSFERS = 8
+"""Files moved at once on latency-bound stores (object stores): small files go much faster in parallel."""
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """What a manifest says of one stored file: its sha256 and size."""
+
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class DirEntry:
+    """One entry of a folder listing."""
+
+    name: str
+    is_dir: bool
+
+
+class NonExclusiveStoreWarning(UserWarning):
+    """Warned when a store cannot create files exclusively, so concurrent publishers of one version
+    could both believe they won. Publish each version from one process only on such stores."""
+
+
+class StoreCapabilityWarning(UserWarning):
+    """Warned once per store kind when an optional primitive (hard links, server-side copies) is
+    missing and mlops falls back to moving the bytes."""
+
+
+@contextmanager
+def store_errors(loc: Location, action: str) -> Iterator[None]:
+    """Turn any failure of the store (OSError, botocore or aiohttp errors...) into a
+    :class:`StoreError` naming the location; ``FileNotFoundError``/``FileExistsError`` and mlops'
+    own errors pass through because callers act on them."""
+    try:
+        yield
+    except (MlopsError, FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - the boundary with third-party storage code
+        raise StoreError(f"cannot {action} {loc.url}: {type(exc).__name__}: {exc}") from exc
+
+
+def check_entry(relpath: str, entry: FileEntry, sha256: str, size: int) -> None:
+    """Raise :class:`IntegrityError` naming ``relpath`` unless ``(sha256, size)`` is ``entry``."""
+    if size != entry.size or sha256 != entry.sha256:
+        raise IntegrityError(
+            f"{relpath} does not match its sha256 in the manifest (expected {entry.sha256[:12]}..., "
+            f"{entry.size} bytes; found {sha256[:12] or '-'}..., {size} bytes): the file was changed or "
+            "truncated after publication; do not trust this version",
+            file=relpath,
+        )
+
+
+def missing_file(relpath: str, where: str) -> IntegrityError:
+    return IntegrityError(f"{relpath} is listed in the manifest but missing from {where}", file=relpath)
+
+
+class Store:
+    """How files are read and written on one kind of store.
+
+    Every method takes :class:`Location` objects made by this store (``loc.store is self``), except
+    the ``src`` of :meth:`copy_from`, which may live on any store. Subclasses implement the
+    primitives marked "abstract"; the rest is shared.
+    """
+
+    schemes: ClassVar[tuple[str, ...]] = ()
+    """URL schemes a plugin store claims (the built-in stores are chosen by :func:`~mlops.store.resolve`)."""
+    transfer_workers: ClassVar[int] = MAX_TRANSFERS
+    """Files this store moves at once in a batch (1 where threads only contend, as on local disks)."""
+    needs_sync: ClassVar[bool] = False
+    """True when files written with ``durable=False`` must be passed to :meth:`sync` before commit."""
+
+    @classmethod
+    def locate(cls, url: str, storage_options: Mapping[str, Any] | None) -> Location:
+        """The :class:`Location` of ``url`` on a store of this class (abstract)."""
+        raise NotImplementedError
+
+    @property
+    def kind(self) -> str:
+        """A short name of the kind of store, for messages (``local``, ``s3``...)."""
+        return type(self).__name__
+
+    @property
+    def storage_options(self) -> Mapping[str, Any] | None:
+        """The options this store was opened with, to open related URLs the same way."""
+        return None
+
+    def serves(self, scheme: str) -> bool:
+        """Whether URLs of ``scheme`` are on this kind of store (so they take its storage options)."""
+        return scheme in self.schemes
+
+    # --- queries (abstract) --------------------------------------------------------------------------
+
+    def exists(self, loc: Location) -> bool:
+        """Whether a file, or a folder holding anything, is at ``loc`` (bypassing listing caches)."""
+        raise NotImplementedError
+
+    def is_dir(self, loc: Location) -> bool:
+        """Whether ``loc`` is a folder (a prefix holding objects on object stores)."""
+        raise NotImplementedError
+
+    def list_dir(self, loc: Location) -> list[DirEntry]:
+        """The entries directly inside the folder ``loc``, sorted by name; ``FileNotFoundError``
+        when there is no such folder, ``NotADirectoryError`` when ``loc`` is a file."""
+        raise NotImplementedError
+
+    def list_files(self, loc: Location, *, follow_outside_links: bool = False) -> dict[str, int]:
+        """``{relative posix path: size}`` of every file below ``loc`` (``{name: size}`` if ``loc``
+        is a file). Stores with symbolic links refuse links that lead outside ``loc`` unless
+        ``follow_outside_links``, and refuse link loops, with :class:`~mlops.errors.UnsafeLinkError`."""
+        raise NotImplementedError
+
+    def read_bytes(self, loc: Location) -> bytes:
+        """The whole content of a small file (meta.json, a claim, a pickle), in one request."""
+        raise NotImplementedError
+
+    def read_many(self, locs: Sequence[Location]) -> list[bytes | FileNotFoundError]:
+        """The bytes of each file in ``locs``, or ``FileNotFoundError`` for a missing one, in order;
+        concurrent where the store allows. Any other failure raises :class:`StoreError`."""
+        from mlops.concurrency import concurrently
+
+        def one(loc: Location) -> bytes | FileNotFoundError:
+            try:
+                return self.read_bytes(loc)
+            except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
+                return FileNotFoundError(str(exc))
+
+        return concurrently(one, locs, workers=self.transfer_workers)
+
+    def open_read(self, loc: Location) -> AbstractContextManager[Any]:
+        """Open the file ``loc`` for a streamed binary read (abstract)."""
+        raise NotImplementedError
+
+    # --- writes (abstract) ---------------------------------------------------------------------------
+
+    def create_exclusive(self, loc: Location, data: bytes) -> None:
+        """Create a file holding ``data`` if and only if nothing is at ``loc``: exactly one of several
+        concurrent callers succeeds, the others get ``FileExistsError``. ``data`` must not be empty."""
+        raise NotImplementedError
+
+    def open_write(self, loc: Location) -> Any:
+        """Open ``loc`` for a streamed binary write (parents are created as needed) (abstract)."""
+        raise NotImplementedError
+
+    def finish_write(self, f: Any) -> None:
+        """Make a file opened by :meth:`open_write` durable before it is closed (nothing by default)."""
+
+    def sync(self, loc: Location) -> None:
+        """Make a file written with ``durable=False`` durable (nothing by default: object stores
+        hold what they acknowledged)."""
+
+    def replace_file(self, loc: Location, data: bytes) -> None:
+        """Replace the file at ``loc`` with ``data`` so readers see the old or the new bytes, never a mix."""
+        raise NotImplementedError
+
+    def remove(self, loc: Location) -> None:
+        """Delete a file or a whole folder; a missing path is fine (abstract)."""
+        raise NotImplementedError
+
+    def staging(self, root: Location) -> AbstractContextManager[str]:
+        """A fresh local folder for files about to be published under ``root``, removed afterwards
+        (abstract). Local stores place it on the store's filesystem so files are moved in, not copied."""
+        raise NotImplementedError
+
+    def fetch_verified(self, loc: Location, entry: FileEntry, relpath: str, *, use_cache: bool = True) -> str:
+        """A local path holding the bytes of ``loc``, returned only once they match ``entry`` (abstract)."""
+        raise NotImplementedError
+
+    def local_folder(self, loc: Location, files: Mapping[str, FileEntry]) -> AbstractContextManager[str]:
+        """A local folder holding the verified ``files`` of the folder ``loc`` by relative path, for
+        frameworks that load from a folder (abstract)."""
+        raise NotImplementedError
+
+    # --- optional primitives, each with a fallback ---------------------------------------------------
+
+    def hard_link(self, src: Location, dest: Location) -> bool:
+        """Make ``dest`` the very file ``src`` is (same inode); False where the store cannot, and the
+        caller writes the bytes instead."""
+        return False
+
+    def server_copy(self, src: Location, dest: Location) -> bool:
+        """Copy ``src`` to ``dest`` inside the store, no bytes through this machine; False where the
+        store cannot (another store, or no such operation), and the caller copies the bytes."""
+        return False
+
+    def content_exists(self, loc: Location, entry: FileEntry) -> bool:
+        """Whether a file of ``entry``'s size is at ``loc``: the cheap check before reusing a file
+        that a committed manifest (immutable) says holds ``entry``. False when in doubt."""
+        raise NotImplementedError
+
+    # --- shared logic --------------------------------------------------------------------------------
+
+    def write_stream(self, loc: Location, data: Iterable[bytes | memoryview], *, durable: bool = True) -> FileEntry:
+        """Write ``data`` to ``loc``, hashing it on the way; return its manifest entry.
+
+        ``durable=False`` skips the flush to stable storage: the caller then calls :meth:`sync`
+        (a publish does, on helper threads, before meta.json is written)."""
+        sha = PipelinedSha256()
+        size = 0
+        try:
+            with store_errors(loc, "write"), self.open_write(loc) as f:
+                for chunk in data:
+                    sha.update(chunk)  # hashed on a helper thread while this thread writes it
+                    f.write(chunk)
+                    n = memoryview(chunk).nbytes
+                    size += n
+                    progress.advance(n)
+                if durable:
+                    self.finish_write(f)
+        finally:
+            sha.close()
+        entry = FileEntry(sha.hexdigest(), size)
+        self.written(loc, entry)
+        return entry
+
+    def written(self, loc: Location, entry: FileEntry) -> None:
+        """Called once a file with ``entry`` was written at ``loc`` (local stores remember it as verified)."""
+
+    def copy_from(self, src: Location, dest: Location, *, durable: bool = True) -> FileEntry:
+        """Copy one file byte for byte from any store to ``dest``, hashing while writing."""
+        try:
+            with store_errors(src, "read"), src.store.open_read(src) as fin:
+                return self.write_stream(dest, chunks(fin), durable=durable)
+        except FileNotFoundError as exc:
+            raise StoreError(f"{src.url} vanished while it was being copied") from exc
+
+    def move_in(self, staged: Location, dest: Location) -> FileEntry:
+        """Move a file staged by this process (in :meth:`staging`) to ``dest``, hashing it (default: copy)."""
+        return self.copy_from(staged, dest)
+
+    def read_verified(self, loc: Location, entry: FileEntry, relpath: str) -> bytes:
+        """The bytes of a small file, returned only once their sha256 matches ``entry`` (the bytes
+        checked are the bytes returned: nothing can change in between)."""
+        try:
+            data = self.read_bytes(loc)
+        except (FileNotFoundError, IsADirectoryError) as exc:
+            raise missing_file(relpath, loc.url) from exc
+        check_entry(relpath, entry, hashlib.sha256(data).hexdigest(), len(data))
+        progress.advance(len(data))
+        return data

@@ -1,0 +1,330 @@
+"""Every other filesystem through fsspec: object stores (S3, Azure Blob, GCS), memory://, and any
+fsspec implementation. Create-only writes use the store's conditional write (S3 and Azure:
+``If-None-Match: *`` through mode ``"xb"``); reads of remote files go through the local content
+cache, verified before use."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
+
+import fsspec
+import fsspec.callbacks
+
+from mlops import progress
+from mlops.errors import StoreError
+from mlops.store import cache
+from mlops.store.base import DirEntry, FileEntry, NonExclusiveStoreWarning, Store, check_entry, missing_file, store_errors
+from mlops.store.hashing import CHUNK_SIZE, sha256_of_own_file
+from mlops.store.location import Location
+
+_GLOB_CHARACTERS = frozenset("*?[")
+"""Characters that make fsspec's multi-path calls treat a path as a pattern."""
+_warned_non_exclusive: set[str] = set()
+
+
+class FsspecStore(Store):
+    """A store served by an fsspec filesystem (``fs``), with the storage options it was opened with."""
+
+    def __init__(self, fs: fsspec.AbstractFileSystem) -> None:
+        self.fs = fs
+
+    @classmethod
+    def locate(cls, url: str, storage_options: Mapping[str, Any] | None = None) -> Location:
+        try:
+            fs, path = fsspec.url_to_fs(url, **dict(storage_options or {}))
+        except (ImportError, ValueError) as exc:
+            protocol = url.split("://", 1)[0] if "://" in url else "file"
+            extra = {"s3": "s3", "s3a": "s3", "az": "azure", "abfs": "azure", "abfss": "azure"}.get(protocol)
+            hint = f' (pip install "mlops-core[{extra}]")' if extra else ""
+            raise StoreError(f"cannot open {url!r}: {exc}{hint}") from exc
+        path = path.rstrip("/") or path
+        return Location(cls(fs), path, url.rstrip("/") if len(url) > 1 else url)
+
+    @property
+    def kind(self) -> str:
+        protocol = self.fs.protocol
+        return str(protocol if isinstance(protocol, str) else protocol[0])
+
+    @property
+    def storage_options(self) -> Mapping[str, Any] | None:
+        return getattr(self.fs, "storage_options", None)
+
+    def serves(self, scheme: str) -> bool:
+        protocols = (self.fs.protocol,) if isinstance(self.fs.protocol, str) else tuple(self.fs.protocol)
+        return scheme in {p.lower() for p in protocols} or super().serves(scheme)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FsspecStore) and type(other) is type(self) and other.fs is self.fs
+
+    def __hash__(self) -> int:
+        return hash((type(self), id(self.fs)))
+
+    def _invalidate(self, loc: Location) -> None:
+        try:
+            self.fs.invalidate_cache(loc.path)
+        except Exception:  # noqa: BLE001 - a cache we cannot clear only costs freshness
+            pass
+
+    # --- queries -------------------------------------------------------------------------------------
+
+    def exists(self, loc: Location) -> bool:
+        self._invalidate(loc)
+        with store_errors(loc, "check"):
+            return bool(self.fs.exists(loc.path))
+
+    def is_dir(self, loc: Location) -> bool:
+        self._invalidate(loc)
+        with store_errors(loc, "check"):
+            return bool(self.fs.isdir(loc.path))
+
+    def list_dir(self, loc: Location) -> list[DirEntry]:
+        self._invalidate(loc)
+        with store_errors(loc, "list"):
+            entries = self.fs.ls(loc.path, detail=True)
+        own = loc.path.rstrip("/")
+        found: dict[str, DirEntry] = {}
+        for entry in entries:
+            full = str(entry["name"]).rstrip("/")
+            is_dir = entry.get("type") == "directory"
+            if full == own:
+                if not is_dir:
+                    raise NotADirectoryError(loc.url)
+                continue  # some object stores list a folder's own placeholder
+            name = full.rsplit("/", 1)[-1]
+            found[name] = DirEntry(name, is_dir or found.get(name, DirEntry(name, False)).is_dir)
+        return sorted(found.values(), key=lambda e: e.name)
+
+    def list_files(self, loc: Location, *, follow_outside_links: bool = False) -> dict[str, int]:
+        self._invalidate(loc)
+        with store_errors(loc, "list"):
+            if not self.fs.isdir(loc.path):
+                return {loc.name: int(self.fs.size(loc.path) or 0)}
+            base = loc.path.rstrip("/") + "/"
+            found = self.fs.find(loc.path, withdirs=False, detail=True)
+        files = {}
+        for path, info in found.items():
+            rel = path[len(base) :] if path.startswith(base) else os.path.basename(path)
+            files[rel] = int(info.get("size") or 0)
+        return dict(sorted(files.items()))
+
+    def read_bytes(self, loc: Location) -> bytes:
+        with store_errors(loc, "read"):
+            try:
+                return bytes(self.fs.cat_file(loc.path, start=0))
+            except FileNotFoundError:
+                raise
+            except OSError:  # e.g. S3 refuses a range of an empty (truncated) object: ask plainly
+                return bytes(self.fs.cat_file(loc.path))
+
+    def read_many(self, locs: Sequence[Location]) -> list[bytes | FileNotFoundError]:
+        """One ``fs.cat`` call fetches them concurrently on async stores (one ranged GET each: no
+        HEAD first). Paths with glob characters are read one by one (``cat`` would expand them)."""
+        paths = [loc.path for loc in locs]
+        plain = [p for p in paths if not _GLOB_CHARACTERS.intersection(p)]
+        found: dict[str, Any] = {}
+        if plain:
+            with store_errors(locs[0], "read"):
+                found = self.fs.cat(plain, on_error="return", start=0) if len(plain) > 1 else {}
+        results: list[bytes | FileNotFoundError] = []
+        for loc in locs:
+            key = loc.path if loc.path in found else self.fs._strip_protocol(loc.path)
+            value: Any
+            if key in found:
+                value = found[key]
+            else:
+                try:
+                    value = self.read_bytes(loc)
+                except Exception as exc:  # noqa: BLE001 - reported per file, like fs.cat does
+                    value = exc
+            if isinstance(value, (FileNotFoundError, IsADirectoryError, NotADirectoryError)):
+                value = FileNotFoundError(loc.url)
+            elif isinstance(value, StoreError):
+                raise value
+            elif isinstance(value, Exception):
+                raise StoreError(f"cannot read {loc.url}: {type(value).__name__}: {value}") from value
+            else:
+                value = bytes(value)
+            results.append(value)
+        return results
+
+    def open_read(self, loc: Location) -> AbstractContextManager[Any]:
+        return self.fs.open(loc.path, "rb")  # type: ignore[no-any-return]
+
+    # --- writes --------------------------------------------------------------------------------------
+
+    def create_exclusive(self, loc: Location, data: bytes) -> None:
+        """The store's create-only write (S3: ``If-None-Match: *``). A store without one gets a
+        check-then-write and a :class:`NonExclusiveStoreWarning`."""
+        if not data:
+            raise ValueError("create_exclusive needs a non-empty body")
+        try:
+            with store_errors(loc, "write"):
+                try:
+                    f = self.fs.open(loc.path, "xb")
+                except (ValueError, NotImplementedError):  # the store has no create-only mode
+                    self._create_check_then_write(loc, data)
+                    return
+                try:
+                    with f:
+                        f.write(data)
+                except FileExistsError:
+                    # A create-only write can be retried by the client after a lost success reply;
+                    # then the "existing" object is our own. Compare bytes before reporting a loss.
+                    try:
+                        if self.read_bytes(loc) == data:
+                            return
+                    except (OSError, StoreError):
+                        pass
+                    raise
+        finally:
+            self._invalidate(loc)
+
+    def _create_check_then_write(self, loc: Location, data: bytes) -> None:
+        if self.kind not in _warned_non_exclusive:
+            _warned_non_exclusive.add(self.kind)
+            warnings.warn(
+                f"the {self.kind}:// store cannot create files exclusively: two processes publishing the "
+                "same version at the same moment could both succeed. Publish each version from one process.",
+                NonExclusiveStoreWarning,
+                stacklevel=5,
+            )
+        if self.fs.exists(loc.path):
+            raise FileExistsError(loc.url)
+        with self.fs.open(loc.path, "wb") as f:
+            f.write(data)
+
+    def open_write(self, loc: Location) -> Any:
+        return self.fs.open(loc.path, "wb")
+
+    def replace_file(self, loc: Location, data: bytes) -> None:
+        """The bytes go to a hidden sibling, which is then moved over ``loc`` (one object replacement)."""
+        folder, name = loc.path.rstrip("/").rsplit("/", 1)
+        tmp = Location(self, f"{folder}/.{name}.{uuid.uuid4().hex}.tmp", f"{loc.url}.tmp")
+        try:
+            self.write_stream(tmp, [data])
+            with store_errors(loc, "replace"):
+                self.fs.mv(tmp.path, loc.path)
+        finally:
+            self.remove(tmp)
+            self._invalidate(loc)
+
+    def remove(self, loc: Location) -> None:
+        try:
+            with store_errors(loc, "remove"):
+                if self.fs.exists(loc.path):
+                    self.fs.rm(loc.path, recursive=True)
+        except FileNotFoundError:
+            pass
+        finally:
+            self._invalidate(loc)
+
+    @contextmanager
+    def staging(self, root: Location) -> Iterator[str]:
+        folder = tempfile.mkdtemp(prefix="mlops-staging-")
+        try:
+            yield folder
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    # --- verified reads ------------------------------------------------------------------------------
+
+    def fetch_verified(self, loc: Location, entry: FileEntry, relpath: str, *, use_cache: bool = True) -> str:
+        """Downloaded into the local content cache (``MLOPS_CACHE_DIR``, default ``~/.cache/mlops``)
+        under its sha256 and hashed before it is used; a blob already in the cache is not
+        downloaded again unless ``use_cache`` is false."""
+        blob = cache.blob_path(entry.sha256)
+        if use_cache and os.path.exists(blob) and os.path.getsize(blob) == entry.size:
+            progress.advance(entry.size)
+            return blob
+        os.makedirs(os.path.dirname(blob), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(blob), prefix=".part-")
+        os.close(fd)
+        try:
+            try:
+                with store_errors(loc, "read"):
+                    size = self._download(loc, tmp, entry.size)
+            except FileNotFoundError as exc:
+                raise missing_file(relpath, loc.url) from exc
+            if size != entry.size:
+                check_entry(relpath, entry, "", size)
+            check_entry(relpath, entry, sha256_of_own_file(tmp), size)
+            os.replace(tmp, blob)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return blob
+
+    def _download(self, loc: Location, dest: str, expected_size: int) -> int:
+        """A small file takes one request (a ranged GET: no HEAD first). Larger ones go through the
+        store's own ``get_file``, which streams them (s3fs splits large objects into concurrent
+        parts), so mlops downloads exactly as fast as ``fs.get``."""
+        if expected_size <= CHUNK_SIZE:
+            # A range skips the HEAD request on object stores, but S3 refuses ranges of empty objects.
+            data = self.fs.cat_file(loc.path, start=0) if expected_size else self.fs.cat_file(loc.path)
+            with open(dest, "wb") as f:
+                f.write(data)
+            progress.advance(len(data))
+            return len(data)
+        self.fs.get_file(loc.path, dest, callback=_ProgressCallback(progress.advancer()))
+        return os.path.getsize(dest)
+
+    @contextmanager
+    def local_folder(self, loc: Location, files: Mapping[str, FileEntry]) -> Iterator[str]:
+        from mlops.concurrency import concurrently
+
+        fetched = concurrently(
+            lambda item: self.fetch_verified(loc.child(item[0]), item[1], item[0]), files.items()
+        )
+        directory = tempfile.mkdtemp(prefix="mlops-load-")
+        try:
+            for relpath, src in zip(files, fetched, strict=True):
+                dest = os.path.join(directory, *relpath.split("/"))
+                os.makedirs(os.path.dirname(dest), exist_ok=True)
+                try:
+                    os.link(src, dest)
+                except OSError:
+                    shutil.copyfile(src, dest)
+            yield directory
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
+
+    # --- optional primitives -------------------------------------------------------------------------
+
+    def server_copy(self, src: Location, dest: Location) -> bool:
+        """``fs.copy`` inside one filesystem (S3 CopyObject, Azure copy-from-URL, memory)."""
+        if src.store != self:
+            return False
+        try:
+            with store_errors(dest, "copy"):
+                self.fs.copy(src.path, dest.path)
+        except (NotImplementedError, FileNotFoundError, StoreError):
+            return False
+        finally:
+            self._invalidate(dest)
+        return True
+
+    def content_exists(self, loc: Location, entry: FileEntry) -> bool:
+        self._invalidate(loc)
+        try:
+            return int(self.fs.info(loc.path).get("size") or 0) == entry.size
+        except Exception:  # noqa: BLE001 - in doubt, the caller writes the bytes
+            return False
+
+
+class _ProgressCallback(fsspec.callbacks.Callback):  # type: ignore[misc]  # fsspec is untyped
+    """Forwards the byte counts fsspec reports (from its own event loop) to the progress bar."""
+
+    def __init__(self, advance: Callable[[int], None]) -> None:
+        super().__init__()
+        self._advance = advance
+
+    def relative_update(self, inc: int = 1) -> None:
+        self.value += inc
+        self._advance(inc)

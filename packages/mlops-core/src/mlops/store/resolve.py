@@ -1,0 +1,48 @@
+"""Choosing the store for a URL: the one place URLs are parsed and plugin stores are looked up."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from mlops import plugins
+from mlops.errors import StoreError
+from mlops.store.fsspec_store import FsspecStore
+from mlops.store.local import LocalStore
+from mlops.store.location import Location
+
+LOCAL_SCHEMES = frozenset({"file", "local"})
+
+
+def resolve(url: str | os.PathLike[str] | Location, storage_options: Mapping[str, Any] | None = None) -> Location:
+    """The :class:`Location` of a local path or URL, with the store that serves it: a plugin's
+    store for the schemes it claims, :class:`LocalStore` for local paths and ``file://`` URLs, and
+    :class:`FsspecStore` for everything else (S3, Azure, GCS, memory://...). ``storage_options``
+    go to the store (for fsspec stores, to the filesystem). A :class:`Location` is returned as is."""
+    if isinstance(url, Location):
+        return url
+    text = os.fspath(url)
+    if not text:
+        raise StoreError("an empty path was given; pass a local folder or a URL such as s3://bucket/key")
+    scheme = _scheme(text)
+    claimed = plugins.store_class_for(scheme)
+    if claimed is not None:
+        return claimed.locate(text, storage_options)
+    if scheme in LOCAL_SCHEMES and "::" not in text:
+        return LocalStore.locate(text, storage_options)
+    return FsspecStore.locate(text, storage_options)
+
+
+def resolve_in(loc: Location, url: str | os.PathLike[str]) -> Location:
+    """``url`` resolved with the storage options of the store ``loc`` came from, when that store
+    serves ``url``'s scheme (a model's link to its dataset): options travel with the objects a call
+    returns."""
+    text = os.fspath(url)
+    if loc.store.serves(_scheme(text)):
+        return resolve(text, loc.store.storage_options)
+    return resolve(text)
+
+
+def _scheme(text: str) -> str:
+    return text.split("://", 1)[0].lower() if "://" in text else "file"

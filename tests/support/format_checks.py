@@ -1,0 +1,22 @@
+"""Checks of written files against the format's published JSON Schema (shipped inside mlops-core)."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+
+@cache
+def _validator() -> Any:
+    import jsonschema
+
+    schema = json.loads(resources.files("mlops.metadata").joinpath("meta.schema.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def check_against_json_schema(meta: dict[str, Any]) -> None:
+    """Raise ``jsonschema.ValidationError`` unless ``meta`` (a decoded meta.json) fits the schema."""
+    _validator().validate(meta)
