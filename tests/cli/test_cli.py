@@ -230,7 +230,7 @@ def test_plugins_lists_what_is_installed() -> None:
         line.split()[:4] == ["sklearn", "mlops_sklearn.serializer.SklearnSerializer", "mlops-sklearn", "0.1.0"]
         for line in text.splitlines()
     )
-    assert "* (every other)  mlops.storage.Publisher" in text
+    assert "* (every other)  mlops.store.FsspecStore" in text and "file             mlops.store.LocalStore" in text
     data = json.loads(ok("plugins", "--json"))
     assert {
         "name": "sklearn",
@@ -286,7 +286,7 @@ def test_clean_removes_incomplete_versions(published: Published) -> None:
 
 
 def test_bad_input_gives_one_line_and_status_1(published: Published, root: str) -> None:
-    assert "no complete version under" in fails("ls", f"{root}/nothing")
+    assert "nothing does not exist: check the path" in fails("ls", f"{root}/nothing")
     assert "is a version, not a publication root" in fails("ls", published.v1)
     assert "is a publication root holding 2 version(s)" in fails("show", published.datasets)
     assert "does not exist" in fails("verify", f"{root}/nothing/v1")
@@ -308,7 +308,7 @@ def test_usage_errors_give_status_2() -> None:
 
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     result = mlops("--debug", "ls", str(tmp_path / "nothing"))
-    assert result.returncode == 1 and "Traceback" in result.stderr and "NoVersionsError" in result.stderr
+    assert result.returncode == 1 and "Traceback" in result.stderr and "RootNotFoundError" in result.stderr
 
 
 def test_missing_bucket_is_one_line(s3_bucket: str) -> None:

@@ -11,7 +11,7 @@ import pytest
 import mlops
 from mlops import registry
 from mlops.dataset.versioned_dataset import VersionedDataset
-from mlops.errors import IncompleteVersionError, NoVersionsError, VersionNotFoundError
+from mlops.errors import IncompleteVersionError, NoVersionsError, RootNotFoundError, VersionNotFoundError
 from mlops.model.versioned_model import VersionedModel
 
 
@@ -44,7 +44,7 @@ def test_list_versions_newest_first_with_their_summary(store: str, publish_datas
         dataset.hash,
         dataset.created_at,
     )
-    assert a.size == sum(e["size"] for e in dataset.metadata["files"].values()) > 0
+    assert a.size == sum(e.size for e in dataset.files.values()) > 0
     assert a.path == dataset.path and a.path.rstrip("/").endswith("a")
     with pytest.raises(AttributeError):
         a.version = "other"  # type: ignore[misc]  # frozen
@@ -84,27 +84,42 @@ def test_incomplete_damaged_hidden_and_stray_entries_are_not_listed(store: str, 
 def test_listing_costs_one_listing_call_and_one_batch_of_reads(
     store: str, publish_dataset: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from mlops.store import FsspecStore, Store
+
     root = store + "/points"
     for n in range(4):
         publish_dataset(root, f"v{n}")
-    fs, _ = _fs(root)
-    calls: dict[str, int] = {"ls": 0, "cat": 0, "exists": 0, "isdir": 0, "find": 0}
 
-    def counting(name: str) -> Any:
-        original = getattr(fs, name)
+    def counting(owner: Any, name: str, calls: dict[str, int]) -> None:
+        original = getattr(owner, name)
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             calls[name] += 1
             return original(*args, **kwargs)
 
-        return wrapper
+        monkeypatch.setattr(owner, name, wrapper)
 
-    for name in calls:
-        monkeypatch.setattr(fs, name, counting(name))
+    # At the store layer (every store): one folder listing, one batch of meta.json reads, nothing else.
+    store_calls = {"list_dir": 0, "read_many": 0, "read_bytes": 0, "exists": 0, "is_dir": 0, "list_files": 0}
+    store_class = type(mlops.resolve(root).store)
+    for name in store_calls:
+        counting(store_class, name, store_calls)
+    # Below it, on fsspec stores: one ls, one (concurrent on S3) cat, no per-version round trips.
+    fs_calls: dict[str, int] = {"ls": 0, "cat": 0, "exists": 0, "isdir": 0, "find": 0}
+    if issubclass(store_class, FsspecStore):
+        fs, _ = _fs(root)
+        for name in fs_calls:
+            counting(fs, name, fs_calls)
 
     assert len(mlops.list_versions(root)) == 4
-    # No per-version round trips: one listing, one (concurrent on S3) batch of meta.json reads.
-    assert calls == {"ls": 1, "cat": 1, "exists": 0, "isdir": 0, "find": 0}
+    # A local batch reads each meta.json itself (no request overhead to save); fsspec stores batch in one cat.
+    batch_reads = 0 if issubclass(store_class, FsspecStore) else 4
+    assert store_calls == {
+        "list_dir": 1, "read_many": 1, "read_bytes": batch_reads, "exists": 0, "is_dir": 0, "list_files": 0
+    }  # fmt: skip
+    if issubclass(store_class, FsspecStore):
+        assert fs_calls == {"ls": 1, "cat": 1, "exists": 0, "isdir": 0, "find": 0}
+    assert issubclass(store_class, Store)
 
 
 def test_version_names_with_glob_characters_are_read_literally(store: str, publish_dataset: Any) -> None:
@@ -120,9 +135,11 @@ def test_version_names_with_glob_characters_are_read_literally(store: str, publi
 
 def test_latest_and_empty_roots(store: str, publish_dataset: Any) -> None:
     root = store + "/points"
-    with pytest.raises(NoVersionsError, match="does not exist or holds no published version"):
+    # A root that does not exist is an error, not an empty list: a typo must not read as "no versions".
+    with pytest.raises(RootNotFoundError, match="points does not exist"):
         mlops.latest(root)
-    assert mlops.list_versions(root) == []
+    with pytest.raises(RootNotFoundError, match="points does not exist"):
+        mlops.list_versions(root)
 
     _put(root + "/crashed/.mlops-publishing", b'{"token": "t"}')
     with pytest.raises(NoVersionsError, match="1 incomplete"):
@@ -173,4 +190,5 @@ def test_models_trained_on_matches_the_dataset_hash(store: str, publish_dataset:
     # The same content published elsewhere is the same dataset: its models are found by hash.
     copy = mlops.republish(first, store + "/elsewhere")
     assert [i.version for i in mlops.models_trained_on(models, copy)] == ["m3", "m1"]
-    assert mlops.models_trained_on(store + "/nothing-here", first) == []
+    with pytest.raises(RootNotFoundError):
+        mlops.models_trained_on(store + "/nothing-here", first)
