@@ -44,14 +44,14 @@ def _race(root: str, raw: str, env: dict[str, str], options: dict[str, str]) -> 
             # Every file is byte-identical to a solo publish, but for the processor pickle: cloudpickle
             # embeds a random per-process id in classes pickled by value; it must behave the same.
             pickle = "data_processor.pkl"
-            assert {k: v for k, v in winner.metadata["files"].items() if k != pickle} == {
-                k: v for k, v in solo.metadata["files"].items() if k != pickle
+            assert {k: v for k, v in winner.files.items() if k != pickle} == {
+                k: v for k, v in solo.files.items() if k != pickle
             }
             assert winner.data_processor.get_preprocessed_features(raw)["X_pred"].tobytes() == expected
             fs, path = fsspec.url_to_fs(f"{root}/{version}", **options)
             fs.invalidate_cache()
             assert sorted(p.rsplit("/", 1)[-1] for p in fs.ls(path, detail=False)) == sorted(
-                {rel.split("/")[0] for rel in solo.metadata["files"]} | {"meta.json"}
+                {rel.split("/")[0] for rel in solo.files} | {"meta.json", "manifest.jsonl"}
             )  # no claim, no temporary file, nothing a loser wrote
     finally:
         for worker in workers:

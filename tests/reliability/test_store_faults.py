@@ -21,7 +21,7 @@ from mlops.dataset.versioned_dataset import VersionedDataset
 from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder
 from mlops.maintenance import remove_incomplete
 from mlops.publication import VersionWriter
-from mlops.storage import NonExclusiveStoreWarning
+from mlops.store import NonExclusiveStoreWarning
 from sample_processors import CsvProcessor
 
 
@@ -94,8 +94,8 @@ def test_zero_byte_and_multipart_files_published_twice(s3_server: str, s3_bucket
         builder.publish(f"{s3_bucket}/ds", "v1", storage_options=options)
     dataset = VersionedDataset(path)
     dataset.verify()
-    assert dataset.metadata["files"]["raw/empty.bin"]["size"] == 0
-    assert dataset.metadata["files"]["raw/big.bin"]["size"] == 12 * 2**20
+    assert dataset.files["raw/empty.bin"].size == 0
+    assert dataset.files["raw/big.bin"].size == 12 * 2**20
     uploads = boto3.client("s3", endpoint_url=s3_server).list_multipart_uploads(Bucket=s3_bucket.removeprefix("s3://"))
     assert uploads.get("Uploads", []) == []
 
@@ -130,22 +130,22 @@ def test_every_local_file_is_fsynced_before_meta_json(
     from sklearn.linear_model import LinearRegression
 
     from mlops.model.versioned_model_builder import VersionedModelBuilder
-    from mlops.storage import Publisher
+    from mlops.store import LocalStore
 
     events: list[str] = []
-    real_fsync, real_create = os.fsync, Publisher.create_exclusive
+    real_fsync, real_create = os.fsync, LocalStore.create_exclusive
 
     def fsync(fd: int) -> None:  # a slow disk: a publish that did not wait would write meta.json first
         time.sleep(0.02)
         real_fsync(fd)
         events.append("fsync " + os.path.basename(os.readlink(f"/proc/self/fd/{fd}")))
 
-    def create_exclusive(self: Publisher, loc: Any, data: bytes) -> None:
+    def create_exclusive(self: LocalStore, loc: Any, data: bytes) -> None:
         events.append("create " + loc.name)
         real_create(self, loc, data)
 
     monkeypatch.setattr(os, "fsync", fsync)
-    monkeypatch.setattr(Publisher, "create_exclusive", create_exclusive)
+    monkeypatch.setattr(LocalStore, "create_exclusive", create_exclusive)
     path = VersionedDatasetBuilder(raw_dir, CsvProcessor()).publish(str(tmp_path / "ds"), "v1")
     dataset = VersionedDataset(path)
     model = LinearRegression().fit(dataset.X_train, dataset.y_train)
@@ -166,13 +166,13 @@ def _files_of(path: str) -> list[str]:
 def test_a_failed_fsync_aborts_the_publish_and_leaves_nothing(
     tmp_path: Path, raw_dir: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mlops.storage import Publisher
+    from mlops.store import LocalStore
 
-    def failing_sync(self: Publisher, loc: Any) -> None:
+    def failing_sync(self: LocalStore, loc: Any) -> None:
         if loc.name == "data.csv":
             raise errors.StoreError(f"cannot sync {loc.url}: OSError: [Errno 5] Input/output error")
 
-    monkeypatch.setattr(Publisher, "sync", failing_sync)
+    monkeypatch.setattr(LocalStore, "sync", failing_sync)
     with pytest.raises(errors.StoreError, match="cannot sync .*data.csv"):
         VersionedDatasetBuilder(raw_dir, CsvProcessor()).publish(str(tmp_path / "ds"), "v1")
     assert os.listdir(tmp_path / "ds") == []
