@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from schema1_support import NpyLinear, npy_linear_plugin
 
 import mlops
 from mlops import errors
 from sample_processors import CsvProcessor, FixedProcessor
-from schema1_support import NpyLinear, npy_linear_plugin
 
 
 def _publish(raw: str | Path, root: Path, **options: object) -> str:
@@ -65,7 +65,9 @@ def test_a_masked_array_is_refused_rather_than_stored_without_its_mask(raw_dir: 
         mlops.VersionedDatasetBuilder(raw_dir, FixedProcessor({"X": masked}, {"y": np.arange(3)}))
     # What the message suggests works: the data filled in and the mask as a tensor of its own.
     processor = FixedProcessor({"X": masked.filled(0.0), "X_mask": np.ma.getmaskarray(masked)}, {"y": np.arange(3)})
-    dataset = mlops.VersionedDataset(mlops.VersionedDatasetBuilder(raw_dir, processor).publish(str(tmp_path / "s"), "v1"))
+    dataset = mlops.VersionedDataset(
+        mlops.VersionedDatasetBuilder(raw_dir, processor).publish(str(tmp_path / "s"), "v1")
+    )
     np.testing.assert_array_equal(dataset.X_mask, [False, True, False])
 
 
@@ -111,7 +113,9 @@ def test_storage_options_travel_from_a_model_to_its_dataset(
     monkeypatch.delenv("AWS_ENDPOINT_URL")
     options = {"endpoint_url": s3_server}
     builder = mlops.VersionedDatasetBuilder(raw_dir, CsvProcessor())
-    dataset = mlops.VersionedDataset(builder.publish(f"{s3_bucket}/ds", "v1", storage_options=options), storage_options=options)
+    dataset = mlops.VersionedDataset(
+        builder.publish(f"{s3_bucket}/ds", "v1", storage_options=options), storage_options=options
+    )
     with npy_linear_plugin():
         path = mlops.VersionedModelBuilder(dataset, NpyLinear(np.ones((2, 2)))).publish(
             f"{s3_bucket}/models", "m1", storage_options=options

@@ -12,6 +12,7 @@ from typing import Any
 import fsspec
 import numpy as np
 import pytest
+from format_checks import check_against_json_schema
 
 import mlops
 from mlops.dataset.data_processor import DataProcessor
@@ -19,7 +20,6 @@ from mlops.dataset.invertible_data_processor import InvertibleDataProcessor
 from mlops.dataset.versioned_dataset import VersionedDataset
 from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder
 from mlops.errors import PublicationPathAlreadyExistsError
-from format_checks import check_against_json_schema
 from sample_processors import CsvProcessor, write_raw
 
 

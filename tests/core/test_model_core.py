@@ -13,6 +13,7 @@ from typing import Any
 import fsspec
 import numpy as np
 import pytest
+from format_checks import check_against_json_schema
 
 from mlops import errors, hookimpl, plugins
 from mlops.dataset.versioned_dataset import VersionedDataset
@@ -21,7 +22,6 @@ from mlops.model.serializer import ModelSerializer
 from mlops.model.training_config import TrainingConfig
 from mlops.model.versioned_model import VersionedModel
 from mlops.model.versioned_model_builder import VersionedModelBuilder
-from format_checks import check_against_json_schema
 from sample_processors import CsvProcessor
 
 

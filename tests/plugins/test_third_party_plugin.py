@@ -288,7 +288,6 @@ def test_publish_and_load_with_the_plugin(tiny_plugin: ModuleType, store: str, t
     assert meta["framework"] == {"numpy": np.__version__}
     assert meta["manifest"]["count"] == 1
 
-
     loaded = VersionedModel(path)
     assert list(loaded.files) == ["weights.npy"]
     assert loaded.serializer_name == "tiny-linear"

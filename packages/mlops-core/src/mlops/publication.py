@@ -229,9 +229,7 @@ class VersionWriter:
 
     def move_many(self, files: list[tuple[str, Location]]) -> None:
         """Move several staged local files (``(relpath, source)`` pairs) into the version."""
-        concurrently(
-            lambda item: self._record(item[0], self.store.move_in(item[1], self.loc.child(item[0]))), files
-        )
+        concurrently(lambda item: self._record(item[0], self.store.move_in(item[1], self.loc.child(item[0]))), files)
 
     def _record(self, relpath: str, entry: FileEntry, unsynced: Location | None = None) -> FileEntry:
         """Add a written file to the manifest; ``unsynced``: a local file still to be made durable,

@@ -39,6 +39,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True)
 class VersionInfo:
     """One complete version, as its meta.json describes it (``size`` sums its files' sizes)."""

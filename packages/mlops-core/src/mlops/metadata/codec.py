@@ -76,7 +76,7 @@ class _Parser:
             self.fail(f"{what} must be an object")
         return value
 
-    def str(self, obj: Mapping[str, Any], key: str, what: str = "", optional: bool = False) -> Any:
+    def text(self, obj: Mapping[str, Any], key: str, what: str = "", optional: bool = False) -> Any:
         value = obj.get(key)
         if value is None and optional:
             return None
@@ -84,20 +84,20 @@ class _Parser:
             self.fail(f"{what + ' ' if what else ''}{key!r} must be a string")
         return value
 
-    def int(self, obj: Mapping[str, Any], key: str, what: str = "") -> int:
+    def number(self, obj: Mapping[str, Any], key: str, what: str = "") -> int:
         value = obj.get(key)
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             self.fail(f"{what + ' ' if what else ''}{key!r} must be a non-negative integer")
         return value
 
     def sha(self, obj: Mapping[str, Any], key: str, what: str) -> str:
-        value = self.str(obj, key, what)
+        value = self.text(obj, key, what)
         if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
             self.fail(f"{what} {key!r} must be a sha256 in lowercase hex")
         return str(value)
 
     def entry(self, obj: Mapping[str, Any], what: str) -> FileEntry:
-        return FileEntry(self.sha(obj, "sha256", what), self.int(obj, "size", what))
+        return FileEntry(self.sha(obj, "sha256", what), self.number(obj, "size", what))
 
     def relpath(self, value: Any) -> str:
         return safe_relpath(value, self.where)
@@ -125,11 +125,11 @@ class _Parser:
         common: dict[str, Any] = {
             "schema": schema,
             "kind": found,
-            "name": self.str(meta, "name"),
-            "version": self.str(meta, "version"),
-            "created_at": self.str(meta, "created_at"),
+            "name": self.text(meta, "name"),
+            "version": self.text(meta, "version"),
+            "created_at": self.text(meta, "created_at"),
             "tags": tuple(tags),
-            "hash": self.str(meta, "hash"),
+            "hash": self.text(meta, "hash"),
             "libraries": dict(libraries),
             "manifest": manifest,
             "inline_files": inline,
@@ -154,46 +154,52 @@ class _Parser:
                     self.fail(f"manifest entry for {relpath!r} is malformed")
             return None, inline
         ref = self.obj(meta.get("manifest"), "'manifest'")
-        file = self.str(ref, "file", "manifest")
+        file = self.text(ref, "file", "manifest")
         if file != MANIFEST_FILE:
             self.fail(f"the manifest must be {MANIFEST_FILE!r}, not {file!r}")
         return (
             ManifestRef(
                 file=file,
                 sha256=self.sha(ref, "sha256", "manifest"),
-                size=self.int(ref, "size", "manifest"),
-                count=self.int(ref, "count", "manifest"),
-                total_bytes=self.int(ref, "bytes", "manifest"),
+                size=self.number(ref, "size", "manifest"),
+                count=self.number(ref, "count", "manifest"),
+                total_bytes=self.number(ref, "bytes", "manifest"),
             ),
             None,
         )
 
-    def file_entry(self, info: Mapping[str, Any], file: str, inline: Mapping[str, FileEntry] | None, what: str) -> FileEntry:
+    def file_entry(
+        self, info: Mapping[str, Any], file: str, inline: Mapping[str, FileEntry] | None, what: str
+    ) -> FileEntry:
         if inline is not None:
             if file not in inline:
                 self.fail(f"{what} is not in the manifest")
             return inline[file]
         return self.entry(info, what)
 
-    def dataset(self, meta: Mapping[str, Any], common: dict[str, Any], inline: dict[str, FileEntry] | None) -> DatasetRecord:
+    def dataset(
+        self, meta: Mapping[str, Any], common: dict[str, Any], inline: dict[str, FileEntry] | None
+    ) -> DatasetRecord:
         tensors = {}
         for name, info in self.obj(meta.get("tensors"), "'tensors'").items():
             what = f"tensor {name!r}"
             info = self.obj(info, what)
-            file = self.relpath(self.str(info, "file", what))
+            file = self.relpath(self.text(info, "file", what))
             role = info.get("role")
             if role not in ("features", "labels"):
                 self.fail(f"{what} has role {role!r}, not 'features' or 'labels'")
             shape = info.get("shape")
-            if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
+            if not isinstance(shape, list) or not all(
+                isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
+            ):
                 self.fail(f"{what} 'shape' must be a list of non-negative integers")
             tensors[name] = TensorRecord(
                 name=name,
                 file=file,
                 role=role,
                 shape=tuple(shape),
-                dtype=self.str(info, "dtype", what),
-                format=self.str(info, "format", what, optional=True) or "npy",
+                dtype=self.text(info, "dtype", what),
+                format=self.text(info, "format", what, optional=True) or "npy",
                 entry=self.file_entry(info, file, inline, what),
             )
         raw = self.obj(meta.get("raw"), "'raw'")
@@ -202,22 +208,22 @@ class _Parser:
             self.fail(f"'raw' strategy {strategy!r} is not 'copy' or 'link'")
         raw_path = raw.get("path", "raw" if strategy == "copy" else None)
         processor = self.obj(meta.get("processor"), "'processor'")
-        file = self.relpath(self.str(processor, "file", "processor"))
+        file = self.relpath(self.text(processor, "file", "processor"))
         return DatasetRecord(
             **common,
             tensors=tensors,
             raw=RawRecord(
                 strategy=strategy,
-                source=self.str(raw, "source", "raw"),
+                source=self.text(raw, "source", "raw"),
                 path=None if raw_path is None else self.relpath(raw_path),
                 files=raw.get("files") if isinstance(raw.get("files"), int) else None,
                 total_bytes=raw.get("bytes") if isinstance(raw.get("bytes"), int) else None,
             ),
             processor=ProcessorRecord(
                 file=file,
-                class_name=self.str(processor, "class", "processor", optional=True) or "",
-                pickler=self.str(processor, "pickler", "processor", optional=True) or "cloudpickle",
-                python=self.str(processor, "python", "processor"),
+                class_name=self.text(processor, "class", "processor", optional=True) or "",
+                pickler=self.text(processor, "pickler", "processor", optional=True) or "cloudpickle",
+                python=self.text(processor, "python", "processor"),
                 entry=self.file_entry(processor, file, inline, "the processor"),
             ),
         )
@@ -230,17 +236,17 @@ class _Parser:
         return ModelRecord(
             **common,
             serializer=SerializerRecord(
-                name=self.str(serializer, "name", "the serializer"),
-                distribution=self.str(serializer, "distribution", "the serializer's", optional=True),
-                distribution_version=self.str(serializer, "distribution_version", "the serializer's", optional=True),
+                name=self.text(serializer, "name", "the serializer"),
+                distribution=self.text(serializer, "distribution", "the serializer's", optional=True),
+                distribution_version=self.text(serializer, "distribution_version", "the serializer's", optional=True),
             ),
             framework=dict(self.obj(framework, "'framework'")),
             training=dict(training),
             dataset=DatasetLink(
-                path=self.str(link, "path", "the dataset link"),
-                name=self.str(link, "name", "the dataset link", optional=True),
-                version=self.str(link, "version", "the dataset link"),
-                hash=self.str(link, "hash", "the dataset link"),
+                path=self.text(link, "path", "the dataset link"),
+                name=self.text(link, "name", "the dataset link", optional=True),
+                version=self.text(link, "version", "the dataset link"),
+                hash=self.text(link, "hash", "the dataset link"),
             ),
         )
 

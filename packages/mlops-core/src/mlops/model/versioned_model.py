@@ -14,7 +14,7 @@ from mlops.metadata import ModelRecord
 from mlops.model.serializer import ModelSerializer
 from mlops.model.training_config import TrainingConfig
 from mlops.progress import task as progress_task
-from mlops.store import Location, resolve_in
+from mlops.store import resolve_in
 from mlops.version import PublishedVersion
 
 

@@ -15,7 +15,7 @@ from mlops.store.cache import cache_dir
 from mlops.store.fsspec_store import FsspecStore
 from mlops.store.local import LocalStore
 from mlops.store.location import Location
-from mlops.store.resolve import resolve, resolve_in
+from mlops.store.urls import resolve, resolve_in
 
 __all__ = [
     "FileEntry",

@@ -20,7 +20,15 @@ import fsspec.callbacks
 from mlops import progress
 from mlops.errors import StoreError
 from mlops.store import cache
-from mlops.store.base import DirEntry, FileEntry, NonExclusiveStoreWarning, Store, check_entry, missing_file, store_errors
+from mlops.store.base import (
+    DirEntry,
+    FileEntry,
+    NonExclusiveStoreWarning,
+    Store,
+    check_entry,
+    missing_file,
+    store_errors,
+)
 from mlops.store.hashing import CHUNK_SIZE, sha256_of_own_file
 from mlops.store.location import Location
 
@@ -279,9 +287,7 @@ class FsspecStore(Store):
     def local_folder(self, loc: Location, files: Mapping[str, FileEntry]) -> Iterator[str]:
         from mlops.concurrency import concurrently
 
-        fetched = concurrently(
-            lambda item: self.fetch_verified(loc.child(item[0]), item[1], item[0]), files.items()
-        )
+        fetched = concurrently(lambda item: self.fetch_verified(loc.child(item[0]), item[1], item[0]), files.items())
         directory = tempfile.mkdtemp(prefix="mlops-load-")
         try:
             for relpath, src in zip(files, fetched, strict=True):
