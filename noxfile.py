@@ -1,10 +1,11 @@
-"""Developer tasks. `nox` runs the default sessions (tests, then packaging); `nox -s demo` runs the
-examples end to end; `nox -l` lists everything."""
+"""Developer tasks. `nox` runs the default sessions (lint, tests, then packaging); `nox -s demo` runs
+the examples end to end; `nox -l` lists everything."""
 
 from __future__ import annotations
 
 import glob
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import nox
@@ -18,7 +19,7 @@ TORCH = "torch==2.13.0"
 # matplotlib: history plots and the examples' charts; Pillow: the image example's PNG files.
 TEST_DEPS = ["pytest>=8", "moto[server]>=5", "boto3", "hypothesis>=6", "matplotlib", "pillow", "jsonschema"]
 
-nox.options.sessions = ["tests", "packaging"]
+nox.options.sessions = ["lint", "tests", "packaging"]
 nox.options.error_on_missing_interpreters = True
 
 
@@ -33,8 +34,13 @@ def _install_workspace(session: nox.Session) -> None:
     )  # fmt: skip
 
 
-def _tests(session: nox.Session, *paths: str) -> None:
-    _install_workspace(session)
+def _install_core(session: nox.Session) -> None:
+    """mlops-core with S3 support and the scikit-learn plugin only: no TensorFlow, no PyTorch."""
+    session.install("-e", f"{ROOT / 'packages/mlops-core'}[s3]", "-e", str(ROOT / "packages/mlops-sklearn"))
+
+
+def _tests(session: nox.Session, *paths: str, install: Callable[[nox.Session], None] = _install_workspace) -> None:
+    install(session)
     session.install(*TEST_DEPS)
     env = {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONHASHSEED": "0"}
     session.run("pytest", *(session.posargs or paths), env=env)
@@ -48,8 +54,8 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(name="tests-core", default=False)
 def tests_core(session: nox.Session) -> None:
-    """Only the framework-free core tests (quick feedback)."""
-    _tests(session, "tests/core")
+    """Only the framework-free core tests (quick feedback: installs neither TensorFlow nor PyTorch)."""
+    _tests(session, "tests/core", install=_install_core)
 
 
 @nox.session
@@ -91,11 +97,12 @@ def demo(session: nox.Session) -> None:
     session.run("python", str(ROOT / "examples" / "run_all.py"), *session.posargs, env={"TF_CPP_MIN_LOG_LEVEL": "3"})
 
 
-@nox.session(default=False)
+@nox.session
 def lint(session: nox.Session) -> None:
-    """ruff and mypy over the sources."""
+    """ruff and mypy over the sources (frameworks are not installed: mypy treats them as untyped)."""
     session.install("ruff", "mypy")
-    _install_workspace(session)
+    _install_core(session)
+    session.install("--no-deps", *(str(p) for p in sorted(ROOT.glob("packages/mlops-*")) if p.name != "mlops-core"))
     session.run("ruff", "check", "packages", "tests", "examples", "noxfile.py")
     session.run(
         "mypy", *(str(p) for p in ROOT.glob("packages/*/src/*") if p.is_dir() and not p.name.endswith(".egg-info"))
