@@ -178,3 +178,44 @@ def test_a_failed_fsync_aborts_the_publish_and_leaves_nothing(
     assert os.listdir(tmp_path / "ds") == []
     monkeypatch.undo()
     VersionedDataset(VersionedDatasetBuilder(raw_dir, CsvProcessor()).publish(str(tmp_path / "ds"), "v1")).verify()
+
+
+def test_many_small_files_are_flushed_once_before_meta_json(
+    tmp_path: Path, raw_dir: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From SYNCFS_MIN small files on, one filesystem flush replaces an fsync each, and it still
+    happens before meta.json is created; a failed flush aborts the publish."""
+    from mlops.store import LocalStore, local
+
+    for i in range(local.SYNCFS_MIN + 10):
+        (Path(raw_dir) / f"small-{i:04d}.txt").write_text(str(i))
+    events: list[str] = []
+    real_syncfs, real_create, real_fsync = local._syncfs, LocalStore.create_exclusive, os.fsync
+
+    def syncfs(folder: str) -> bool:
+        events.append("syncfs")
+        return real_syncfs(folder)
+
+    def fsync(fd: int) -> None:
+        events.append("fsync")
+        real_fsync(fd)
+
+    def create_exclusive(self: LocalStore, loc: Any, data: bytes) -> None:
+        events.append("create " + loc.name)
+        real_create(self, loc, data)
+
+    monkeypatch.setattr(local, "_syncfs", syncfs)
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(LocalStore, "create_exclusive", create_exclusive)
+    path = VersionedDatasetBuilder(raw_dir, CsvProcessor()).publish(str(tmp_path / "ds"), "v1")
+    assert events.count("syncfs") == 1 and events.index("syncfs") < events.index("create meta.json")
+    assert events.count("fsync") < 20  # the claim, the manifest and meta.json, not one per file
+    VersionedDataset(path).verify()
+
+    def failing_syncfs(folder: str) -> bool:
+        raise errors.StoreError(f"cannot flush the filesystem of {folder}: Input/output error")
+
+    monkeypatch.setattr(local, "_syncfs", failing_syncfs)
+    with pytest.raises(errors.StoreError, match="cannot flush"):
+        VersionedDatasetBuilder(raw_dir, CsvProcessor()).publish(str(tmp_path / "ds"), "v2")
+    assert sorted(os.listdir(tmp_path / "ds")) == ["v1"]

@@ -170,6 +170,11 @@ class Store:
         """Make a file written with ``durable=False`` durable (nothing by default: object stores
         hold what they acknowledged)."""
 
+    def sync_many(self, locs: Sequence[Location]) -> None:
+        """Make several files written with ``durable=False`` durable (default: :meth:`sync` each)."""
+        for loc in locs:
+            self.sync(loc)
+
     def replace_file(self, loc: Location, data: bytes) -> None:
         """Replace the file at ``loc`` with ``data`` so readers see the old or the new bytes, never a mix."""
         raise NotImplementedError

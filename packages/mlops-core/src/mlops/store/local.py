@@ -12,7 +12,7 @@ import shutil
 import stat
 import tempfile
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, ClassVar
@@ -146,6 +146,16 @@ class LocalStore(Store):
             except FileNotFoundError as exc:
                 raise StoreError(f"{loc.url} vanished before it was made durable") from exc
 
+    def sync_many(self, locs: Sequence[Location]) -> None:
+        """Many files: one ``syncfs`` of their filesystem (it flushes their data and the folders
+        holding them, and reports write-back errors since Linux 5.8), measured faster than one
+        fsync each from a few hundred files on; fewer: an fsync each, on helper threads."""
+        if len(locs) >= SYNCFS_MIN and _syncfs(os.path.dirname(locs[0].path)):
+            return
+        from mlops.concurrency import concurrently
+
+        concurrently(self.sync, locs, workers=4)
+
     def written(self, loc: Location, entry: FileEntry) -> None:
         cache.remember_verified(loc.path, entry.sha256)
 
@@ -278,6 +288,27 @@ class LocalStore(Store):
 
 
 _LOCAL = LocalStore()
+SYNCFS_MIN = 256
+"""From this many small files on, a publish flushes their filesystem once instead of each file."""
+
+
+def _syncfs(folder: str) -> bool:
+    """``syncfs(2)`` on the filesystem holding ``folder``; False where the call is missing (then the
+    caller fsyncs each file). A failure to write back raises :class:`StoreError`."""
+    libc = _libc()
+    if libc is None or not hasattr(libc, "syncfs"):
+        return False
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        if libc.syncfs(fd) != 0:
+            err = ctypes.get_errno()
+            if err in (errno.ENOSYS, errno.EINVAL):
+                return False
+            raise StoreError(f"cannot flush the filesystem of {folder}: {os.strerror(err)}")
+    finally:
+        os.close(fd)
+    return True
+
 
 
 def _create_folder_with_file(folder: str, name: str, data: bytes) -> None:
