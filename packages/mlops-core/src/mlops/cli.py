@@ -25,6 +25,7 @@ from mlops import registry
 from mlops.errors import IntegrityError, MlopsError, NoVersionsError
 from mlops.model.versioned_model import VersionedModel
 from mlops.transfer import republish, update_tags
+from mlops.trust.commands import inspect_command, keygen_command
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -809,6 +810,11 @@ def _number(value: Any) -> str:
 def _value(value: Any, limit: int = 70) -> str:
     text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# Commands defined in their own modules.
+cli.add_command(keygen_command)
+cli.add_command(inspect_command)
 
 
 if __name__ == "__main__":  # pragma: no cover - `python -m mlops` goes through __main__.py

@@ -1,0 +1,310 @@
+"""``mlops.sig``: a signature over every file of a version, in the format of OpenSSF ``model_signing``.
+
+The file is a Sigstore bundle (``application/vnd.dev.sigstore.bundle.v0.3+json``) holding a DSSE
+envelope whose payload is an in-toto Statement v1 with predicate type
+``https://model_signing/signature/v1.0``: one resource ``{name, algorithm: sha256, digest}`` per
+file, sorted by path components, and one subject whose sha256 is taken over the raw digests in that
+order. That is byte for byte the structure ``model_signing sign key`` writes, so
+``model_signing verify key VERSION --signature VERSION/mlops.sig --public_key NAME.pub`` checks a
+version on local disk. The serialization records ``ignore_paths: ["mlops.sig"]`` (the signature
+cannot cover itself) and nothing else: unlike ``model_signing``'s default, git files are not left
+out, because everything in a version folder is covered.
+
+Signing needs only ``{relpath: sha256}`` (the manifest's hashes): no data is read. Everything here
+is a pure function over bytes and mappings; the caller reads and writes the files.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from mlops.errors import UntrustedVersionError
+from mlops.trust.keys import TrustedKey, crypto, fingerprint
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey, EllipticCurvePublicKey
+
+SIGNATURE_FILE = "mlops.sig"
+BUNDLE_MEDIA_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
+PAYLOAD_TYPE = "application/vnd.in-toto+json"
+STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
+PREDICATE_TYPE = "https://model_signing/signature/v1.0"
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def sign_files(files: Mapping[str, str], private_key: EllipticCurvePrivateKey, *, name: str) -> bytes:
+    """The bytes of ``mlops.sig`` signing ``files`` (``{relpath: sha256 hex}``, every file of the
+    version but the signature itself) with ``private_key``; ``name`` is the subject's name (the
+    version folder's name, as ``model_signing`` records it; informative only)."""
+    crypto()
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    payload = statement_bytes(files, name=name)
+    signature = private_key.sign(pae(payload), ec.ECDSA(hashes.SHA256()))
+    bundle = {
+        "mediaType": BUNDLE_MEDIA_TYPE,
+        "verificationMaterial": {"publicKey": {"hint": fingerprint(private_key.public_key())}, "tlogEntries": []},
+        "dsseEnvelope": {
+            "payload": base64.b64encode(payload).decode(),
+            "payloadType": PAYLOAD_TYPE,
+            "signatures": [{"sig": base64.b64encode(signature).decode(), "keyid": ""}],
+        },
+    }
+    return json.dumps(bundle, separators=(",", ":")).encode()
+
+
+def statement_bytes(files: Mapping[str, str], *, name: str) -> bytes:
+    """The in-toto Statement listing ``files``, serialized as ``model_signing`` does (2-space JSON)."""
+    for relpath, digest in files.items():
+        _check_relpath(relpath)
+        if relpath == SIGNATURE_FILE:
+            raise ValueError(f"{SIGNATURE_FILE} cannot be covered by the signature it holds; leave it out of files")
+        if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
+            raise ValueError(f"the sha256 of {relpath!r} must be 64 lowercase hex digits, not {digest!r}")
+    ordered = sorted(files, key=_path_order)
+    statement = {
+        "_type": STATEMENT_TYPE,
+        "subject": [{"name": name, "digest": {"sha256": _root_digest(files[p] for p in ordered)}}],
+        "predicateType": PREDICATE_TYPE,
+        "predicate": {
+            "resources": [{"algorithm": "sha256", "name": p, "digest": files[p]} for p in ordered],
+            "serialization": {
+                "method": "files",
+                "hash_type": "sha256",
+                "allow_symlinks": False,
+                "ignore_paths": [SIGNATURE_FILE],
+            },
+        },
+    }
+    return json.dumps(statement, indent=2, ensure_ascii=False).encode()
+
+
+def pae(payload: bytes) -> bytes:
+    """DSSE v1 pre-authentication encoding of an in-toto payload: what the signature is over."""
+    return b"DSSEv1 %d %s %d %s" % (len(PAYLOAD_TYPE), PAYLOAD_TYPE.encode(), len(payload), payload)
+
+
+def signer_hint(bundle: bytes) -> str | None:
+    """The fingerprint of the key that claims to have signed ``bundle`` (unverified), if it names one."""
+    try:
+        hint = json.loads(bundle)["verificationMaterial"]["publicKey"]["hint"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return hint if isinstance(hint, str) and hint else None
+
+
+def verify_signature(
+    bundle: bytes,
+    trusted_keys: Sequence[EllipticCurvePublicKey | TrustedKey],
+    *,
+    where: str = "the version",
+) -> dict[str, str]:
+    """The ``{relpath: sha256}`` that ``bundle`` (the bytes of ``mlops.sig``) covers, once its DSSE
+    signature verifies with one of ``trusted_keys``.
+
+    Raises :class:`~mlops.errors.UntrustedVersionError` with reason ``untrusted-key`` (naming the
+    signer's fingerprint), ``invalid-signature`` (it names a trusted key but does not verify with it:
+    the signature or its payload was altered) or ``malformed``. ``where`` names the version in messages.
+    """
+    crypto()
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    keys = [
+        (k.path, k.key, k.fingerprint) if isinstance(k, TrustedKey) else (None, k, fingerprint(k)) for k in trusted_keys
+    ]
+    parsed = _parse_bundle(bundle, where)
+    payload, raw_signature, hint = parsed
+    candidates = [k for k in keys if k[2] == hint] if hint else keys
+    if not candidates:
+        raise UntrustedVersionError(
+            f"{SIGNATURE_FILE} of {where} was signed by key {hint}, which is not among the trusted keys "
+            f"({_key_list(keys)}); trust that key's .pub file if you trust its owner, or do not load this version",
+            reason="untrusted-key",
+            file=SIGNATURE_FILE,
+            key=hint,
+        )
+    for _path, key, _fp in candidates:
+        try:
+            key.verify(raw_signature, pae(payload), ec.ECDSA(hashes.SHA256()))
+            break
+        except InvalidSignature:
+            continue
+    else:
+        if hint:
+            raise UntrustedVersionError(
+                f"{SIGNATURE_FILE} of {where} names trusted key {hint} but its signature does not verify with it: "
+                "the signature or the list of files it signs was altered; do not load this version",
+                reason="invalid-signature",
+                file=SIGNATURE_FILE,
+                key=hint,
+            )
+        raise UntrustedVersionError(
+            f"{SIGNATURE_FILE} of {where} names no key and verifies with none of the trusted keys "
+            f"({_key_list(keys)}); do not load this version",
+            reason="untrusted-key",
+            file=SIGNATURE_FILE,
+        )
+    return _covered_files(payload, where)
+
+
+def check_covered(covered: Mapping[str, str], actual: Mapping[str, str], *, where: str = "the version") -> None:
+    """Check that ``covered`` (what the signature lists) is exactly ``actual`` (``{relpath: sha256}``
+    of the files the version holds; ``mlops.sig`` itself is left out).
+
+    Raises :class:`~mlops.errors.UntrustedVersionError` naming the first file not covered
+    (``not-covered``), whose hash differs (``hash-mismatch``) or that is signed but absent
+    (``missing``), with how many more problems there are.
+    """
+    present = {p: h for p, h in actual.items() if p != SIGNATURE_FILE}
+    problems: list[tuple[str, str, str]] = []
+    for path in sorted(set(present) - set(covered), key=_path_order):
+        problems.append(
+            (
+                "not-covered",
+                path,
+                f"{path} in {where} is not covered by its signature ({SIGNATURE_FILE}): it was added or renamed "
+                "after signing. Do not load this version; if the change is yours, sign the version again",
+            )
+        )
+    for path in sorted(set(present) & set(covered), key=_path_order):
+        if present[path] != covered[path]:
+            problems.append(
+                (
+                    "hash-mismatch",
+                    path,
+                    f"{path} in {where} has sha256 {present[path][:12]}..., but its signature ({SIGNATURE_FILE}) "
+                    f"says {covered[path][:12]}...: it was changed after signing. Do not load this version",
+                )
+            )
+    for path in sorted(set(covered) - set(present), key=_path_order):
+        problems.append(
+            (
+                "missing",
+                path,
+                f"{path} is covered by the signature of {where} ({SIGNATURE_FILE}) but missing from it: a file "
+                "was removed or renamed after signing. Do not load this version",
+            )
+        )
+    if problems:
+        reason, path, message = problems[0]
+        if len(problems) > 1:
+            message += f" ({len(problems) - 1} more file(s) differ from the signature)"
+        raise UntrustedVersionError(message, reason=reason, file=path)
+
+
+# --- internals ------------------------------------------------------------------------------------------
+
+
+def _path_order(relpath: str) -> tuple[str, ...]:
+    """model_signing sorts resources as ``PurePosixPath`` objects: component by component."""
+    return tuple(relpath.split("/"))
+
+
+def _root_digest(digests: Iterable[str]) -> str:
+    sha = hashlib.sha256()
+    for digest in digests:
+        sha.update(bytes.fromhex(digest))
+    return sha.hexdigest()
+
+
+def _check_relpath(relpath: Any) -> str:
+    if (
+        not isinstance(relpath, str)
+        or not relpath
+        or relpath.startswith("/")
+        or "\\" in relpath
+        or "\0" in relpath
+        or any(part in ("", ".", "..") for part in relpath.split("/"))
+    ):
+        raise ValueError(f"{relpath!r} is not a relative path inside the version folder")
+    return relpath
+
+
+def _malformed(where: str, detail: str) -> UntrustedVersionError:
+    return UntrustedVersionError(
+        f"{SIGNATURE_FILE} of {where} is malformed ({detail}); it is not a signature mlops or model_signing "
+        "wrote. Do not load this version; sign it again if it is yours",
+        reason="malformed",
+        file=SIGNATURE_FILE,
+    )
+
+
+def _parse_bundle(bundle: bytes, where: str) -> tuple[bytes, bytes, str | None]:
+    """(payload, DER signature, key hint) of a bundle, structurally checked (not yet verified)."""
+    try:
+        doc = json.loads(bundle)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise _malformed(where, f"not JSON: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise _malformed(where, "not a JSON object")
+    if doc.get("mediaType") != BUNDLE_MEDIA_TYPE:
+        raise _malformed(where, f"media type {doc.get('mediaType')!r}, expected {BUNDLE_MEDIA_TYPE!r}")
+    envelope = doc.get("dsseEnvelope")
+    if not isinstance(envelope, dict):
+        raise _malformed(where, "no DSSE envelope")
+    if envelope.get("payloadType") != PAYLOAD_TYPE:
+        raise _malformed(where, f"payload type {envelope.get('payloadType')!r}, expected {PAYLOAD_TYPE!r}")
+    signatures = envelope.get("signatures")
+    if not isinstance(signatures, list) or not signatures or not isinstance(signatures[0], dict):
+        raise _malformed(where, "no signature in the envelope")
+    try:
+        payload = base64.b64decode(envelope.get("payload", ""), validate=True)
+        raw_signature = base64.b64decode(signatures[0].get("sig", ""), validate=True)
+    except (binascii.Error, TypeError, ValueError) as exc:
+        raise _malformed(where, f"bad base64: {exc}") from exc
+    if not payload or not raw_signature:
+        raise _malformed(where, "empty payload or signature")
+    material = doc.get("verificationMaterial")
+    public_key = material.get("publicKey") if isinstance(material, dict) else None
+    hint = public_key.get("hint") if isinstance(public_key, dict) else None
+    return payload, raw_signature, hint if isinstance(hint, str) and hint else None
+
+
+def _covered_files(payload: bytes, where: str) -> dict[str, str]:
+    """The files a verified payload lists, after checking it is a model_signing v1.0 statement of
+    sha256 file digests whose subject digest matches its resources."""
+    try:
+        statement = json.loads(payload)
+        if statement["_type"] != STATEMENT_TYPE:
+            raise _malformed(where, f"statement type {statement['_type']!r}")
+        if statement["predicateType"] != PREDICATE_TYPE:
+            raise _malformed(where, f"predicate type {statement['predicateType']!r}, expected {PREDICATE_TYPE!r}")
+        (subject,) = statement["subject"]
+        expected_root = subject["digest"]["sha256"]
+        predicate = statement["predicate"]
+        serialization = predicate["serialization"]
+        if serialization["method"] != "files" or serialization["hash_type"] != "sha256":
+            raise _malformed(
+                where, f"serialization {serialization['method']}/{serialization['hash_type']}, expected files/sha256"
+            )
+        covered: dict[str, str] = {}
+        digests = []
+        for resource in predicate["resources"]:
+            name, digest = _check_relpath(resource["name"]), resource["digest"]
+            if resource["algorithm"] != "sha256" or not isinstance(digest, str) or not _SHA256.fullmatch(digest):
+                raise _malformed(where, f"resource {name!r} has no sha256 digest")
+            if name in covered:
+                raise _malformed(where, f"resource {name!r} is listed twice")
+            covered[name] = digest
+            digests.append(digest)
+    except UntrustedVersionError:
+        raise
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        raise _malformed(where, f"unexpected statement: {type(exc).__name__}: {exc}") from exc
+    if _root_digest(digests) != expected_root:
+        raise _malformed(where, "its subject digest does not match the resources it lists")
+    return covered
+
+
+def _key_list(keys: Sequence[tuple[str | None, Any, str]]) -> str:
+    return ", ".join(f"{path}: {fp}" if path else fp for path, _key, fp in keys) or "none"
