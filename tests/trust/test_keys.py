@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -32,13 +33,13 @@ def _write(path: Path, data: bytes, mode: int = 0o600) -> Path:
     return path
 
 
-def _private_pem(key: object, fmt: serialization.PrivateFormat = serialization.PrivateFormat.PKCS8) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, fmt, serialization.NoEncryption())  # type: ignore[attr-defined]
+def _private_pem(key: Any, fmt: serialization.PrivateFormat = serialization.PrivateFormat.PKCS8) -> bytes:
+    return bytes(key.private_bytes(serialization.Encoding.PEM, fmt, serialization.NoEncryption()))
 
 
-def _public_pem(key: object) -> bytes:
-    return key.public_key().public_bytes(  # type: ignore[attr-defined]
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+def _public_pem(key: Any) -> bytes:
+    return bytes(
+        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
 
 

@@ -63,11 +63,11 @@ def test_model_signing_api_verifies_and_refuses_an_added_file(tmp_path: Path, ke
 
     folder = _folder(tmp_path)
     (folder / "mlops.sig").write_bytes(sign_files(_hashes(folder), load_signing_key(key_pair[0]).key, name="v1"))
-    config = verifying.Config().use_elliptic_key_verifier(public_key=key_pair[1])
+    config = verifying.Config().use_elliptic_key_verifier(public_key=key_pair[1])  # type: ignore[no-untyped-call]
     config.verify(folder, folder / "mlops.sig")  # raises on failure; the signature's ignore_paths skip mlops.sig
     (folder / "raw" / "extra.pkl").write_bytes(b"added after signing")
-    config = verifying.Config().use_elliptic_key_verifier(public_key=key_pair[1])
-    config.set_hashing_config(hashing.Config().set_ignored_paths(paths=["mlops.sig"]))
+    config = verifying.Config().use_elliptic_key_verifier(public_key=key_pair[1])  # type: ignore[no-untyped-call]
+    config.set_hashing_config(hashing.Config().set_ignored_paths(paths=["mlops.sig"]))  # type: ignore[no-untyped-call]
     with pytest.raises(ValueError, match="Extra files found"):
         config.verify(folder, folder / "mlops.sig")
 
