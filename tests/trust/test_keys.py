@@ -196,3 +196,12 @@ def test_a_folder_is_not_a_key(tmp_path: Path) -> None:
         load_trusted_key(tmp_path)
     with pytest.raises(KeyExistsError, match="is a folder"):
         generate_key_pair(tmp_path)
+
+
+def test_import_mlops_and_its_cli_do_not_import_cryptography() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, mlops, mlops.cli, mlops.trust.policy; print('cryptography' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "False"

@@ -287,3 +287,23 @@ def test_signing_key_from_argument_or_environment(key_pair: tuple[Path, Path], m
     assert signing_key_from(from_env) is from_env
     explicit = signing_key_from(str(key_pair[0]))
     assert explicit is not None and explicit.path == str(key_pair[0])
+
+
+# --- the fast writers match the json module ------------------------------------------------------------
+
+
+def test_the_statement_and_bundle_are_byte_for_byte_what_json_dumps_writes(key_pair: tuple[Path, Path]) -> None:
+    from pathlib import PurePosixPath
+
+    from mlops.trust.signature import _root_digest, _sorted_paths, _statement, _statement_json
+
+    odd = {f'dir-{i % 3}/ré"q{i}.bin': _sha(b"%d" % i) for i in range(20)} | {"a.b": _sha(b"1"), "a/b": _sha(b"2")}
+    for files in ({}, FILES, odd):
+        ordered = _sorted_paths(files)
+        assert ordered == [str(p) for p in sorted(PurePosixPath(p) for p in files)]  # model_signing's order
+        root = _root_digest([files[p] for p in ordered])
+        for name in ("v1", 'ü"name'):
+            expected = json.dumps(_statement(ordered, files, name, root), indent=2, ensure_ascii=False)
+            assert _statement_json(ordered, files, name, root) == expected
+    bundle = sign_files(odd, load_signing_key(key_pair[0]).key, name="v1")
+    assert json.dumps(json.loads(bundle), separators=(",", ":")).encode() == bundle
