@@ -100,7 +100,10 @@ def inspect_command(path: str, files: tuple[str, ...], as_json: bool) -> None:
         return
     click.echo(f"{versions.describe(version)}  {version.path}")
     if not reports:
-        click.echo("no pickled files: loading this version unpickles nothing")
+        click.echo(
+            "no pickled files: loading this version unpickles nothing (formats such as Keras' model.h5 can "
+            "still run code: Lambda layers and custom objects)"
+        )
     for report in reports:
         _print_report(report)
 

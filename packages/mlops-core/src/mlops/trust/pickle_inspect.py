@@ -68,7 +68,7 @@ _BY_VALUE_HELPERS = frozenset(
     {
         "_make_skeleton_class", "_make_skeleton_enum", "_make_function", "dynamic_subimport", "_class_setstate",
         "_function_setstate", "_make_cell", "_make_empty_cell", "_builtin_type", "_make_typevar",
-        "_make_dict_keys", "_make_dict_values", "_make_dict_items", "subimport", "_get_dataclass_field_type_sentinel",
+        "_make_dict_keys", "_make_dict_values", "_make_dict_items", "_get_dataclass_field_type_sentinel",
     }
 )  # fmt: skip
 
