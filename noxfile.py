@@ -16,8 +16,20 @@ VERSION = "0.1.0"
 # The CPU build of PyTorch. Installed before anything that depends on torch, so that a looser
 # requirement does not pull a multi-GB CUDA build.
 TORCH = "torch==2.13.0"
-# matplotlib: history plots and the examples' charts; Pillow: the image example's PNG files.
-TEST_DEPS = ["pytest>=8", "moto[server]>=5", "boto3", "hypothesis>=6", "matplotlib", "pillow", "jsonschema"]
+# matplotlib: history plots and the examples' charts; Pillow: the image example's PNG files;
+# jsonschema: written meta.json files are checked against the shipped schema; model-signing: OpenSSF's
+# tool, which must verify mlops.sig files (1.1.1 imports OpenSSL without declaring it, hence pyopenssl).
+TEST_DEPS = [
+    "pytest>=8",
+    "moto[server]>=5",
+    "boto3",
+    "hypothesis>=6",
+    "matplotlib",
+    "pillow",
+    "jsonschema",
+    "model-signing>=1.1",
+    "pyopenssl",
+]
 
 nox.options.sessions = ["lint", "tests", "packaging"]
 nox.options.error_on_missing_interpreters = True
@@ -27,7 +39,7 @@ def _install_workspace(session: nox.Session) -> None:
     """Every distribution of the monorepo, editable, with all frameworks and S3 support."""
     session.install(TORCH)
     session.install(
-        "-e", f"{ROOT / 'packages/mlops-core'}[s3]",
+        "-e", f"{ROOT / 'packages/mlops-core'}[s3,signing]",
         "-e", str(ROOT / "packages/mlops-keras"),
         "-e", str(ROOT / "packages/mlops-torch"),
         "-e", str(ROOT / "packages/mlops-sklearn"),

@@ -22,7 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import report  # noqa: E402
 from harness import Context, Results, rmtree  # noqa: E402
 
-AREAS = ("import", "dataset", "models", "s3", "listing")
+AREAS = ("import", "dataset", "models", "s3", "listing", "signing")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -96,7 +96,7 @@ def main() -> None:
     print(f"published {classifier!r}\n  at {path}")
     print(f"  serializer {serializer['name']!r} from the distribution {serializer['distribution']} "
           f"{serializer['distribution_version']}, found through its entry point")
-    print(f"  files: {', '.join(sorted(model.metadata['files']))} (plain .npy arrays, no pickle)")
+    print(f"  files: {', '.join(sorted(model.files))} (plain .npy arrays, no pickle)")
 
     # Later, elsewhere: the path is enough. mlops loads the plugin and its serializer rebuilds the model.
     loaded = model.model

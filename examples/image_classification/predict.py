@@ -19,7 +19,7 @@ import numpy as np
 
 import mlops
 from mlops import VersionedModel
-from mlops.errors import NoVersionsError
+from mlops.errors import NoVersionsError, RootNotFoundError
 
 PER_LINE = 3
 """Predictions printed per line."""
@@ -47,7 +47,7 @@ def main() -> None:
     answers_file = args.answers or os.path.join(args.out, "pred_answers.csv")
     try:
         model_path = args.model or mlops.latest(os.path.join(args.out, "store", "models", "digits"))
-    except NoVersionsError as exc:
+    except (NoVersionsError, RootNotFoundError) as exc:
         raise SystemExit(f"{exc}\nTrain one first (train.py), or give a model's path.") from None
 
     model = VersionedModel(model_path)

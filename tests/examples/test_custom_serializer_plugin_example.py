@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from format_checks import manifest_of
 
 from mlops import VersionedModel
 from mlops.errors import SerializerNotInstalledError
@@ -44,7 +45,7 @@ def test_demo_publishes_and_loads_through_the_plugin(
     meta = json.loads((version / "meta.json").read_text())
     assert meta["serializer"]["name"] == "numpy-centroid"
     assert meta["serializer"]["distribution"] == "mlops-numpy-centroid"
-    assert sorted(meta["files"]) == ["centroids.npy", "classes.npy"]
+    assert sorted(manifest_of(str(version))) == ["centroids.npy", "classes.npy"]
     assert "serializer 'numpy-centroid' from the distribution mlops-numpy-centroid 0.1.0" in out
     assert "same centroids as the trained one" in out
     accuracy = re.search(r"test accuracy: ([\d.]+) \(120 digits\)", out)

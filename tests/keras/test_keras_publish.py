@@ -18,6 +18,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from format_checks import manifest_of
 
 from mlops.dataset.versioned_dataset import VersionedDataset
 from mlops.errors import TrainingConfigError
@@ -54,7 +55,7 @@ def test_publish_and_load_without_naming_the_framework(
     assert meta["serializer"]["distribution"] == "mlops-keras"
     assert meta["framework"] == {"keras": keras.__version__, "tensorflow": tf.__version__, "h5py": h5py.__version__}
     assert meta["training"] == {"history": expected_history(classifier.history), "train_args": TRAIN_ARGS}
-    assert sorted(meta["files"]) == [H5_FILE]
+    assert sorted(manifest_of(path)) == [H5_FILE]
     assert meta["dataset"]["hash"] == dataset.hash
 
     model = VersionedModel(path)
@@ -75,7 +76,7 @@ def test_native_keras_format_on_request(store: str, dataset_path: str, classifie
 
     meta = read_meta(path)
     assert meta["serializer"]["name"] == "keras"
-    assert sorted(meta["files"]) == [KERAS_FILE]
+    assert sorted(manifest_of(path)) == [KERAS_FILE]
     model = VersionedModel(path)  # loaded through the registered (default, h5) serializer
     np.testing.assert_array_equal(
         model.predict(classifier.x[:50]), classifier.model.predict(classifier.x[:50], verbose=0)
@@ -85,7 +86,7 @@ def test_native_keras_format_on_request(store: str, dataset_path: str, classifie
 
 def test_serializer_by_name_uses_the_h5_default(store: str, dataset_path: str, regressor: Any) -> None:
     path = VersionedModelBuilder(dataset_path, regressor.model).publish(f"{store}/models", "v1", serializer="keras")
-    assert sorted(read_meta(path)["files"]) == [H5_FILE]
+    assert sorted(manifest_of(path)) == [H5_FILE]
     model = VersionedModel(path)
     np.testing.assert_array_equal(model.predict(regressor.x), regressor.model.predict(regressor.x, verbose=0))
     assert model.model.loss == "mse"

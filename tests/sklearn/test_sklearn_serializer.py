@@ -22,6 +22,7 @@ import joblib
 import numpy as np
 import pytest
 import sklearn
+from format_checks import manifest_of
 from sklearn.datasets import load_breast_cancer, load_wine
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
@@ -160,9 +161,9 @@ def test_meta_json_records_the_serializer_and_its_versions(
     assert framework["joblib"] == joblib.__version__
     assert framework["numpy"] == np.__version__
     assert "scipy" in framework
-    assert list(meta["files"]) == [MODEL_FILE]
+    assert list(manifest_of(path)) == [MODEL_FILE]
     stored = _read_bytes(f"{path}/{MODEL_FILE}")
-    assert meta["files"][MODEL_FILE] == {"sha256": hashlib.sha256(stored).hexdigest(), "size": len(stored)}
+    assert manifest_of(path)[MODEL_FILE] == {"sha256": hashlib.sha256(stored).hexdigest(), "size": len(stored)}
 
 
 def test_model_links_back_to_its_dataset(store: str, raw_dirs: dict[str, str], trained: dict[str, Any]) -> None:

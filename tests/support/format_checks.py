@@ -20,3 +20,13 @@ def _validator() -> Any:
 def check_against_json_schema(meta: dict[str, Any]) -> None:
     """Raise ``jsonschema.ValidationError`` unless ``meta`` (a decoded meta.json) fits the schema."""
     _validator().validate(meta)
+
+
+def manifest_of(path: str) -> dict[str, dict[str, Any]]:
+    """``{relpath: {"sha256", "size"}}`` of the version at ``path`` (any store), read from its
+    ``manifest.jsonl`` as a reader of the documented format would."""
+    import fsspec
+
+    with fsspec.open(f"{path.rstrip('/')}/manifest.jsonl", "rb") as f:
+        lines = [json.loads(line) for line in f.read().splitlines()]
+    return {line["path"]: {"sha256": line["sha256"], "size": line["size"]} for line in lines}

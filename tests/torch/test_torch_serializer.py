@@ -17,6 +17,7 @@ import fsspec
 import numpy as np
 import pytest
 import torch
+from format_checks import manifest_of
 from safetensors import safe_open
 from safetensors.torch import save_model
 from sklearn.datasets import load_digits
@@ -150,8 +151,8 @@ def test_publish_and_load_on_every_store(
     meta = loaded.metadata
     assert meta["serializer"]["name"] == "torch"
     assert meta["serializer"]["distribution"] == "mlops-torch"
-    assert set(meta["files"]) == {MODEL_FILE, WEIGHTS_FILE}
-    for relpath, entry in meta["files"].items():
+    assert set(manifest_of(path)) == {MODEL_FILE, WEIGHTS_FILE}
+    for relpath, entry in manifest_of(path).items():
         assert entry["sha256"] == sha256_of(f"{path}/{relpath}")
     assert set(meta["framework"]) == {"torch", "safetensors"}
     assert meta["framework"]["torch"] == torch.__version__

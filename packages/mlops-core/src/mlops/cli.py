@@ -27,6 +27,7 @@ from mlops.metadata import AnyRecord, DatasetRecord, ModelRecord, ProcessorRecor
 from mlops.model.versioned_model import VersionedModel
 from mlops.store import FileEntry
 from mlops.transfer import republish, update_tags
+from mlops.trust.commands import inspect_command, keygen_command, sign_command
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -152,6 +153,15 @@ def _show_warning(message: Warning | str, category: type[Warning], *args: Any, *
 
 def _json_option(function: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts instead of text.")(function)
+
+
+def _key_option(function: F) -> F:
+    return click.option(
+        "--key",
+        "key",
+        metavar="NAME",
+        help="Private key (from `mlops keygen`) to sign with; default: MLOPS_SIGNING_KEY.",
+    )(function)
 
 
 def _tag_option(function: F) -> F:
@@ -361,15 +371,23 @@ def _processor_text(processor: ProcessorRecord) -> str:
 
 @cli.command("verify")
 @click.argument("path")
+@click.option(
+    "--key",
+    "keys",
+    multiple=True,
+    metavar="NAME.pub",
+    help="Also require a signature by this public key over every file (repeatable: any of them).",
+)
 @_json_option
 @click.pass_obj
-def verify_command(settings: Settings, path: str, as_json: bool) -> None:
-    """Check every file of PATH against its sha256 in meta.json.
+def verify_command(settings: Settings, path: str, keys: tuple[str, ...], as_json: bool) -> None:
+    """Check every file of PATH against its sha256 in the manifest.
 
     Prints OK, or names the first file that is missing, truncated or changed (status 1).
-    Remote files are downloaded and hashed again, never taken from the local cache.
+    Remote files are downloaded and hashed again, never taken from the local cache. With --key
+    (or MLOPS_TRUSTED_KEYS), the version must also be signed by a trusted key, covering every file.
     """
-    version = registry.open_version(path, storage_options=settings.storage_options)
+    version = registry.open_version(path, storage_options=settings.storage_options, trusted_keys=list(keys) or None)
     summary = f"{version.kind} {version.name} {version.version}"
     try:
         version.verify()
@@ -379,10 +397,11 @@ def verify_command(settings: Settings, path: str, as_json: bool) -> None:
         raise
     files = version.files
     if as_json:
-        _print_json({"path": version.path, "ok": True, "files": len(files)})
+        _print_json({"path": version.path, "ok": True, "files": len(files), "signed_by": version.signer})
     else:
         total = _size(sum(e.size for e in files.values()))
-        click.echo(f"OK  {summary}: {_count(len(files), 'file')} ({total}) match meta.json")
+        signed = f"; signed by the trusted key {version.signer[:16]}" if version.signer else ""
+        click.echo(f"OK  {summary}: {_count(len(files), 'file')} ({total}) match meta.json{signed}")
 
 
 # --- lineage -------------------------------------------------------------------------------------------------
@@ -630,6 +649,7 @@ def _qualname(cls: type) -> str:
     callback=_parse_storage_options,
     help="Store option for NEW_ROOT only (repeatable); by default NEW_ROOT gets the global -o options.",
 )
+@_key_option
 @_json_option
 @click.pass_obj
 def republish_command(
@@ -638,6 +658,7 @@ def republish_command(
     new_root: str,
     version: str | None,
     target_options: dict[str, Any] | None,
+    key: str | None,
     as_json: bool,
 ) -> None:
     """Copy the version at PATH under NEW_ROOT, e.g. local to S3.
@@ -651,6 +672,7 @@ def republish_command(
         version=version,
         storage_options=settings.storage_options,
         target_storage_options=target_options,
+        signing_key=key,
     )
     if as_json:
         _print_json(registry.version_info(url, storage_options=target_options or settings.storage_options).to_json())
@@ -662,16 +684,19 @@ def republish_command(
 @click.argument("path")
 @click.option("--add", "add", multiple=True, metavar="TAG", help="Tag to add (repeatable).")
 @click.option("--remove", "remove", multiple=True, metavar="TAG", help="Tag to remove (repeatable).")
+@_key_option
 @_json_option
 @click.pass_obj
-def tag_command(settings: Settings, path: str, add: tuple[str, ...], remove: tuple[str, ...], as_json: bool) -> None:
+def tag_command(
+    settings: Settings, path: str, add: tuple[str, ...], remove: tuple[str, ...], key: str | None, as_json: bool
+) -> None:
     """Add or remove tags of the version at PATH, and print its tags.
 
     Tags are labels, not content: the hash and the manifest stay valid. Two tag updates of one
-    version at the same moment: the last one wins.
+    version at the same moment: the last one wins. A signed version is signed again (--key).
     """
     if add or remove:
-        tags = update_tags(path, add, remove, storage_options=settings.storage_options)
+        tags = update_tags(path, add, remove, signing_key=key, storage_options=settings.storage_options)
     else:
         tags = list(registry.version_info(path, storage_options=settings.storage_options).tags)
     if as_json:
@@ -806,6 +831,12 @@ def _number(value: Any) -> str:
 def _value(value: Any, limit: int = 70) -> str:
     text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# Commands defined in their own modules.
+cli.add_command(keygen_command)
+cli.add_command(inspect_command)
+cli.add_command(sign_command)
 
 
 if __name__ == "__main__":  # pragma: no cover - `python -m mlops` goes through __main__.py

@@ -99,6 +99,57 @@ class StoreError(MlopsError, OSError):
     """Raised when the store fails mid-operation (network error, permission denied...)."""
 
 
+# --- signing and trust -----------------------------------------------------------------------------
+
+
+class UntrustedVersionError(IntegrityError):
+    """Raised under a trust policy when a version's signature does not prove every file came from a trusted key."""
+
+    # An IntegrityError, so every handler that refuses a damaged version refuses an untrusted one too.
+    # reason: "unsigned", "untrusted-key", "malformed", "not-covered", "hash-mismatch" or "missing";
+    # file: the file concerned; key: the signer's fingerprint (sha256 of its public key PEM), when known.
+    def __init__(self, message: str, *, reason: str, file: str | None = None, key: str | None = None) -> None:
+        super().__init__(message, file=file)
+        self.reason = reason
+        self.key = key
+
+
+class SigningKeyError(MlopsError, ValueError):
+    """Raised when a key file cannot be used: not PEM, not an ECDSA P-256 key, or the wrong half of a pair."""
+
+
+class KeyFileNotFoundError(SigningKeyError, FileNotFoundError):
+    """Raised when a signing or trusted key file does not exist."""
+
+
+class InsecureKeyFileError(SigningKeyError, PermissionError):
+    """Raised when a private key file is readable or writable by group or others (it must be mode 0600)."""
+
+
+class KeyPasswordError(SigningKeyError):
+    """Raised when a private key is encrypted and no passphrase, or a wrong one, is given."""
+
+
+class KeyExistsError(SigningKeyError, FileExistsError):
+    """Raised by ``mlops keygen`` when a key file of that name already exists (``--force`` replaces it)."""
+
+
+class SignedVersionError(MlopsError):
+    """Raised when changing a signed version (its tags) without a key to sign it again."""
+
+
+class SignatureExistsError(MlopsError, FileExistsError):
+    """Raised when signing a version that already has an ``mlops.sig``."""
+
+
+class TrustPolicyError(MlopsError, ValueError):
+    """Raised when ``trusted_keys`` is given but names no key file."""
+
+
+class PickleInspectionError(MlopsError, ValueError):
+    """Raised by ``mlops inspect`` when a file is not a pickle it can read (truncated, or an unknown container)."""
+
+
 # --- plugins and models ----------------------------------------------------------------------------
 
 

@@ -30,7 +30,12 @@ logger = logging.getLogger(__name__)
 
 
 def read_record(loc: Location, kind: str | None = None) -> AnyRecord:
-    """The parsed meta.json of the version at ``loc`` (of ``kind`` when given).
+    """The parsed meta.json of the version at ``loc`` (of ``kind`` when given); see :func:`read_meta`."""
+    return read_meta(loc, kind)[0]
+
+
+def read_meta(loc: Location, kind: str | None = None) -> tuple[AnyRecord, bytes]:
+    """The parsed meta.json of the version at ``loc`` (of ``kind`` when given), and its bytes.
 
     Raises :class:`VersionNotFoundError` when nothing is there (with advice when ``loc`` is a
     publication root), :class:`IncompleteVersionError` when a publish started but never committed,
@@ -40,7 +45,7 @@ def read_record(loc: Location, kind: str | None = None) -> AnyRecord:
         raw = loc.store.read_bytes(loc.child(metadata.META_FILE))
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         raise _why_missing(loc, kind or "dataset or model") from None
-    return metadata.parse(raw, loc.url, kind)
+    return metadata.parse(raw, loc.url, kind), raw
 
 
 def read_manifest(loc: Location, record: VersionRecord) -> dict[str, FileEntry]:

@@ -26,12 +26,12 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -49,6 +49,9 @@ from mlops.metadata import manifest as manifest_codec
 from mlops.store import FileEntry, Location
 from mlops.store.hashing import CHUNK_SIZE
 
+if TYPE_CHECKING:
+    from mlops.trust.keys import SigningKey
+
 _MAX_LABEL = 200
 SYNC_THREADS = 4
 """Local fsyncs in flight at once during a publish (they wait on the disk, not on the CPU)."""
@@ -64,6 +67,17 @@ ACTIVE_CLAIMS: set[str] = set()
 def timestamp() -> str:
     """The current local time in ISO 8601 with microseconds, e.g. ``2021-12-19T06:59:00.451852``."""
     return datetime.now().isoformat(timespec="microseconds")
+
+
+def signing_key(key: str | os.PathLike[str] | SigningKey | None) -> SigningKey | None:
+    """The key a publish signs with: ``key`` (a private key file) or ``MLOPS_SIGNING_KEY``; ``None``
+    when neither is set. Loaded (and checked: format, permissions) before anything is written; the
+    trust package is imported only when a key is asked for."""
+    if key is None and not os.environ.get("MLOPS_SIGNING_KEY", "").strip():
+        return None
+    from mlops.trust.policy import signing_key_from
+
+    return signing_key_from(key)
 
 
 def check_version(version: Any) -> str:
@@ -268,9 +282,19 @@ class VersionWriter:
 
     # --- end -----------------------------------------------------------------------------------------
 
-    def commit(self, record: AnyRecord) -> str:
+    def commit(
+        self,
+        record: AnyRecord,
+        *,
+        signing_key: SigningKey | None = None,
+        signature: Callable[[bytes], bytes | None] | None = None,
+    ) -> str:
         """Write the manifest of every file written, then meta.json (making the version exist) from
-        ``record`` completed with the manifest's reference, release the claim, return the version's URL."""
+        ``record`` completed with the manifest's reference, release the claim, return the version's URL.
+
+        With ``signing_key``, ``mlops.sig`` (a signature over every file, meta.json included) is
+        written just before meta.json; ``signature`` instead gives those bytes from meta.json's (a
+        republish keeping its source's signature), or ``None`` to leave the version unsigned."""
         entries = dict(sorted(self.entries.items()))
         manifest_bytes = manifest_codec.encode(entries)
         record = replace(
@@ -280,6 +304,13 @@ class VersionWriter:
             inline_files=None,
         )
         meta_bytes = metadata.dump(record)
+        signed: bytes | None = None
+        if signing_key is not None:
+            from mlops.trust.versions import covered_files, signature_for
+
+            signed = signature_for(self.loc, covered_files(record, entries, meta_bytes), signing_key)
+        elif signature is not None:
+            signed = signature(meta_bytes)
         try:
             ours = self.store.read_bytes(self.loc.child(layout.CLAIM_FILE)) == self._claim
         except FileNotFoundError:
@@ -291,6 +322,8 @@ class VersionWriter:
             )
         self._wait_until_durable()  # meta.json must never be on disk before the files it lists
         self.store.write_stream(self.loc.child(metadata.MANIFEST_FILE), [manifest_bytes], durable=True)
+        if signed is not None:
+            self.store.write_stream(self.loc.child(metadata.SIGNATURE_FILE), [signed], durable=True)
         self.store.create_exclusive(self.loc.child(metadata.META_FILE), meta_bytes)
         self._committed = True
         self.store.remove(self.loc.child(layout.CLAIM_FILE))
@@ -301,7 +334,7 @@ class VersionWriter:
         often why we abort), the leftover stays an incomplete version: never visible, removable
         with :func:`mlops.maintenance.remove_incomplete`; the original error is what the caller sees."""
         try:
-            for relpath in [*self.entries, metadata.MANIFEST_FILE]:
+            for relpath in [*self.entries, metadata.MANIFEST_FILE, metadata.SIGNATURE_FILE]:
                 self.store.remove(self.loc.child(relpath))
             self.store.remove(self.loc)
         except MlopsError as exc:

@@ -24,6 +24,7 @@ from mlops.store import resolve
 if TYPE_CHECKING:
     from mlops.dataset.versioned_dataset import VersionedDataset
     from mlops.model.versioned_model import VersionedModel
+    from mlops.version import TrustedKeys
 
 __all__ = [
     "RootListing",
@@ -157,10 +158,13 @@ def version_info(path: str | os.PathLike[str], *, storage_options: dict[str, Any
 
 
 def open_version(
-    path: str | os.PathLike[str], *, storage_options: dict[str, Any] | None = None
+    path: str | os.PathLike[str],
+    *,
+    storage_options: dict[str, Any] | None = None,
+    trusted_keys: TrustedKeys = None,
 ) -> VersionedDataset | VersionedModel:
     """Open the version at ``path`` as a :class:`VersionedDataset` or a :class:`VersionedModel`,
-    whichever its meta.json says it is (only meta.json is read)."""
+    whichever its meta.json says it is (only meta.json is read, and with a trust policy its signature)."""
     from mlops.dataset.versioned_dataset import VersionedDataset
     from mlops.model.versioned_model import VersionedModel
 
@@ -168,7 +172,7 @@ def open_version(
     kind = layout.read_record(loc).kind
     logger.debug("opening %s %s", kind, path)
     opener = VersionedDataset if kind == "dataset" else VersionedModel
-    return opener(loc)
+    return opener(loc, trusted_keys=trusted_keys)
 
 
 def no_versions_message(listing: RootListing, tags: set[str] | frozenset[str] = frozenset()) -> str:

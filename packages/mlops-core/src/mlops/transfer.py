@@ -11,15 +11,17 @@ from __future__ import annotations
 import logging
 import os
 import time
+import warnings
 from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
 from mlops import layout, metadata
-from mlops.errors import IntegrityError, InvalidTagsError, StoreError
+from mlops.errors import IntegrityError, InvalidTagsError, SignedVersionError, StoreError
 from mlops.progress import task as progress_task
 from mlops.publication import VersionWriter, check_tags, check_version
-from mlops.store import resolve
+from mlops.publication import signing_key as signing_key_for
+from mlops.store import Location, resolve
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +33,7 @@ def republish(
     version: str | None = None,
     storage_options: dict[str, Any] | None = None,
     target_storage_options: dict[str, Any] | None = None,
+    signing_key: str | os.PathLike[str] | None = None,
     progress: bool | None = None,
 ) -> str:
     """Copy the complete version at ``artifact_path`` under the root ``new_root``; return its path.
@@ -43,12 +46,17 @@ def republish(
     ``target_storage_options`` default to ``storage_options``. A model's link to its dataset is
     kept as it was: republish the dataset too if the model must not depend on the old store
     (``models_trained_on`` matches models by the dataset's hash, wherever it lives).
+    A signed source keeps its signature when the copy's meta.json is byte for byte the source's
+    (same version name and format); otherwise the copy is signed with ``signing_key`` (or
+    ``MLOPS_SIGNING_KEY``), or, without a key, left unsigned with a :class:`SignatureDroppedWarning`.
     ``progress`` shows a progress bar (default: when stderr is a terminal, see :mod:`mlops.progress`).
     """
     src = resolve(artifact_path, storage_options)
-    record = layout.read_record(src)
+    record, source_meta = layout.read_meta(src)
     entries = layout.read_manifest(src, record)
     version = check_version(record.version if version is None else version)
+    key = signing_key_for(signing_key)
+    source_signature = _signature_of(src)
     root = resolve(new_root, storage_options if target_storage_options is None else target_storage_options)
     total = sum(entry.size for entry in entries.values())
     logger.info("republishing %s to %s (%d files, %d bytes)", src.url, root.child(version).url, len(entries), total)
@@ -75,7 +83,22 @@ def republish(
                     file=relpath,
                 )
             logger.debug("copied %s (%d bytes, sha256 verified)", relpath, written.size)
-        url = writer.commit(replace(record, version=version))
+
+        def kept_signature(meta_bytes: bytes) -> bytes | None:
+            if source_signature is None:
+                return None
+            if meta_bytes == source_meta:
+                return source_signature  # it covers exactly these bytes and the same files
+            warnings.warn(
+                f"{writer.loc.url} is not signed: its meta.json differs from the signed source's (another "
+                "version name or an upgraded format), so the source's signature does not cover it; pass "
+                "signing_key= (or set MLOPS_SIGNING_KEY) to sign the copy",
+                SignatureDroppedWarning,
+                stacklevel=4,
+            )
+            return None
+
+        url = writer.commit(replace(record, version=version), signing_key=key, signature=kept_signature)
     logger.info("republished %s as %s in %.2fs", src.url, url, time.perf_counter() - started)
     return url
 
@@ -85,6 +108,7 @@ def update_tags(
     add: Iterable[str] = (),
     remove: Iterable[str] = (),
     *,
+    signing_key: str | os.PathLike[str] | None = None,
     storage_options: dict[str, Any] | None = None,
 ) -> list[str]:
     """Add and remove tags of the version at ``path``; return its tags afterwards.
@@ -95,6 +119,11 @@ def update_tags(
     the new file, never a mix (local disks: an atomic rename; object stores: a single object
     replacement). Concurrent tag updates of one version are last-writer-wins: the later one may
     undo the earlier one's change.
+
+    A signed version's signature covers meta.json, so it is signed again with ``signing_key`` (or
+    ``MLOPS_SIGNING_KEY``), the new ``mlops.sig`` written just before the new meta.json; without a
+    key the update is refused with :class:`~mlops.errors.SignedVersionError`. (Between the two
+    writes a loader under a trust policy is refused the version; it loads again right after.)
     """
     add_tags = check_tags(_tag_list(add))
     remove_tags = check_tags(_tag_list(remove))
@@ -109,9 +138,32 @@ def update_tags(
     if new == old:
         logger.info("tags of %s unchanged: %s", loc.url, old)
         return new
-    loc.store.replace_file(loc.child(metadata.META_FILE), metadata.dump(replace(record, tags=tuple(new))))
+    meta_bytes = metadata.dump(replace(record, tags=tuple(new)))
+    if _signature_of(loc) is not None:
+        key = signing_key_for(signing_key)
+        if key is None:
+            raise SignedVersionError(
+                f"{loc.url} is signed and its signature covers meta.json, where tags live: pass signing_key= "
+                "(`mlops tag ... --key NAME`, or set MLOPS_SIGNING_KEY) to sign it again with the new tags"
+            )
+        from mlops.trust.versions import covered_files, signature_for
+
+        files = covered_files(record, layout.read_manifest(loc, record), meta_bytes)
+        loc.store.replace_file(loc.child(metadata.SIGNATURE_FILE), signature_for(loc, files, key))
+    loc.store.replace_file(loc.child(metadata.META_FILE), meta_bytes)
     logger.info("tags of %s: %s -> %s", loc.url, old, new)
     return new
+
+
+class SignatureDroppedWarning(UserWarning):
+    """Warned by :func:`republish` when a signed version is copied unsigned (no key to sign the copy)."""
+
+
+def _signature_of(loc: Location) -> bytes | None:
+    try:
+        return loc.store.read_bytes(loc.child(metadata.SIGNATURE_FILE))
+    except (FileNotFoundError, IsADirectoryError):
+        return None
 
 
 def _tag_list(tags: Iterable[str] | str) -> list[str]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from functools import cached_property
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, Union
 
 from mlops import layout, metadata
 from mlops.concurrency import concurrently
@@ -14,9 +15,31 @@ from mlops.store import FileEntry, Location, resolve
 
 R = TypeVar("R", bound=AnyRecord)
 
+if TYPE_CHECKING:
+    from mlops.trust.policy import TrustPolicy
+
+TrustedKeys = Union[Sequence[str | os.PathLike[str]], "TrustPolicy", None]
+"""Public key files to trust (or a policy already made); ``None``: ``MLOPS_TRUSTED_KEYS``, if set."""
+
+
+def trust_policy(trusted_keys: TrustedKeys) -> TrustPolicy | None:
+    """The trust policy in force for ``trusted_keys`` (see :mod:`mlops.trust.policy`); the trust
+    package is imported only when a policy is asked for."""
+    if trusted_keys is None and not os.environ.get("MLOPS_TRUSTED_KEYS", "").strip():
+        return None
+    from mlops.trust.policy import TrustPolicy
+    from mlops.trust.policy import trust_policy as make_policy
+
+    return trusted_keys if isinstance(trusted_keys, TrustPolicy) else make_policy(trusted_keys)
+
 
 class PublishedVersion(Generic[R]):
     """A version opened from a local path or any fsspec URL; opening reads meta.json only.
+
+    With a trust policy (``trusted_keys=[...]`` or ``MLOPS_TRUSTED_KEYS``), opening also checks the
+    version's ``mlops.sig`` against the manifest and the folder's files, and raises
+    :class:`~mlops.errors.UntrustedVersionError` unless a trusted key signed every file, before
+    anything of the version is unpickled.
 
     Subclasses set ``kind``; two versions of the same kind are equal when their content hashes are.
     """
@@ -24,10 +47,22 @@ class PublishedVersion(Generic[R]):
     kind: ClassVar[str]
 
     def __init__(
-        self, path: str | os.PathLike[str] | Location, *, storage_options: dict[str, Any] | None = None
+        self,
+        path: str | os.PathLike[str] | Location,
+        *,
+        storage_options: dict[str, Any] | None = None,
+        trusted_keys: TrustedKeys = None,
     ) -> None:
         self._loc: Location = resolve(path, storage_options)
-        self.record: R = layout.read_record(self._loc, self.kind)  # type: ignore[assignment]
+        record, self._meta_bytes = layout.read_meta(self._loc, self.kind)
+        self.record: R = record  # type: ignore[assignment]
+        self._policy = trust_policy(trusted_keys)
+        self.signer: str | None = None
+        """The fingerprint of the trusted key that signed this version (when a trust policy is in force)."""
+        if self._policy is not None:
+            from mlops.trust.versions import admit
+
+            self.signer = admit(self._loc, self.record, self._meta_bytes, self._policy)
 
     @property
     def metadata(self) -> dict[str, Any]:

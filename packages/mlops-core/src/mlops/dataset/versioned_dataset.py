@@ -16,7 +16,7 @@ from mlops.errors import IntegrityError, MetadataError
 from mlops.metadata import DatasetRecord, TensorRecord, safe_relpath
 from mlops.progress import task as progress_task
 from mlops.store import Location
-from mlops.version import PublishedVersion
+from mlops.version import PublishedVersion, TrustedKeys
 
 
 class VersionedDataset(PublishedVersion[DatasetRecord], Mapping[str, np.ndarray]):
@@ -33,9 +33,13 @@ class VersionedDataset(PublishedVersion[DatasetRecord], Mapping[str, np.ndarray]
     kind = "dataset"
 
     def __init__(
-        self, path: str | os.PathLike[str] | Location, *, storage_options: dict[str, Any] | None = None
+        self,
+        path: str | os.PathLike[str] | Location,
+        *,
+        storage_options: dict[str, Any] | None = None,
+        trusted_keys: TrustedKeys = None,
     ) -> None:
-        super().__init__(path, storage_options=storage_options)
+        super().__init__(path, storage_options=storage_options, trusted_keys=trusted_keys)
         self._tensors: Mapping[str, TensorRecord] = self.record.tensors
         self._loaded: dict[str, np.ndarray] = {}
 

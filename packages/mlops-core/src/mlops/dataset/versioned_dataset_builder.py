@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from mlops import metadata, pickling, plugins
+from mlops import metadata, pickling, plugins, publication
 from mlops.dataset.data_processor import DataProcessor
 from mlops.dataset.tensors import check_tensors
 from mlops.dataset.versioned_dataset import RESERVED_TENSOR_NAMES
@@ -73,6 +73,7 @@ class VersionedDatasetBuilder:
         tags: list[str] | None = None,
         raw: RawStrategy = "copy",
         follow_symlinks: bool = False,
+        signing_key: str | os.PathLike[str] | None = None,
         storage_options: dict[str, Any] | None = None,
         progress: bool | None = None,
     ) -> str:
@@ -82,7 +83,9 @@ class VersionedDatasetBuilder:
         ``path``. ``raw='copy'`` stores the raw data byte for byte under ``raw/``; ``raw='link'``
         only records where it lives. A symbolic link in the raw folder that leads outside it is
         refused (:class:`~mlops.errors.UnsafeLinkError`, naming it) unless ``follow_symlinks``;
-        links inside the raw folder are followed. Raises :class:`~mlops.errors.PublicationPathAlreadyExistsError`
+        links inside the raw folder are followed. ``signing_key`` (a private key file from ``mlops
+        keygen``; default: ``MLOPS_SIGNING_KEY``) signs the version: ``mlops.sig`` covers every file.
+        Raises :class:`~mlops.errors.PublicationPathAlreadyExistsError`
         if the version exists; on any failure nothing of this version remains. ``progress`` shows
         a progress bar (default: when stderr is a terminal and the work takes over a second).
         """
@@ -93,6 +96,7 @@ class VersionedDatasetBuilder:
             raise InvalidRawStrategyError(f"raw must be 'copy' or 'link', got {raw!r}")
         root = resolve(path, storage_options)
         name = check_name(name if name is not None else (root.name or "dataset"))
+        key = publication.signing_key(signing_key)
         raw_files = self._raw_files(follow_symlinks) if raw == "copy" else []
         processor_bytes = pickling.dumps_processor(self.data_processor, plugins.by_value_modules(self.data_processor))
         if len(processor_bytes) > LARGE_PROCESSOR_BYTES:
@@ -149,7 +153,7 @@ class VersionedDatasetBuilder:
                     entry=processor_entry,
                 ),
             )
-            return writer.commit(record)
+            return writer.commit(record, signing_key=key)
 
     def _raw_prefix(self) -> str:
         """Where the raw data lands inside the version: ``raw`` for a folder, ``raw/NAME`` for a file."""

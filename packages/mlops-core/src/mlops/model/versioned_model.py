@@ -56,8 +56,8 @@ class VersionedModel(PublishedVersion[ModelRecord]):
     @cached_property
     def dataset(self) -> VersionedDataset:
         """The dataset this model was trained on, opened from :attr:`dataset_path` (with this
-        model's storage options when it is on the same kind of store)."""
-        return VersionedDataset(resolve_in(self._loc, self.dataset_path))
+        model's storage options when it is on the same kind of store), held to this model's trust policy."""
+        return VersionedDataset(resolve_in(self._loc, self.dataset_path), trusted_keys=self._policy)
 
     @cached_property
     def training_config(self) -> TrainingConfig:

@@ -46,6 +46,7 @@ class VersionedModelBuilder:
         name: str | None = None,
         tags: list[str] | None = None,
         serializer: ModelSerializer | str | None = None,
+        signing_key: str | os.PathLike[str] | None = None,
         storage_options: dict[str, Any] | None = None,
         progress: bool | None = None,
     ) -> str:
@@ -54,7 +55,9 @@ class VersionedModelBuilder:
         ``version=None`` uses the publication timestamp; ``name`` defaults to the last folder of
         ``path``. The model is saved to a staging folder first (on the store's filesystem when it
         is local, so files are then moved in, not copied), so a framework error leaves nothing
-        behind in the store. ``progress`` shows a progress bar (default: when
+        behind in the store. ``signing_key`` (a private key file from ``mlops keygen``; default:
+        ``MLOPS_SIGNING_KEY``) signs the version: ``mlops.sig`` covers every file. ``progress``
+        shows a progress bar (default: when
         stderr is a terminal and the work takes over a second).
         """
         created_at = timestamp()
@@ -63,6 +66,7 @@ class VersionedModelBuilder:
         root = resolve(path, storage_options)
         name = check_name(name if name is not None else (root.name or "model"))
         chosen = self._serializer(serializer)
+        key = publication.signing_key(signing_key)
         distribution = plugins.distribution_of(chosen)
         record = ModelRecord(
             schema=metadata.SCHEMA_VERSION,
@@ -100,7 +104,7 @@ class VersionedModelBuilder:
                 ):
                     writer.move_many([(relpath, local.child(relpath)) for relpath in files])
                     content_hash = metadata.content_hash("model", writer.entries, {"serializer": chosen.name})
-                    return writer.commit(replace(record, hash=content_hash))
+                    return writer.commit(replace(record, hash=content_hash), signing_key=key)
             finally:
                 staging_claim.release()
 

@@ -310,7 +310,6 @@ def _syncfs(folder: str) -> bool:
     return True
 
 
-
 def _create_folder_with_file(folder: str, name: str, data: bytes) -> None:
     """Make ``folder`` appear holding ``name`` in one step: built as a hidden sibling, then renamed
     into place without ever replacing anything (a crash leaves no empty ``folder``, and a folder

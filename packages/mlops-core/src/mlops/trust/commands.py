@@ -1,0 +1,159 @@
+"""``mlops keygen`` and ``mlops inspect``: make a signing key pair; see what a version's pickles
+would import and run, without unpickling them.
+
+Registered on the ``mlops`` group in :mod:`mlops.cli`; they read the group's options (``-o`` store
+options) from the click context, so this module does not import the CLI module.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import click
+
+from mlops.errors import PickleInspectionError
+
+
+def _storage_options() -> dict[str, Any] | None:
+    options = getattr(click.get_current_context().obj, "storage_options", None)
+    return options if isinstance(options, dict) else None
+
+
+def _print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2))
+
+
+@click.command("keygen")
+@click.argument("name", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Replace an existing key pair of that name.")
+@click.option(
+    "--encrypt",
+    is_flag=True,
+    help="Encrypt the private key with a passphrase (from MLOPS_SIGNING_KEY_PASSWORD, else asked for).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts instead of text.")
+def keygen_command(name: str, force: bool, encrypt: bool, as_json: bool) -> None:
+    """Create an ECDSA P-256 key pair: NAME (private, mode 0600) and NAME.pub (public).
+
+    Sign versions with the private key (publish(..., signing_key='NAME') or MLOPS_SIGNING_KEY=NAME)
+    and give NAME.pub to those who load them (trusted_keys=['NAME.pub'] or MLOPS_TRUSTED_KEYS).
+    OpenSSF model_signing verifies the same signatures: model_signing verify key VERSION
+    --signature VERSION/mlops.sig --public_key NAME.pub.
+    """
+    from mlops.trust.keys import PASSWORD_ENV, generate_key_pair, load_trusted_key
+
+    password: bytes | None = None
+    if encrypt:
+        text = os.environ.get(PASSWORD_ENV) or click.prompt(
+            "Passphrase for the private key", hide_input=True, confirmation_prompt=True
+        )
+        password = str(text).encode()
+    private, public = generate_key_pair(name, force=force, password=password)
+    fingerprint = load_trusted_key(public).fingerprint
+    if as_json:
+        _print_json({"private_key": private, "public_key": public, "fingerprint": fingerprint})
+        return
+    click.echo(f"private key  {private}  (mode 0600{', encrypted' if password else ''}: keep it secret)")
+    click.echo(f"public key   {public}  (give it to whoever loads your versions)")
+    click.echo(f"fingerprint  {fingerprint}")
+
+
+@click.command("inspect")
+@click.argument("path")
+@click.option("--file", "files", multiple=True, metavar="RELPATH", help="Only this file of the version (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts instead of text.")
+def inspect_command(path: str, files: tuple[str, ...], as_json: bool) -> None:
+    """List what each pickle of PATH would import and run when loaded, without unpickling it.
+
+    For every pickled file (the data processor, model.joblib, model.pt...): the classes and
+    callables loading it imports (dangerous ones flagged), the modules it imports, and the
+    classes, functions and modules whose code is stored in the file by value. Each file is
+    checked against its sha256 first, so the report is about the bytes that would be loaded.
+    Flags are hints: only a signature by a key you trust (trusted_keys=, MLOPS_TRUSTED_KEYS)
+    makes loading safe.
+    """
+    from mlops import registry
+    from mlops.trust import versions
+    from mlops.trust.pickle_inspect import inspect_bytes
+
+    version = registry.open_version(path, storage_options=_storage_options())
+    wanted = versions.pickle_files(version)
+    if files:
+        unknown = [f for f in files if f not in versions.manifest_hashes(version)]
+        if unknown:
+            raise click.BadParameter(
+                f"{version.path} has no file {unknown[0]!r}; `mlops show --all-files {path}` lists them",
+                param_hint="--file",
+            )
+        wanted = list(files)
+    reports: list[dict[str, Any]] = []
+    for relpath in wanted:
+        data = versions.read_verified(version, relpath)
+        try:
+            report = inspect_bytes(data).to_json()
+        except PickleInspectionError as exc:
+            report = {"error": str(exc)}
+        reports.append({"file": relpath, "size": len(data), **report})
+    if as_json:
+        _print_json({"path": version.path, "version": versions.describe(version), "files": reports})
+        return
+    click.echo(f"{versions.describe(version)}  {version.path}")
+    if not reports:
+        click.echo(
+            "no pickled files: loading this version unpickles nothing (formats such as Keras' model.h5 can "
+            "still run code: Lambda layers and custom objects)"
+        )
+    for report in reports:
+        _print_report(report)
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    click.echo("")
+    if "error" in report:
+        click.echo(f"{report['file']}  cannot be inspected: {report['error']}")
+        return
+    dangerous = report["dangerous"]
+    verdict = f"{len(dangerous)} DANGEROUS import(s)" if dangerous else "no dangerous import found"
+    click.echo(f"{report['file']}  ({report['container']}, {report['size']} bytes): {verdict}")
+    click.echo("  imports (loading looks these up, and calls most of them):")
+    for ref in report["imports"]:
+        note = f"   DANGEROUS: {ref['dangerous']}" if ref["dangerous"] else ""
+        note = note or ("   rebuilds code stored in the file" if ref["rebuilds_code"] else "")
+        click.echo(f"    {ref['module']}.{ref['name']}{note}")
+    if report["modules_imported"]:
+        click.echo(f"  modules imported: {', '.join(report['modules_imported'])}")
+    if report["by_value"]:
+        click.echo("  stored by value (their code is in the file and runs when used):")
+        for item in report["by_value"]:
+            qualified = item["name"] if item["kind"] == "module" else f"{item['module']}.{item['name']}"
+            click.echo(f"    {item['kind']:<9} {qualified}")
+
+
+@click.command("sign")
+@click.argument("path")
+@click.option("--key", "key", metavar="NAME", help="Private key (from `mlops keygen`); default: MLOPS_SIGNING_KEY.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts instead of text.")
+def sign_command(path: str, key: str | None, as_json: bool) -> None:
+    """Sign the published version at PATH: write PATH/mlops.sig over every file's sha256.
+
+    Reads no data (the hashes come from the manifest); the version must not be signed already.
+    Verify with `mlops verify PATH --key NAME.pub`, or OpenSSF's model_signing.
+    """
+    from mlops import registry
+    from mlops.errors import SigningKeyError
+    from mlops.trust import versions
+    from mlops.trust.policy import signing_key_from
+
+    signing_key = signing_key_from(key)
+    if signing_key is None:
+        raise SigningKeyError(
+            "no key to sign with: pass --key NAME (a private key from `mlops keygen`) or set MLOPS_SIGNING_KEY"
+        )
+    version = registry.open_version(path, storage_options=_storage_options())
+    written = versions.sign_version(version, signing_key)
+    if as_json:
+        _print_json({"path": version.path, "signature": written, "fingerprint": signing_key.fingerprint})
+    else:
+        click.echo(f"signed {versions.describe(version)}: {written}")
