@@ -23,10 +23,10 @@ nox.options.error_on_missing_interpreters = True
 
 
 def _install_workspace(session: nox.Session) -> None:
-    """Every distribution of the monorepo, editable, with all frameworks and S3 support."""
+    """Every distribution of the monorepo, editable, with all frameworks, S3 and Azure Blob support."""
     session.install(TORCH)
     session.install(
-        "-e", f"{ROOT / 'packages/mlops-core'}[s3]",
+        "-e", f"{ROOT / 'packages/mlops-core'}[s3,azure]",
         "-e", str(ROOT / "packages/mlops-keras"),
         "-e", str(ROOT / "packages/mlops-torch"),
         "-e", str(ROOT / "packages/mlops-sklearn"),
