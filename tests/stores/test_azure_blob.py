@@ -112,13 +112,18 @@ def test_storage_options_reach_azurite_without_the_environment(
 # --- create-only writes ----------------------------------------------------------------------------
 
 
-def test_pipe_file_create_only_refuses_an_existing_blob(fs: AzureBlobFileSystem, root: str) -> None:
+def test_pipe_file_and_put_file_create_only_refuse_an_existing_blob(
+    fs: AzureBlobFileSystem, root: str, tmp_path: Path
+) -> None:
     path = f"{root}/claim"
     fs.pipe_file(path, b"first", overwrite=False)  # one Put Blob with If-None-Match: *
     with pytest.raises(FileExistsError):
         fs.pipe_file(path, b"second", overwrite=False)
     with pytest.raises(FileExistsError):
         fs.pipe_file(path, b"third", mode="create")  # fsspec's spelling of the same
+    (tmp_path / "local").write_bytes(b"from disk")
+    with pytest.raises(FileExistsError):
+        fs.put_file(str(tmp_path / "local"), path, overwrite=False)
     assert fs.cat_file(path) == b"first"
     fs.pipe_file(path, b"fourth")  # the default overwrites
     assert fs.cat_file(path) == b"fourth"
@@ -131,6 +136,20 @@ def test_open_xb_refuses_an_existing_blob_at_commit(fs: AzureBlobFileSystem, roo
     with pytest.raises(FileExistsError), fs.open(path, "xb") as f:
         f.write(b"second")
     assert fs.cat_file(path) == b"first"
+
+
+def test_a_create_only_write_that_loses_has_uploaded_its_bytes_first(
+    fs: AzureBlobFileSystem, counted_fs: AzureBlobFileSystem, azure_counted: CountingProxy, root: str
+) -> None:
+    """The condition is checked when the blocks are committed, after they were sent: claim a name
+    with a small create-only write before streaming large files under it."""
+    fs.pipe_file(f"{root}/taken", b"winner")
+    counted_fs.ls(root)
+    azure_counted.reset()
+    with pytest.raises(FileExistsError), counted_fs.open(f"{root}/taken", "xb", block_size=MB) as f:
+        f.write(b"l" * (2 * MB))
+    assert azure_counted.counts().upstream >= 2 * MB
+    assert fs.cat_file(f"{root}/taken") == b"winner"
 
 
 def test_azurite_answers_a_conditional_commit_on_an_existing_blob_with_409(
