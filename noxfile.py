@@ -42,7 +42,8 @@ def _tests(session: nox.Session, *paths: str) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The whole test suite (core, the three plugins, examples), against real frameworks and a moto S3 server."""
+    """The whole test suite (core, the three plugins, examples), against real frameworks, a moto S3 server
+    and azurite (the Azure Blob emulator, found on PATH or where .ci/run installs it)."""
     _tests(session, "tests")
 
 
