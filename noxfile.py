@@ -36,10 +36,10 @@ nox.options.error_on_missing_interpreters = True
 
 
 def _install_workspace(session: nox.Session) -> None:
-    """Every distribution of the monorepo, editable, with all frameworks and S3 support."""
+    """Every distribution of the monorepo, editable, with all frameworks, S3 and Azure Blob support."""
     session.install(TORCH)
     session.install(
-        "-e", f"{ROOT / 'packages/mlops-core'}[s3,signing]",
+        "-e", f"{ROOT / 'packages/mlops-core'}[s3,azure,signing]",
         "-e", str(ROOT / "packages/mlops-keras"),
         "-e", str(ROOT / "packages/mlops-torch"),
         "-e", str(ROOT / "packages/mlops-sklearn"),
@@ -60,7 +60,8 @@ def _tests(session: nox.Session, *paths: str, install: Callable[[nox.Session], N
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The whole test suite (core, the three plugins, examples), against real frameworks and a moto S3 server."""
+    """The whole test suite (core, the three plugins, examples), against real frameworks, a moto S3 server
+    and azurite (the Azure Blob emulator, found on PATH or where .ci/run installs it)."""
     _tests(session, "tests")
 
 

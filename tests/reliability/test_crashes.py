@@ -81,6 +81,11 @@ def test_killed_s3_publishes(s3_server: str, s3_bucket: str, medium_raw: str) ->
     _check(_crash_many(f"{s3_bucket}/store", medium_raw, worker_env(), {}))
 
 
+@pytest.mark.slow
+def test_killed_azure_publishes(azure_container: str, medium_raw: str) -> None:
+    _check(_crash_many(f"{azure_container}/store", medium_raw, worker_env(), {}))
+
+
 def test_a_running_publish_is_not_removed(tmp_path: Path, medium_raw: str) -> None:
     import os
     import socket

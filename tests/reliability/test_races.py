@@ -69,6 +69,12 @@ def test_s3_race_has_exactly_one_winner(serial_s3: str, serial_bucket: str, medi
     _race(f"{serial_bucket}/store", medium_raw, worker_env(AWS_ENDPOINT_URL=serial_s3), {"endpoint_url": serial_s3})
 
 
+@pytest.mark.slow
+def test_azure_race_has_exactly_one_winner(azure_container: str, medium_raw: str) -> None:
+    # azurite decides each conditional write (If-None-Match: *) atomically, as Azure Blob does.
+    _race(f"{azure_container}/store", medium_raw, worker_env(), {})
+
+
 def test_an_empty_folder_made_by_someone_else_is_not_replaced(tmp_path: Path, medium_raw: str) -> None:
     (tmp_path / "store" / "v1").mkdir(parents=True)
     with pytest.raises(PublicationPathAlreadyExistsError, match="not an mlops version"):
