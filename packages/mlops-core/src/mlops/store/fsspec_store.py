@@ -126,9 +126,9 @@ class FsspecStore(Store):
         with store_errors(loc, "read"):
             try:
                 return bytes(self.fs.cat_file(loc.path, start=0))
-            except FileNotFoundError:
+            except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
                 raise
-            except OSError:  # e.g. S3 refuses a range of an empty (truncated) object: ask plainly
+            except Exception:  # noqa: BLE001 - S3 and Azure refuse a range of an empty object: ask plainly
                 return bytes(self.fs.cat_file(loc.path))
 
     def read_many(self, locs: Sequence[Location]) -> list[bytes | FileNotFoundError]:
@@ -137,9 +137,9 @@ class FsspecStore(Store):
         paths = [loc.path for loc in locs]
         plain = [p for p in paths if not _GLOB_CHARACTERS.intersection(p)]
         found: dict[str, Any] = {}
-        if plain:
+        if len(plain) > 1:
             with store_errors(locs[0], "read"):
-                found = self.fs.cat(plain, on_error="return", start=0) if len(plain) > 1 else {}
+                found = self._cat_many(plain)
         results: list[bytes | FileNotFoundError] = []
         for loc in locs:
             key = loc.path if loc.path in found else self.fs._strip_protocol(loc.path)
@@ -161,6 +161,16 @@ class FsspecStore(Store):
                 value = bytes(value)
             results.append(value)
         return results
+
+    def _cat_many(self, paths: list[str]) -> dict[str, Any]:
+        """``{path: bytes or exception}``, requested concurrently on async filesystems (through
+        fsspec's own batching: some implementations' ``cat`` of a list goes one path at a time)."""
+        if getattr(self.fs, "async_impl", False) and hasattr(self.fs, "_cat"):
+            from fsspec.asyn import sync
+
+            found: dict[str, Any] = sync(self.fs.loop, self.fs._cat, paths, on_error="return", start=0)
+            return found
+        return dict(self.fs.cat(paths, on_error="return", start=0))
 
     def open_read(self, loc: Location) -> AbstractContextManager[Any]:
         return self.fs.open(loc.path, "rb")  # type: ignore[no-any-return]
