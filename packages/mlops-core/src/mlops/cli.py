@@ -811,5 +811,13 @@ def _value(value: Any, limit: int = 70) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+# --- ui, report (the catalog in the browser: mlops.catalog) -------------------------------------------------
+
+from mlops.catalog.commands import report_command, ui_command  # noqa: E402 - registered after the group exists
+
+cli.add_command(ui_command)
+cli.add_command(report_command)
+
+
 if __name__ == "__main__":  # pragma: no cover - `python -m mlops` goes through __main__.py
     main()
