@@ -82,26 +82,9 @@ def report_command(ctx: click.Context, roots: tuple[str, ...], output: str, no_s
     opens from disk (file://) or from a bucket with no network request. It holds the diff of
     each version with the one before it (`mlops ui` compares any two).
     """
+    from mlops.catalog.report import write_report
+
     started = time.perf_counter()
     path = write_report(list(roots), output, storage_options=_storage_options(ctx), tensor_stats=not no_stats)
     size = os.path.getsize(path)
     click.echo(f"catalog written to {path} ({size / 1e6:.1f} MB, {time.perf_counter() - started:.1f} s)")
-
-
-def write_report(
-    roots: list[str], output: str, *, storage_options: dict[str, Any] | None = None, tensor_stats: bool = True
-) -> str:
-    """Build the catalog of ``roots`` and write it as one HTML file at ``output``; returns its path."""
-    from mlops.catalog.data import build_catalog, neighbour_diffs
-    from mlops.catalog.render import environment, render_report
-
-    environment()
-    catalog = build_catalog(roots, storage_options=storage_options, tensor_stats=tensor_stats)
-    html = render_report(catalog, neighbour_diffs(catalog))
-    path = os.path.abspath(output)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    temporary = f"{path}.tmp-{os.getpid()}"
-    with open(temporary, "w", encoding="utf-8") as f:
-        f.write(html)
-    os.replace(temporary, path)  # a reader never sees half a report
-    return path

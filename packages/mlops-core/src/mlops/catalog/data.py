@@ -216,10 +216,12 @@ def build_catalog(
         from mlops.registry import no_versions_message
 
         raise NoVersionsError("; ".join(no_versions_message(listing) for listing in listings))
+
+    def dataset_record(item: tuple[str, str, dict[str, Any]]) -> DatasetRecord:
+        return _dataset_record(*item, storage_options=storage_options, with_stats=tensor_stats)
+
     with ThreadPoolExecutor(_WORKERS) as pool:
-        datasets = list(
-            pool.map(lambda item: _dataset_record(*item, storage_options, tensor_stats), dataset_meta)
-        )
+        datasets = list(pool.map(dataset_record, dataset_meta))
     by_id = {record.id: record for record in datasets}
     models = [_model_record(root, path, meta, datasets) for root, path, meta in model_meta]
     nodes, edges = _lineage(datasets, models)
@@ -270,6 +272,12 @@ def neighbour_diffs(catalog: Catalog) -> dict[tuple[str, str], dict[str, Any] | 
 # --- meta.json -> records ------------------------------------------------------------------------------
 
 
+def _object(meta: Mapping[str, Any], key: str) -> dict[str, Any]:
+    """The JSON object stored under ``key``, or an empty one when it is missing or malformed."""
+    value = meta.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def _files(meta: Mapping[str, Any], prefix: str = "") -> tuple[list[FileRecord], int]:
     entries = meta["files"]
     chosen = [rel for rel in entries if rel.startswith(prefix)] if prefix else list(entries)
@@ -296,13 +304,13 @@ def _common(root: str, path: str, meta: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _dataset_record(
-    root: str, path: str, meta: Mapping[str, Any], storage_options: dict[str, Any] | None, with_stats: bool
+    root: str, path: str, meta: Mapping[str, Any], *, storage_options: dict[str, Any] | None, with_stats: bool
 ) -> DatasetRecord:
-    raw = meta.get("raw") if isinstance(meta.get("raw"), dict) else {}
+    raw = _object(meta, "raw")
     strategy = str(raw.get("strategy", "-"))
     raw_files, _ = _files(meta, f"{raw.get('path', 'raw')}/") if strategy == "copy" else ([], 0)
-    processor = meta.get("processor") if isinstance(meta.get("processor"), dict) else {}
-    declared = meta.get("tensors") if isinstance(meta.get("tensors"), dict) else {}
+    processor = _object(meta, "processor")
+    declared = _object(meta, "tensors")
     stats, notes = _tensor_stats(path, meta, storage_options) if with_stats else ({}, {})
     tensors = []
     for name, info in declared.items():
@@ -360,18 +368,16 @@ def _tensor_stats(
     return stats, notes
 
 
-def _model_record(
-    root: str, path: str, meta: Mapping[str, Any], datasets: Sequence[DatasetRecord]
-) -> ModelRecord:
+def _model_record(root: str, path: str, meta: Mapping[str, Any], datasets: Sequence[DatasetRecord]) -> ModelRecord:
     from mlops.compare import final_metrics
 
-    serializer = meta.get("serializer") if isinstance(meta.get("serializer"), dict) else {}
+    serializer = _object(meta, "serializer")
     dist, dist_version = serializer.get("distribution"), serializer.get("distribution_version")
-    link = meta.get("dataset") if isinstance(meta.get("dataset"), dict) else {}
-    training = meta.get("training") if isinstance(meta.get("training"), dict) else {}
+    link = _object(meta, "dataset")
+    training = _object(meta, "training")
     history = _numeric_history(training.get("history"))
-    framework = meta.get("framework") if isinstance(meta.get("framework"), dict) else {}
-    train_args = training.get("train_args") if isinstance(training.get("train_args"), dict) else {}
+    framework = _object(meta, "framework")
+    train_args = _object(training, "train_args")
     link_path, link_hash = str(link.get("path", "")), str(link.get("hash", ""))
     return ModelRecord(
         **_common(root, path, meta),

@@ -44,19 +44,13 @@ def static_file(name: str) -> bytes:
     return resources.files("mlops.catalog").joinpath("static", *name.split("/")).read_bytes()
 
 
+@cache
 def environment() -> jinja2.Environment:
     """The Jinja2 environment of the catalog templates (HTML autoescaping on for every template)."""
     try:
         import jinja2
     except ImportError as exc:
-        raise MissingDependencyError(
-            'the catalog needs Jinja2: pip install "mlops-core[ui]"'
-        ) from exc
-    return _environment(jinja2)
-
-
-@cache
-def _environment(jinja2: Any) -> jinja2.Environment:
+        raise MissingDependencyError('the catalog needs Jinja2: pip install "mlops-core[ui]"') from exc
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("mlops.catalog", "templates"),
         autoescape=True,

@@ -84,8 +84,8 @@ class CatalogServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         """The address to open in a browser."""
-        host, port = self.server_address[0], self.server_address[1]
-        shown = f"[{host}]" if ":" in str(host) else str(host)
+        host, port = str(self.server_address[0]), self.server_address[1]
+        shown = f"[{host}]" if ":" in host else host
         return f"http://{shown}:{port}/"
 
     def diff(self, a_id: str, b_id: str) -> dict[str, Any] | str:
@@ -125,7 +125,7 @@ class CatalogHandler(BaseHTTPRequestHandler):
         raise AttributeError(name)
 
     def _refuse(self) -> None:
-        response = Response(HTTPStatus.METHOD_NOT_ALLOWED, "text/plain; charset=utf-8", b"read-only: GET and HEAD only\n")
+        response = _text(HTTPStatus.METHOD_NOT_ALLOWED, "read-only: GET and HEAD only\n")
         self._send(response, body=True, extra={"Allow": ALLOWED_METHODS})
 
     def _answer(self) -> Response:
