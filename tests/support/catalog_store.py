@@ -1,13 +1,15 @@
-"""A small real store for the catalog tests: two dataset versions, scikit-learn and PyTorch models
-trained on them with real per-epoch curves, and a tag that tries to inject HTML."""
+"""Stores for the catalog tests: a small real one (two dataset versions, scikit-learn and PyTorch models
+trained on them with real per-epoch curves, and a tag that tries to inject HTML), and one of many
+cheap model versions for the scale test and benchmarks/bench_catalog.py."""
 
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import numpy as np
 
-from mlops import TrainingConfig, VersionedDatasetBuilder, VersionedModelBuilder
+from mlops import ModelSerializer, TrainingConfig, VersionedDatasetBuilder, VersionedModelBuilder
 from sample_processors import CsvProcessor, write_raw
 
 XSS_TAG = "<img src=x onerror=alert(1)>"
@@ -77,3 +79,54 @@ def build_store(folder: str, *, with_torch: bool = True) -> dict[str, str]:
         model, config = torch_model(v2, epochs=12)
         paths["torch"] = VersionedModelBuilder(v2, model, config).publish(models, tags=["torch", "mlp"])
     return paths
+
+
+class Centroids:
+    """A framework-free model (one centroid per class), for stores of many versions."""
+
+    def __init__(self, centroids: np.ndarray) -> None:
+        self.centroids = centroids
+
+
+class CentroidSerializer(ModelSerializer):
+    """Saves :class:`Centroids` as one small .npy file: publishing thousands of versions stays cheap."""
+
+    name = "centroids"
+
+    def can_save(self, model: Any) -> bool:
+        return isinstance(model, Centroids)
+
+    def save(self, model: Any, directory: str) -> None:
+        np.save(os.path.join(directory, "centroids.npy"), model.centroids)
+
+    def load(self, directory: str) -> Any:
+        return Centroids(np.load(os.path.join(directory, "centroids.npy")))
+
+    def predict(self, model: Any, features: Any) -> np.ndarray:
+        distances = ((np.asarray(features)[:, None, :] - model.centroids[None]) ** 2).sum(axis=-1)
+        return np.asarray(distances.argmin(axis=-1))
+
+
+def build_many_models(folder: str, count: int, *, epochs: int = 20, seed: int = 0) -> dict[str, str]:
+    """A dataset and ``count`` model versions trained on it, each with its own hyperparameters,
+    tags and four per-epoch curves, published through the public API; returns the two roots."""
+    rng = np.random.default_rng(seed)
+    datasets, models = os.path.join(folder, "datasets", "many"), os.path.join(folder, "models", "many")
+    dataset = VersionedDatasetBuilder(write_raw(os.path.join(folder, "raw"), n=64), CsvProcessor()).publish(
+        datasets, "v1", tags=["scale"]
+    )
+    serializer = CentroidSerializer()
+    for index in range(count):
+        rate = float(10 ** rng.uniform(-4, -1))
+        decay = np.exp(-np.arange(1, epochs + 1) * rate * 50)
+        loss = (0.2 + decay + rng.normal(0, 0.02, epochs)).round(5).tolist()
+        accuracy = (0.95 - 0.5 * decay + rng.normal(0, 0.01, epochs)).round(5).tolist()
+        history = {"loss": loss, "val_loss": [v + 0.05 for v in loss], "accuracy": accuracy,
+                   "val_accuracy": [v - 0.03 for v in accuracy]}  # fmt: skip
+        args = {"learning_rate": rate, "batch_size": int(rng.choice([16, 32, 64])), "epochs": epochs,
+                "optimizer": str(rng.choice(["adam", "sgd"]))}  # fmt: skip
+        tags = ["scale", f"group-{index % 10}"] + (["best-so-far"] if index % 97 == 0 else [])
+        VersionedModelBuilder(dataset, Centroids(rng.normal(size=(2, 2))), TrainingConfig(history, args)).publish(
+            models, f"m{index:05d}", tags=tags, serializer=serializer
+        )
+    return {"datasets": datasets, "models": models, "dataset": dataset}

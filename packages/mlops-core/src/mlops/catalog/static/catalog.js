@@ -76,6 +76,7 @@
     selected: new Set(),
     columns: [],
     rows: [],
+    parallelSet: null,
   };
 
   function byFrequency(lists) {
@@ -206,7 +207,11 @@
     document.getElementById("page-info").textContent = "page " + (board.page + 1) + " of " + pages;
     document.getElementById("page-prev").disabled = board.page === 0;
     document.getElementById("page-next").disabled = board.page >= pages - 1;
-    drawParallel();
+    const shownSet = board.rows.map((m) => m.id).sort().join(",");
+    if (shownSet !== board.parallelSet) {
+      board.parallelSet = shownSet; // sorting and paging keep the set: no redraw of 1,000 lines
+      drawParallel();
+    }
   }
 
   function initBoard(query) {
