@@ -27,11 +27,13 @@ Navigate = Callable[[str], None]
 
 
 def _history(path: str) -> dict[str, list[float]]:
-    return json.loads(Path(path, "meta.json").read_text())["training"]["history"]
+    history: dict[str, list[float]] = json.loads(Path(path, "meta.json").read_text())["training"]["history"]
+    return history
 
 
 def _row_ids(page: Page) -> list[str]:
-    return page.locator("#board tbody tr").evaluate_all("rows => rows.map(r => r.dataset.model)")
+    ids: list[str] = page.locator("#board tbody tr").evaluate_all("rows => rows.map(r => r.dataset.model)")
+    return ids
 
 
 def _leaderboard_flow(page: Page, log: PageLog, store: dict[str, str], open_view: Navigate, shots: Path) -> None:
@@ -99,7 +101,11 @@ def test_live_server_leaderboard_in_the_browser(
     page: tuple[Page, PageLog], live_server: CatalogServer, catalog_store: dict[str, str], tmp_path: Path
 ) -> None:
     tab, log = page
-    _leaderboard_flow(tab, log, catalog_store, lambda route: tab.goto(live_server.url + route), tmp_path)
+
+    def open_view(route: str) -> None:
+        tab.goto(live_server.url + route)
+
+    _leaderboard_flow(tab, log, catalog_store, open_view, tmp_path)
     assert tab.url == f"{live_server.url}model/{version_id(catalog_store['torch'])}"
     assert log.outside(lambda url: url.startswith((live_server.url, "data:"))) == []
 

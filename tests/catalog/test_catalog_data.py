@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -22,8 +23,9 @@ from mlops.registry import open_version
 from sample_processors import CsvProcessor, write_raw
 
 
-def _meta(path: str) -> dict:
-    return json.loads(Path(path, "meta.json").read_text())
+def _meta(path: str) -> dict[str, Any]:
+    meta: dict[str, Any] = json.loads(Path(path, "meta.json").read_text())
+    return meta
 
 
 def test_models_rows_hold_framework_dataset_params_and_metrics(roots: list[str], catalog_store: dict[str, str]) -> None:

@@ -18,7 +18,9 @@ from mlops.catalog.server import CatalogServer, exposure_warning, is_loopback
 from mlops.errors import CatalogServerError
 
 
-def _request(server: CatalogServer, method: str, target: str, host: str | None = None) -> tuple[int, dict, bytes]:
+def _request(
+    server: CatalogServer, method: str, target: str, host: str | None = None
+) -> tuple[int, dict[str, str], bytes]:
     """One raw request (the target is sent exactly as given: no client-side normalisation)."""
     port = server.server_address[1]
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)

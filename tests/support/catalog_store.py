@@ -16,7 +16,8 @@ XSS_TAG = "<img src=x onerror=alert(1)>"
 
 
 def _labels(dataset: object, name: str) -> np.ndarray:
-    return np.argmax(np.asarray(getattr(dataset, name)), axis=-1)
+    labels: np.ndarray = np.argmax(np.asarray(getattr(dataset, name)), axis=-1)
+    return labels
 
 
 def sgd_model(dataset_path: str, alpha: float, epochs: int) -> tuple[object, TrainingConfig]:
@@ -55,7 +56,7 @@ def torch_model(dataset_path: str, epochs: int) -> tuple[object, TrainingConfig]
     for _ in range(epochs):
         optimizer.zero_grad()
         loss = torch.nn.functional.cross_entropy(model(x), y)
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]
         optimizer.step()
         history["loss"].append(loss.item())
         with torch.no_grad():

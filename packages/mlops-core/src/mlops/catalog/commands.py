@@ -51,11 +51,11 @@ def ui_command(ctx: click.Context, roots: tuple[str, ...], port: int, host: str,
         click.echo(f"mlops: warning: {warning}", err=True)
     catalog = build_catalog(list(roots), storage_options=_storage_options(ctx), tensor_stats=not no_stats)
     server = CatalogServer(catalog, host, port)
-    click.echo(
-        f"serving the catalog of {len(catalog.datasets)} datasets and {len(catalog.models)} models "
-        f"at {server.url}  (read-only; Ctrl-C to stop)"
-    )
-    try:
+    try:  # the URL is printed inside: a Ctrl-C as soon as it shows still stops cleanly
+        click.echo(
+            f"serving the catalog of {len(catalog.datasets)} datasets and {len(catalog.models)} models "
+            f"at {server.url}  (read-only; Ctrl-C to stop)"
+        )
         server.serve_forever()
     except KeyboardInterrupt:
         click.echo("stopped")

@@ -95,11 +95,11 @@
       { key: "dataset", label: "dataset", get: (m) => m.dataset },
       { key: "tags", label: "tags", get: (m) => m.tags.join(", ") },
     ];
-    for (const p of params) columns.push({ key: "param:" + p, label: p, group: "param", get: (m) => m.params[p] });
     for (const metric of metrics) {
       columns.push({ key: "last:" + metric, label: metric + " (last)", group: "metric", get: (m) => m.last[metric] });
       columns.push({ key: "best:" + metric, label: metric + " (best)", group: "metric", get: (m) => m.best[metric] });
     }
+    for (const p of params) columns.push({ key: "param:" + p, label: p, group: "param", get: (m) => m.params[p] });
     return columns;
   }
 
