@@ -104,6 +104,11 @@ def test_neighbour_diffs_are_what_mlops_diff_reports(roots: list[str], catalog_s
     assert diffs[(v1, v2)] == expected
     assert catalog.predecessor(v2) == v1 and catalog.predecessor(v1) is None
 
+    quick = neighbour_diffs(catalog, read_tensors=False)  # what `mlops report --no-stats` holds
+    reason = quick[(v1, v2)]
+    assert isinstance(reason, str) and "--no-stats" in reason and f"mlops diff {catalog_store['v1']}" in reason
+    assert all(isinstance(quick[pair], dict) for pair in quick if pair != (v1, v2))  # models need no tensor
+
 
 def test_best_is_the_minimum_of_losses_and_errors_only() -> None:
     assert lower_is_better("loss") and lower_is_better("val_loss") and lower_is_better("mean_squared_error")

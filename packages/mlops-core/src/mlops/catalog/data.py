@@ -48,6 +48,7 @@ class TensorRecord:
     shape: tuple[int, ...] | None
     dtype: str
     size: int | None
+    sha256: str
     stats: dict[str, float | int | None] | None
     """mean, std, min, max (``None`` where not finite); ``None`` when not computed (see ``note``)."""
     note: str = ""
@@ -250,16 +251,21 @@ def diff(catalog: Catalog, a_id: str, b_id: str) -> dict[str, Any]:
     return compare(opened[0], opened[1])
 
 
-def neighbour_diffs(catalog: Catalog) -> dict[tuple[str, str], dict[str, Any] | str]:
+def neighbour_diffs(catalog: Catalog, *, read_tensors: bool = True) -> dict[tuple[str, str], dict[str, Any] | str]:
     """The diff of every version with the one published before it under the same root.
 
-    A pair that cannot be compared (a damaged file, an unreachable store) maps to the reason.
+    A pair that cannot be compared (a damaged file, an unreachable store) maps to the reason, and
+    so does a pair of datasets whose differing tensors would have to be read (``read_tensors``
+    false, or more than :data:`STATS_MAX_BYTES` of them).
     """
     pairs = []
     for root in catalog.roots:
         pairs += list(zip(root.version_ids[1:], root.version_ids[:-1], strict=True))
 
     def one(pair: tuple[str, str]) -> dict[str, Any] | str:
+        skipped = _tensors_to_read(catalog, *pair, read_tensors)
+        if skipped:
+            return skipped
         try:
             return diff(catalog, *pair)
         except (MlopsError, OSError) as exc:
@@ -267,6 +273,23 @@ def neighbour_diffs(catalog: Catalog) -> dict[tuple[str, str], dict[str, Any] | 
 
     with ThreadPoolExecutor(_WORKERS) as pool:
         return dict(zip(pairs, pool.map(one, pairs), strict=True))
+
+
+def _tensors_to_read(catalog: Catalog, a_id: str, b_id: str, read_tensors: bool) -> str:
+    """Why a report leaves out the diff of two dataset versions, or an empty string to compute it."""
+    a, b = catalog.datasets.get(a_id), catalog.datasets.get(b_id)
+    if a is None or b is None:
+        return ""
+    sha_b = {t.name: t.sha256 for t in b.tensors}
+    changed = [t.name for t in a.tensors if t.name in sha_b and sha_b[t.name] != t.sha256]
+    size = sum(t.size or 0 for t in (*a.tensors, *b.tensors) if t.name in changed)
+    if not changed or (read_tensors and size <= STATS_MAX_BYTES):
+        return ""
+    why = "--no-stats" if not read_tensors else f"they hold {size / 2**20:.0f} MiB"
+    return (
+        f"tensors {', '.join(changed)} differ and were not read for this report ({why}); "
+        f"run `mlops diff {a.path} {b.path}` or compare them in `mlops ui`"
+    )
 
 
 # --- meta.json -> records ------------------------------------------------------------------------------
@@ -324,6 +347,7 @@ def _dataset_record(
                 shape=tuple(int(n) for n in shape) if isinstance(shape, list) else None,
                 dtype=str(info.get("dtype", "")),
                 size=entry.get("size"),
+                sha256=str(entry.get("sha256", "")),
                 stats=stats.get(name),
                 note=notes.get(name, "" if with_stats else "statistics not computed (--no-stats)"),
             )

@@ -12,12 +12,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from mlops.catalog.data import Catalog, DatasetRecord, ModelRecord, lower_is_better, to_json
+from mlops.catalog.data import Catalog, ModelRecord, lower_is_better, to_json
 from mlops.errors import MissingDependencyError
 
 if TYPE_CHECKING:
@@ -163,15 +163,6 @@ def json_for_html(data: Any) -> str:
     return Markup(text)
 
 
-def versions_by_root(catalog: Catalog) -> list[tuple[str, list[DatasetRecord | ModelRecord]]]:
-    """Each root's URL with its version records, newest first (for the compare form)."""
-    out = []
-    for root in catalog.roots:
-        records = [catalog.version(vid) for vid in root.version_ids]
-        out.append((root.url, [r for r in records if r is not None]))
-    return out
-
-
 def _digest(text: str) -> str:
     return base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
 
@@ -182,9 +173,6 @@ def _server_link(route: str) -> str:
 
 def _report_link(route: str) -> str:
     return "#/" + route
-
-
-Link = Callable[[str], str]
 
 
 # --- formatting filters (the CLI's conventions) -----------------------------------------------------------

@@ -13,7 +13,8 @@ def write_report(
     """Build the catalog of ``roots`` and write it as one HTML file at ``output`` (a local path).
 
     The file embeds its data and the charting library: it opens from disk or from a bucket with no
-    network request. It holds the diff of each version with the one before it under its root.
+    network request. It holds the diff of each version with the one before it under its root
+    (``tensor_stats=False`` also skips reading the tensors that differ between dataset versions).
     Returns the file's absolute path. Needs Jinja2: ``pip install "mlops-core[ui]"``.
     """
     from mlops.catalog.data import build_catalog, neighbour_diffs
@@ -21,7 +22,7 @@ def write_report(
 
     environment()  # fails before any reading, with the pip command, if Jinja2 is missing
     catalog = build_catalog(list(roots), storage_options=storage_options, tensor_stats=tensor_stats)
-    html = render_report(catalog, neighbour_diffs(catalog))
+    html = render_report(catalog, neighbour_diffs(catalog, read_tensors=tensor_stats))
     path = os.path.abspath(output)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     temporary = f"{path}.tmp-{os.getpid()}"
