@@ -175,3 +175,21 @@ def test_report_views_render_without_console_errors(page: tuple[Page, PageLog], 
     tab.wait_for_timeout(300)  # charts draw asynchronously
     assert tab.locator(f'section[data-route="{route}"]').is_visible()
     assert log.errors == [] and log.dialogs == []
+
+
+def test_live_server_pages_render_without_console_errors(
+    page: tuple[Page, PageLog], live_server: CatalogServer, catalog_store: dict[str, str], tmp_path: Path
+) -> None:
+    tab, log = page
+    v1 = version_id(catalog_store["v1"])
+    for route in ["", f"dataset/{v1}", "lineage", "compare"]:
+        tab.goto(live_server.url + route)
+        tab.wait_for_load_state("load")
+        assert tab.locator("main h1").count() == 1, route
+    tab.screenshot(path=str(tmp_path / "compare.png"), full_page=True)
+    tab.goto(live_server.url + "leaderboard?dataset=points%20v1")  # where a lineage group node leads
+    tab.wait_for_selector("#board tbody tr")
+    assert _row_ids(tab) == [version_id(catalog_store["sgd-strong"])]
+    assert tab.input_value("#filter-dataset") == "points v1"
+    assert log.errors == [] and log.dialogs == []
+    assert log.outside(lambda url: url.startswith((live_server.url, "data:"))) == []
