@@ -17,7 +17,8 @@ VERSION = "0.1.0"
 # requirement does not pull a multi-GB CUDA build.
 TORCH = "torch==2.13.0"
 # matplotlib: history plots and the examples' charts; Pillow: the image example's PNG files;
-# jsonschema: written meta.json files are checked against the shipped schema; model-signing: OpenSSF's
+# Playwright drives Debian's Chromium in the catalog tests (never `playwright install`: .ci/run installs
+# chromium); jsonschema: written meta.json files are checked against the shipped schema; model-signing: OpenSSF's
 # tool, which must verify mlops.sig files (1.1.1 imports OpenSSL without declaring it, hence pyopenssl).
 TEST_DEPS = [
     "pytest>=8",
@@ -29,6 +30,7 @@ TEST_DEPS = [
     "jsonschema",
     "model-signing>=1.1",
     "pyopenssl",
+    "playwright",
 ]
 
 nox.options.sessions = ["lint", "tests", "packaging"]
@@ -36,10 +38,10 @@ nox.options.error_on_missing_interpreters = True
 
 
 def _install_workspace(session: nox.Session) -> None:
-    """Every distribution of the monorepo, editable, with all frameworks, S3 and Azure Blob support."""
+    """Every distribution of the monorepo, editable, with all frameworks, S3 and Azure Blob support, and the catalog (ui)."""
     session.install(TORCH)
     session.install(
-        "-e", f"{ROOT / 'packages/mlops-core'}[s3,azure,signing]",
+        "-e", f"{ROOT / 'packages/mlops-core'}[s3,azure,signing,ui]",
         "-e", str(ROOT / "packages/mlops-keras"),
         "-e", str(ROOT / "packages/mlops-torch"),
         "-e", str(ROOT / "packages/mlops-sklearn"),
@@ -74,8 +76,9 @@ def tests_core(session: nox.Session) -> None:
 @nox.session
 @nox.parametrize("extra", ["sklearn", "keras", "torch"])
 def packaging(session: nox.Session, extra: str) -> None:
-    """Build wheels of all four distributions, install `mlops-core[EXTRA]` from that wheelhouse into
-    this fresh venv (non-editable, as users get it) and check its plugin is discovered and works."""
+    """Build wheels of all four distributions, install `mlops-core[EXTRA,ui]` from that wheelhouse into
+    this fresh venv (non-editable, as users get it) and check its plugin is discovered and works, and
+    that the catalog's templates and scripts are inside the wheel (`mlops report`)."""
     wheelhouse = Path(session.create_tmp()) / "wheelhouse"
     for old in glob.glob(str(wheelhouse / "*.whl")):
         os.remove(old)
@@ -94,7 +97,7 @@ def packaging(session: nox.Session, extra: str) -> None:
     if extra == "torch":
         session.install(TORCH)
     # Pinned: an unrelated project named mlops-core exists on PyPI with higher version numbers.
-    session.install("--find-links", str(wheelhouse), f"mlops-core[{extra}]=={VERSION}")
+    session.install("--find-links", str(wheelhouse), f"mlops-core[{extra},ui]=={VERSION}")
     session.run(
         "python", str(ROOT / "tests" / "packaging" / "check_install.py"), extra, env={"TF_CPP_MIN_LOG_LEVEL": "3"}
     )

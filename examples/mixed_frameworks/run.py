@@ -4,8 +4,9 @@
 
 Publishes scikit-learn's wine data once, trains a Keras MLP, a PyTorch MLP, a scikit-learn random
 forest and a majority-class baseline on that same version, publishes all four, then ranks them
-from their paths alone (leaderboard.py: no framework imported there). --store defaults to
-OUT/store; any fsspec URL works (s3://bucket/prefix, memory://x).
+from their paths alone (leaderboard.py: no framework imported there), and writes the store's catalog
+(catalog.html, as `mlops report` does). --store defaults to OUT/store; any fsspec URL works
+(s3://bucket/prefix, memory://x).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import os
 import leaderboard
 from trainers import train_and_publish
 from wine_data import publish_dataset, write_raw_data
+
+from mlops.catalog import write_report
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -28,7 +31,10 @@ def train_and_rank(out: str, store: str, fast: bool) -> list[leaderboard.Entry]:
     dataset = publish_dataset(raw, store)
     paths = train_and_publish(dataset, store, fast)
     print("\nleaderboard (test split; computed from the model paths alone):")
-    return leaderboard.report(paths, out)
+    entries = leaderboard.report(paths, out)
+    catalog = write_report([f"{store}/datasets/wine", f"{store}/models/wine"], os.path.join(out, "catalog.html"))
+    print(f"catalog (leaderboard, curves, lineage, diffs; open it in a browser): {catalog}")
+    return entries
 
 
 def main() -> None:

@@ -44,6 +44,14 @@ def test_three_frameworks_one_leaderboard(tmp_path: Path, run_example: Run, chec
     assert best.group(1) == next(iter(board)) and Path(best.group(4), "meta.json").is_file()
     assert f"leaderboard chart: {tmp_path / 'leaderboard.png'}" in out
 
+    # The store's catalog, one self-contained file: every model and its framework, nothing fetched.
+    catalog = (tmp_path / "catalog.html").read_text()
+    assert f"catalog (leaderboard, curves, lineage, diffs; open it in a browser): {tmp_path / 'catalog.html'}" in out
+    assert catalog.count('<section data-route="model/') == 4 and "<script src=" not in catalog
+    for tag in ("keras", "mlp", "random-forest", "baseline"):
+        assert f'<span class="tag">{tag}</span>' in catalog
+    assert all(f'"framework":"{name}"' in catalog for name in ("keras", "torch", "sklearn"))
+
     # A fresh process that knows only the models' root ranks them the same way.
     root = tmp_path / "store" / "models" / "wine"
     again = run_example("mixed_frameworks/leaderboard.py", "--root", str(root), "--out", str(tmp_path / "again")).stdout

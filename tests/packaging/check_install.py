@@ -70,6 +70,13 @@ def main(extra: str) -> None:
         )
         out = subprocess.run([sys.executable, "-c", load], capture_output=True, text=True, check=True).stdout.strip()
         assert out == extra, out
+
+        # 4. The catalog ships inside the wheel: `mlops report` (mlops-core[ui]) writes a self-contained file.
+        report = os.path.join(tmp, "catalog.html")
+        roots = [os.path.join(tmp, "datasets"), os.path.join(tmp, "models")]
+        subprocess.run(["mlops", "report", *roots, "-o", report], capture_output=True, text=True, check=True)
+        html = open(report, encoding="utf-8").read()
+        assert "vegaEmbed" in html and "<script src=" not in html and f"{extra}" in html, "incomplete catalog"
         print(
             f"ok: mlops-core[{extra}] installs from wheels, its plugin is discovered, and a model round-trips "
             f"(predictions shape {np.load(os.path.join(tmp, 'p.npy')).shape})"

@@ -27,6 +27,7 @@ from mlops.metadata import AnyRecord, DatasetRecord, ModelRecord, ProcessorRecor
 from mlops.model.versioned_model import VersionedModel
 from mlops.store import FileEntry
 from mlops.transfer import republish, update_tags
+from mlops.catalog.commands import report_command, ui_command
 from mlops.trust.commands import inspect_command, keygen_command, sign_command
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -837,6 +838,8 @@ def _value(value: Any, limit: int = 70) -> str:
 cli.add_command(keygen_command)
 cli.add_command(inspect_command)
 cli.add_command(sign_command)
+cli.add_command(ui_command)
+cli.add_command(report_command)
 
 
 if __name__ == "__main__":  # pragma: no cover - `python -m mlops` goes through __main__.py

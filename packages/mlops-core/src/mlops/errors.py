@@ -186,3 +186,7 @@ class MissingDependencyError(MlopsError, ImportError):
 
 class PlotError(MlopsError, ValueError):
     """Raised by ``plot_history`` when a model has no numeric training history to draw."""
+
+
+class CatalogServerError(MlopsError, OSError):
+    """Raised by ``mlops ui`` when the catalog server cannot listen on the requested address."""

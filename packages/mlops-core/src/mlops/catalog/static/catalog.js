@@ -1,0 +1,504 @@
+/* The catalog's interactive parts: report routing, the leaderboard (sort, filter, pages, selection),
+   training curves, parallel coordinates and the lineage graph (Vega-Lite through vega-embed).
+   Every stored string reaches the page through textContent or Vega's text marks, never as HTML. */
+(function () {
+  "use strict";
+
+  const data = JSON.parse(document.getElementById("mlops-data").textContent);
+  const report = data.mode === "report";
+  const PAGE_SIZE = 50;
+  const EMBED = {
+    renderer: "svg",
+    ast: true, // Vega's expression interpreter: no eval, so the pages' CSP needs no 'unsafe-eval'
+    actions: { export: true, source: false, compiled: false, editor: false },
+  };
+  const models = data.models || [];
+  const lowerIsBetter = new Set(data.lower_is_better || []);
+
+  // --- small helpers ------------------------------------------------------------------------------
+
+  function el(tag, attributes, children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attributes || {})) {
+      if (key === "text") node.textContent = value;
+      else if (key === "className") node.className = value;
+      else node.setAttribute(key, value);
+    }
+    for (const child of children || []) node.append(child);
+    return node;
+  }
+
+  function link(route) {
+    return (report ? "#/" : "/") + route;
+  }
+
+  function navigate(route) {
+    if (report) window.location.hash = "#/" + route;
+    else window.location.assign("/" + route);
+  }
+
+  function formatValue(value) {
+    if (value === null || value === undefined) return "";
+    if (typeof value === "number") return Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(5)));
+    if (typeof value === "string") return value;
+    return JSON.stringify(value);
+  }
+
+  function label(model) {
+    return model.name + " " + model.version + (model.tags.length ? " [" + model.tags.join(", ") + "]" : "");
+  }
+
+  function draw(container, spec) {
+    return vegaEmbed(container, spec, EMBED).catch(function (error) {
+      container.textContent = "chart failed: " + error;
+      console.error(error);
+    });
+  }
+
+  function setOptions(select, values, keep) {
+    const previous = keep ? select.value : "";
+    select.replaceChildren(...(select.dataset.any === undefined ? [] : [el("option", { value: "", text: "any" })]));
+    for (const value of values) select.append(el("option", { value: value, text: value }));
+    if (values.includes(previous)) select.value = previous;
+  }
+
+  function sortedUnique(values) {
+    return Array.from(new Set(values)).sort((a, b) => String(a).localeCompare(String(b)));
+  }
+
+  // --- the leaderboard ------------------------------------------------------------------------------
+
+  const board = {
+    ready: false,
+    sortKey: "created_at",
+    sortDir: "desc",
+    page: 0,
+    selected: new Set(),
+    columns: [],
+    rows: [],
+    parallelSet: null,
+  };
+
+  function byFrequency(lists) {
+    const counts = new Map();
+    for (const list of lists) for (const key of list) counts.set(key, (counts.get(key) || 0) + 1);
+    return Array.from(counts.keys()).sort((a, b) => counts.get(b) - counts.get(a) || a.localeCompare(b));
+  }
+
+  function boardColumns() {
+    const params = byFrequency(models.map((m) => Object.keys(m.params)));
+    const metrics = byFrequency(models.map((m) => Object.keys(m.last)));
+    const columns = [
+      { key: "model", label: "model", get: (m) => m.name + " " + m.version },
+      { key: "created_at", label: "created", get: (m) => m.created_at },
+      { key: "framework", label: "framework", get: (m) => m.framework },
+      { key: "dataset", label: "dataset", get: (m) => m.dataset },
+      { key: "tags", label: "tags", get: (m) => m.tags.join(", ") },
+    ];
+    for (const metric of metrics) {
+      columns.push({ key: "last:" + metric, label: metric + " (last)", group: "metric", get: (m) => m.last[metric] });
+      columns.push({ key: "best:" + metric, label: metric + " (best)", group: "metric", get: (m) => m.best[metric] });
+    }
+    for (const p of params) columns.push({ key: "param:" + p, label: p, group: "param", get: (m) => m.params[p] });
+    return columns;
+  }
+
+  function compareValues(a, b) {
+    const missingA = a === undefined || a === null || a === "";
+    const missingB = b === undefined || b === null || b === "";
+    if (missingA || missingB) return missingA === missingB ? 0 : missingA ? 1 : -1;
+    if (typeof a === "number" && typeof b === "number") return a - b;
+    return formatValue(a).localeCompare(formatValue(b), undefined, { numeric: true });
+  }
+
+  function filteredModels() {
+    const tag = document.getElementById("filter-tag").value;
+    const framework = document.getElementById("filter-framework").value;
+    const dataset = document.getElementById("filter-dataset").value;
+    const text = document.getElementById("filter-text").value.trim().toLowerCase();
+    return models.filter(
+      (m) =>
+        (!tag || m.tags.includes(tag)) &&
+        (!framework || m.framework === framework) &&
+        (!dataset || m.dataset === dataset) &&
+        (!text || (m.name + " " + m.version + " " + m.root).toLowerCase().includes(text))
+    );
+  }
+
+  function sortRows(rows) {
+    const column = board.columns.find((c) => c.key === board.sortKey) || board.columns[1];
+    const sign = board.sortDir === "asc" ? 1 : -1;
+    return rows
+      .map((m, index) => [m, index])
+      .sort((x, y) => {
+        const a = column.get(x[0]);
+        const b = column.get(y[0]);
+        const missing = (a === undefined || a === null || a === "") - (b === undefined || b === null || b === "");
+        return missing || sign * compareValues(a, b) || x[1] - y[1];
+      })
+      .map((pair) => pair[0]);
+  }
+
+  function renderHead() {
+    const head = document.querySelector("#board thead");
+    const cells = [el("th", { text: "" })];
+    for (const column of board.columns) {
+      const th = el("th", { text: column.label, "data-key": column.key, title: "sort by " + column.label });
+      if (column.group) th.className = "group-" + column.group;
+      if (column.key === board.sortKey) th.dataset.sort = board.sortDir;
+      th.addEventListener("click", function () {
+        if (board.sortKey === column.key) board.sortDir = board.sortDir === "asc" ? "desc" : "asc";
+        else {
+          board.sortKey = column.key;
+          const metric = column.key.split(":").slice(1).join(":");
+          board.sortDir = column.group === "metric" && lowerIsBetter.has(metric) ? "asc" : "desc";
+          if (column.group !== "metric" && column.group !== "param" && column.key !== "created_at") board.sortDir = "asc";
+        }
+        board.page = 0;
+        renderBoard();
+      });
+      cells.push(th);
+    }
+    head.replaceChildren(el("tr", {}, cells));
+  }
+
+  function cell(model, column) {
+    const td = el("td");
+    const value = column.get(model);
+    if (column.key === "model") {
+      td.append(el("a", { href: link("model/" + model.id), text: value, title: model.root }));
+    } else if (column.key === "tags") {
+      for (const tag of model.tags) td.append(el("span", { className: "tag", text: tag }));
+    } else if (column.key === "framework") {
+      td.textContent = value;
+      td.title = model.framework_versions;
+    } else if (column.key === "created_at") {
+      td.textContent = value.slice(0, 19).replace("T", " ");
+    } else {
+      td.textContent = formatValue(value);
+      if (typeof value === "number") td.className = "num";
+    }
+    return td;
+  }
+
+  function renderBoard() {
+    renderHead();
+    board.rows = sortRows(filteredModels());
+    const pages = Math.max(1, Math.ceil(board.rows.length / PAGE_SIZE));
+    board.page = Math.min(board.page, pages - 1);
+    const shown = board.rows.slice(board.page * PAGE_SIZE, (board.page + 1) * PAGE_SIZE);
+    const body = document.querySelector("#board tbody");
+    body.replaceChildren(
+      ...shown.map(function (model) {
+        const box = el("input", { type: "checkbox", "aria-label": "overlay the curves of " + label(model) });
+        box.checked = board.selected.has(model.id);
+        box.addEventListener("change", function () {
+          if (box.checked) board.selected.add(model.id);
+          else board.selected.delete(model.id);
+          row.classList.toggle("selected", box.checked);
+          drawCurves();
+        });
+        const row = el("tr", { "data-model": model.id }, [el("td", {}, [box]), ...board.columns.map((c) => cell(model, c))]);
+        row.classList.toggle("selected", box.checked);
+        return row;
+      })
+    );
+    document.getElementById("board-count").textContent = board.rows.length + " of " + models.length + " models";
+    document.getElementById("page-info").textContent = "page " + (board.page + 1) + " of " + pages;
+    document.getElementById("page-prev").disabled = board.page === 0;
+    document.getElementById("page-next").disabled = board.page >= pages - 1;
+    const shownSet = board.rows.map((m) => m.id).sort().join(",");
+    if (shownSet !== board.parallelSet) {
+      board.parallelSet = shownSet; // sorting and paging keep the set: no redraw of 1,000 lines
+      drawParallel();
+    }
+  }
+
+  function initBoard(query) {
+    if (!board.ready) {
+      board.ready = true;
+      board.columns = boardColumns();
+      const filters = {
+        "filter-tag": sortedUnique(models.flatMap((m) => m.tags)),
+        "filter-framework": sortedUnique(models.map((m) => m.framework)),
+        "filter-dataset": sortedUnique(models.map((m) => m.dataset)),
+      };
+      for (const [id, values] of Object.entries(filters)) {
+        const select = document.getElementById(id);
+        select.dataset.any = "";
+        setOptions(select, values, false);
+        select.addEventListener("change", function () {
+          board.page = 0;
+          renderBoard();
+        });
+      }
+      document.getElementById("filter-text").addEventListener("input", function () {
+        board.page = 0;
+        renderBoard();
+      });
+      document.getElementById("page-prev").addEventListener("click", function () {
+        board.page -= 1;
+        renderBoard();
+      });
+      document.getElementById("page-next").addEventListener("click", function () {
+        board.page += 1;
+        renderBoard();
+      });
+      document.getElementById("curves-clear").addEventListener("click", function () {
+        board.selected.clear();
+        renderBoard();
+        drawCurves();
+      });
+      document.getElementById("curves-metric").addEventListener("change", drawCurves);
+      document.getElementById("parallel-metric").addEventListener("change", drawParallel);
+      document.getElementById("parallel-value").addEventListener("change", drawParallel);
+      const metrics = byFrequency(models.map((m) => Object.keys(m.last)));
+      setOptions(document.getElementById("parallel-metric"), metrics, false);
+    }
+    const wanted = query.get("dataset");
+    if (wanted !== null) document.getElementById("filter-dataset").value = wanted;
+    renderBoard();
+    drawCurves();
+  }
+
+  // --- charts -----------------------------------------------------------------------------------------
+
+  function drawCurves() {
+    const container = document.getElementById("curves");
+    const chosen = models.filter((m) => board.selected.has(m.id));
+    const metricSelect = document.getElementById("curves-metric");
+    const metrics = byFrequency((chosen.length ? chosen : models).map((m) => Object.keys(data.histories[m.id] || {})));
+    setOptions(metricSelect, metrics, true);
+    const metric = metricSelect.value;
+    const info = document.getElementById("curves-info");
+    if (!chosen.length) {
+      info.textContent = "tick models in the table to overlay their curves";
+      container.replaceChildren();
+      return;
+    }
+    const values = [];
+    for (const model of chosen) {
+      const series = (data.histories[model.id] || {})[metric] || [];
+      series.forEach(function (value, epoch) {
+        if (value !== null) values.push({ model: label(model), epoch: epoch + 1, value: value });
+      });
+    }
+    info.textContent = chosen.length + " selected";
+    draw(container, {
+      $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+      width: "container",
+      height: 280,
+      data: { values: values },
+      mark: { type: "line", point: values.length <= 400, tooltip: true },
+      encoding: {
+        x: { field: "epoch", type: "quantitative", title: "epoch", axis: { tickMinStep: 1 } },
+        y: { field: "value", type: "quantitative", title: metric, scale: { zero: false } },
+        color: { field: "model", type: "nominal", title: "model", legend: { orient: "bottom", columns: 2, labelLimit: 400 } },
+      },
+    });
+  }
+
+  function drawParallel() {
+    const container = document.getElementById("parallel");
+    const metric = document.getElementById("parallel-metric").value;
+    const which = document.getElementById("parallel-value").value;
+    const info = document.getElementById("parallel-info");
+    const rows = board.rows.filter((m) => typeof (m[which] || {})[metric] === "number");
+    const params = byFrequency(rows.map((m) => Object.keys(m.params)));
+    if (!metric || !rows.length || !params.length) {
+      info.textContent = rows.length ? "these models record no hyperparameters" : "no model of the table records this metric";
+      container.replaceChildren();
+      return;
+    }
+    const axes = [...params, metric + " (" + which + ")"];
+    const scales = params.map(function (p) {
+      const present = rows.map((m) => m.params[p]).filter((v) => v !== undefined && v !== null);
+      if (present.every((v) => typeof v === "number")) {
+        const lo = Math.min(...present);
+        const hi = Math.max(...present);
+        return { lo: lo, hi: hi, norm: (v) => (hi === lo ? 0.5 : (v - lo) / (hi - lo)) };
+      }
+      const categories = sortedUnique(present.map(formatValue));
+      return { categories: categories, norm: (v) => (categories.length === 1 ? 0.5 : categories.indexOf(formatValue(v)) / (categories.length - 1)) };
+    });
+    const scores = rows.map((m) => m[which][metric]);
+    const lo = Math.min(...scores);
+    const hi = Math.max(...scores);
+    scales.push({ lo: lo, hi: hi, norm: (v) => (hi === lo ? 0.5 : (v - lo) / (hi - lo)) });
+    const values = [];
+    rows.forEach(function (m) {
+      const score = m[which][metric];
+      axes.forEach(function (axis, index) {
+        const raw = index < params.length ? m.params[params[index]] : score;
+        const missing = raw === undefined || raw === null;
+        const y = missing ? null : scales[index].norm(raw);
+        values.push({ id: m.id, model: label(m), axis: axis, y: y, value: missing ? "(not set)" : formatValue(raw), score: score });
+      });
+    });
+    const ticks = [];
+    axes.forEach(function (axis, index) {
+      const scale = scales[index];
+      const ends = scale.categories ? [[0, scale.categories[0]], [1, scale.categories[scale.categories.length - 1]]] : [[0, formatValue(scale.lo)], [1, formatValue(scale.hi)]];
+      for (const [y, text] of ends) ticks.push({ axis: axis, y: y, text: text });
+    });
+    info.textContent = rows.length + " models; lines coloured by " + metric + " (" + which + ")";
+    const x = { field: "axis", type: "nominal", sort: axes, title: null, axis: { labelAngle: 0, orient: "top", labelLimit: 160 } };
+    draw(container, {
+      $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+      width: "container",
+      height: 300,
+      layer: [
+        { data: { values: ticks }, mark: { type: "rule", color: "#999" }, encoding: { x: x, detail: { aggregate: "count" } } },
+        {
+          data: { values: values },
+          mark: { type: "line", opacity: 0.7, strokeWidth: 1.5, invalid: "break-paths-show-domains" },
+          encoding: {
+            x: x,
+            y: { field: "y", type: "quantitative", axis: null, scale: { domain: [0, 1] } },
+            detail: { field: "id", type: "nominal" },
+            color: {
+              field: "score",
+              type: "quantitative",
+              title: metric,
+              scale: { scheme: "viridis", reverse: lowerIsBetter.has(metric) },
+            },
+            tooltip: [
+              { field: "model", title: "model" },
+              { field: "axis", title: "axis" },
+              { field: "value", title: "value" },
+            ],
+          },
+        },
+        {
+          data: { values: ticks },
+          mark: { type: "text", align: "left", dx: 4, color: "#555" },
+          encoding: { x: x, y: { field: "y", type: "quantitative", scale: { domain: [0, 1] } }, text: { field: "text" } },
+        },
+      ],
+    });
+  }
+
+  function drawModelCurves(container) {
+    const history = data.histories[container.dataset.model] || {};
+    const values = [];
+    for (const [series, points] of Object.entries(history)) {
+      const metric = series.startsWith("val_") && series.length > 4 ? series.slice(4) : series;
+      points.forEach(function (value, epoch) {
+        if (value !== null) values.push({ metric: metric, series: series, epoch: epoch + 1, value: value });
+      });
+    }
+    draw(container, {
+      $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+      data: { values: values },
+      facet: { field: "metric", type: "nominal", title: null },
+      columns: 3,
+      resolve: { scale: { y: "independent" } },
+      spec: {
+        width: 300,
+        height: 200,
+        mark: { type: "line", point: true, tooltip: true },
+        encoding: {
+          x: { field: "epoch", type: "quantitative", axis: { tickMinStep: 1 } },
+          y: { field: "value", type: "quantitative", title: null, scale: { zero: false } },
+          color: { field: "series", type: "nominal", title: "curve" },
+        },
+      },
+    });
+  }
+
+  function drawLineage(container) {
+    const nodes = data.lineage.nodes;
+    const where = new Map(nodes.map((n) => [n.id, n]));
+    const edges = data.lineage.edges
+      .filter(([a, b]) => where.has(a) && where.has(b))
+      .map(([a, b]) => ({ x: where.get(a).column, y: where.get(a).row, x2: where.get(b).column, y2: where.get(b).row }));
+    const rows = Math.max(1, ...nodes.map((n) => n.row + 1));
+    const shown = nodes.map((n) => ({ ...n, text: n.label.length > 48 ? n.label.slice(0, 47) + "\u2026" : n.label }));
+    const x = { field: "column", type: "quantitative", axis: null, scale: { domain: [-0.05, 3] } };
+    const y = { field: "row", type: "quantitative", axis: null, scale: { domain: [-0.5, rows - 0.5], reverse: true } };
+    draw(container, {
+      $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+      width: "container",
+      height: Math.max(160, rows * 26),
+      layer: [
+        {
+          data: { values: edges },
+          mark: { type: "rule", color: "#bbb" },
+          encoding: {
+            x: { ...x, field: "x" },
+            y: { ...y, field: "y" },
+            x2: { field: "x2" },
+            y2: { field: "y2" },
+          },
+        },
+        {
+          data: { values: shown },
+          mark: { type: "circle", size: 140, opacity: 1, cursor: "pointer" },
+          encoding: {
+            x: x,
+            y: y,
+            color: {
+              field: "kind",
+              type: "nominal",
+              title: null,
+              scale: { domain: ["raw", "dataset", "external", "model", "models"], range: ["#8c8c8c", "#4c72b0", "#c7c7c7", "#dd8452", "#c44e52"] },
+              legend: { orient: "top" },
+            },
+            tooltip: [{ field: "label", title: "node" }],
+          },
+        },
+        {
+          data: { values: shown },
+          mark: { type: "text", align: "left", dx: 10, cursor: "pointer" },
+          encoding: { x: x, y: y, text: { field: "text" }, tooltip: [{ field: "label", title: "node" }] },
+        },
+      ],
+    }).then(function (result) {
+      if (!result) return;
+      result.view.addEventListener("click", function (event, item) {
+        const target = item && item.datum && item.datum.target;
+        if (target) navigate(target);
+      });
+    });
+  }
+
+  // --- views ------------------------------------------------------------------------------------------
+
+  function activate(root, query) {
+    const drawn = root.dataset.drawn === "1";
+    root.dataset.drawn = "1";
+    if (root.querySelector("#board")) initBoard(query);
+    if (drawn) return;
+    root.querySelectorAll(".model-curves").forEach(drawModelCurves);
+    const lineage = root.querySelector("#lineage");
+    if (lineage) drawLineage(lineage);
+    const form = root.querySelector("#compare-form");
+    if (form && report) {
+      form.addEventListener("submit", function (event) {
+        event.preventDefault();
+        navigate("compare/" + form.elements.a.value + "/" + form.elements.b.value);
+      });
+    }
+  }
+
+  function showRoute() {
+    const hash = window.location.hash.replace(/^#\/?/, "");
+    const mark = hash.indexOf("?");
+    const route = decodeURIComponent(mark < 0 ? hash : hash.slice(0, mark));
+    const search = mark < 0 ? "" : hash.slice(mark + 1);
+    const sections = Array.from(document.querySelectorAll("section[data-route]"));
+    const found = sections.find((s) => s.dataset.route === route) || sections.find((s) => s.dataset.route === "missing");
+    for (const section of sections) section.hidden = section !== found;
+    const nav = route.split("/")[0] || "roots";
+    document.querySelectorAll("[data-nav]").forEach((a) => a.classList.toggle("active", a.dataset.nav === nav));
+    activate(found, new URLSearchParams(search));
+    window.scrollTo(0, 0);
+  }
+
+  if (report) {
+    window.addEventListener("hashchange", showRoute);
+    showRoute();
+  } else {
+    activate(document.querySelector("main"), new URLSearchParams(window.location.search));
+  }
+})();
