@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from format_checks import manifest_of
 
 from catalog_store import XSS_TAG, sgd_model
 from mlops import VersionedDataset, VersionedDatasetBuilder, VersionedModelBuilder
@@ -58,7 +59,7 @@ def test_dataset_page_records_tensor_statistics_raw_and_files(roots: list[str], 
     assert by_name["X_train"].shape == tuple(dataset.X_train.shape) and by_name["y_train"].role == "labels"
     assert record.raw_strategy == "copy" and record.raw_source.endswith("raw1")
     assert {f.path for f in record.raw_files} == {"raw/data.csv", "raw/extra/deep/blob.bin"}
-    assert record.file_count == len(_meta(catalog_store["v1"])["files"])
+    assert record.file_count == len(manifest_of(catalog_store["v1"]))
     assert record.processor["class"].endswith("CsvProcessor")
 
     quick = build_catalog(roots, tensor_stats=False)
