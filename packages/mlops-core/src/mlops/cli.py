@@ -565,7 +565,7 @@ def plugins_command(as_json: bool) -> None:
     data: dict[str, list[dict[str, Any]]] = {
         "plugins": [{"name": n, "module": m, **origin(m)} for n, m in plugins.loaded_plugins().items()],
         "serializers": [
-            {"name": name, "class": _qualname(type(s)), **origin(type(s).__module__)}
+            {"name": name, "class": _qualname(type(s)), "priority": s.priority, **origin(type(s).__module__)}
             for name, s in plugins.serializers().items()
         ],
         "publishers": [
@@ -586,8 +586,8 @@ def plugins_command(as_json: bool) -> None:
     )
     _section("Serializers")
     _print_table(
-        ["NAME", "CLASS", "DISTRIBUTION", "VERSION"],
-        [[s["name"], s["class"], *_origin_cells(s)] for s in data["serializers"]],
+        ["NAME", "CLASS", "DISTRIBUTION", "VERSION", "PRIORITY"],
+        [[s["name"], s["class"], *_origin_cells(s), str(s["priority"])] for s in data["serializers"]],
         indent=2,
     )
     _section("Publishers")
