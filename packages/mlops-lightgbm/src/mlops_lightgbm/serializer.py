@@ -53,6 +53,8 @@ def encode(value: Any, where: str) -> Any:
     """``value`` as JSON, with numpy arrays and scalars, tuples, non-string-keyed or ordered dicts
     and label encoders tagged so that :func:`decode` gives them back with their types. Anything
     else (functions, arbitrary objects) raises :class:`ModelCodeNotStorableError` naming ``where``."""
+    if isinstance(value, np.generic):  # before the builtins: np.float64 and np.str_ subclass them
+        return {TAG: "scalar", "dtype": value.dtype.str, "value": value.item()}
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, np.ndarray):
@@ -62,14 +64,12 @@ def encode(value: Any, where: str) -> Any:
                 "use an array of numbers or strings, or publish with serializer='sklearn'"
             )
         return {TAG: "ndarray", "dtype": value.dtype.str, "values": value.tolist()}
-    if isinstance(value, np.generic):
-        return {TAG: "scalar", "dtype": value.dtype.str, "value": value.item()}
     if isinstance(value, list):
         return [encode(v, f"{where}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, tuple):
         return {TAG: "tuple", "items": [encode(v, f"{where}[{i}]") for i, v in enumerate(value)]}
     if isinstance(value, dict):
-        plain = type(value) in (dict,) and all(isinstance(k, str) and k != TAG for k in value)
+        plain = type(value) is dict and all(type(k) is str and k != TAG for k in value)
         if plain:
             return {k: encode(v, f"{where}[{k!r}]") for k, v in value.items()}
         kind = "OrderedDict" if isinstance(value, OrderedDict) else "dict"
