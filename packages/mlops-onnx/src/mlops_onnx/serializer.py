@@ -64,16 +64,21 @@ class OnnxSerializer(ModelSerializer):
         return cls.__name__ == "ModelProto" and cls.__module__.split(".", 1)[0] == "onnx"
 
     def save(self, model: Any, directory: str) -> None:
-        """Check the graph with ``onnx.checker`` and write it to ``directory/model.onnx``."""
+        """Check the graph with ``onnx.checker`` and write it to ``directory/model.onnx``.
+
+        The model is serialized once, and those bytes are both checked and written: what
+        ``onnx.save_model`` writes, without serializing a large model a second time."""
         import onnx
 
+        data = model.SerializeToString()
         try:
-            onnx.checker.check_model(model)
+            onnx.checker.check_model(data)
         except onnx.checker.ValidationError as exc:
             raise InvalidOnnxModelError(
                 f"ONNX's checker rejects this model, so it would not load: {exc}. Fix the graph (or its export) first"
             ) from exc
-        onnx.save_model(model, os.path.join(directory, MODEL_FILE))
+        with open(os.path.join(directory, MODEL_FILE), "wb") as f:
+            f.write(data)
 
     def load(self, directory: str) -> Any:
         """The ``onnx.ModelProto`` in ``directory/model.onnx``."""
