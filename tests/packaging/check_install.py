@@ -26,7 +26,8 @@ def check_metadata(dist: str, version: str) -> None:
     assert licenses and all(".dist-info/licenses/" in f for f in licenses), (dist, licenses)
     readme = (ROOT / "packages" / dist / "README.md").read_text()
     assert meta["Description-Content-Type"] == "text/markdown", dist
-    assert str(meta.json.get("description", "")).strip() == readme.strip(), f"{dist}: the long description is not its README"
+    description = str(meta.json.get("description", ""))
+    assert description.strip() == readme.strip(), f"{dist}: the long description is not its README"
     assert meta.get_all("Classifier") and meta["Keywords"] and meta["Author"], dist
     assert not [url for url in meta.get_all("Project-URL") or [] if "example.invalid" in url], dist
     requires = metadata.requires(dist) or []
