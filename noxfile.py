@@ -3,19 +3,39 @@ the examples end to end; `nox -l` lists everything."""
 
 from __future__ import annotations
 
-import glob
+import json
 import os
+import re
+import shutil
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import nox
 
 ROOT = Path(__file__).parent
-PACKAGES = ["mlops-core", "mlops-keras", "mlops-torch", "mlops-sklearn"]
-VERSION = "0.1.0"
-# The CPU build of PyTorch. Installed before anything that depends on torch, so that a looser
-# requirement does not pull a multi-GB CUDA build.
+PLUGINS = ["mlops-keras", "mlops-torch", "mlops-sklearn", "mlops-xgboost", "mlops-lightgbm", "mlops-onnx"]
+PACKAGES = ["mlops-core", *PLUGINS]
+EXTRAS = [plugin.removeprefix("mlops-") for plugin in PLUGINS]
+"""The mlops-core extra that installs each plugin: `pip install "mlops-core[xgboost]"`."""
+WHEELHOUSE = ROOT / ".nox" / "wheelhouse"
+"""Wheels (and sdists) of every distribution, built once per `nox` run by the `wheels` session."""
+
+
+def _version() -> str:
+    """``mlops.__version__``, read from its source: the one place mlops-core's version is written."""
+    source = (ROOT / "packages" / "mlops-core" / "src" / "mlops" / "__init__.py").read_text()
+    match = re.search(r'^__version__ = "([^"]+)"$', source, re.MULTILINE)
+    if match is None:
+        raise RuntimeError("no __version__ = '...' line in packages/mlops-core/src/mlops/__init__.py")
+    return match.group(1)
+
+
+VERSION = _version()
+# The test sessions pin PyTorch. On plain Linux that pin alone pulls PyPI's CUDA build (several
+# GB); the CPU build lives on the PyTorch CPU index. See _install_torch for when that index is used.
 TORCH = "torch==2.13.0"
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 # matplotlib: history plots and the examples' charts; Pillow: the image example's PNG files;
 # Playwright drives Debian's Chromium in the catalog tests (never `playwright install`: .ci/run installs
 # chromium); jsonschema: written meta.json files are checked against the shipped schema; model-signing: OpenSSF's
@@ -37,14 +57,51 @@ nox.options.sessions = ["lint", "tests", "packaging"]
 nox.options.error_on_missing_interpreters = True
 
 
+def _torch_install_args(session: nox.Session) -> list[str]:
+    """What to pass to ``pip install`` for the CPU build of :data:`TORCH`.
+
+    ``MLOPS_TORCH_INDEX`` decides when set: a URL to install it from, or empty for "the pin from
+    the configured indexes, as is". Otherwise the PyTorch CPU index is used only where it is
+    needed: on Linux, when no CPU build of the pin can be installed without an index. Where one can
+    (a find-links folder in pip's configuration or a local wheelhouse, as on this project's CI
+    machines, which cannot reach the PyTorch index), that exact build is installed and no index
+    is asked. Other systems get CPU builds from PyPI and never need the index.
+    """
+    chosen = os.environ.get("MLOPS_TORCH_INDEX")
+    if chosen is not None:
+        return [TORCH, "--index-url", chosen.strip()] if chosen.strip() else [TORCH]
+    if not sys.platform.startswith("linux"):
+        return [TORCH]
+    report = Path(session.create_tmp()) / "torch-report.json"
+    report.unlink(missing_ok=True)
+    session.run(
+        *("python", "-m", "pip", "install", "--dry-run", "--ignore-installed", "--no-deps", "--no-index"),
+        *("--quiet", "--report", str(report), TORCH),
+        success_codes=[0, 1],
+        silent=True,
+    )
+    if report.is_file():
+        for item in json.loads(report.read_text()).get("install", []):
+            version = str(item["metadata"]["version"])
+            if version.endswith("+cpu"):
+                return [f"torch=={version}"]  # the exact local build: no index can substitute another
+    return [TORCH, "--index-url", TORCH_CPU_INDEX]
+
+
+def _install_torch(session: nox.Session) -> None:
+    """The CPU build of the PyTorch pin, before anything that depends on torch (so that a looser
+    requirement cannot pull a CUDA build)."""
+    session.install(*_torch_install_args(session))
+
+
 def _install_workspace(session: nox.Session) -> None:
-    """Every distribution of the monorepo, editable, with all frameworks, S3 and Azure Blob support, and the catalog (ui)."""
-    session.install(TORCH)
+    """Every distribution of the monorepo, editable, with all frameworks, S3 and Azure Blob support,
+    signing and the catalog (ui)."""
+    _install_torch(session)
     session.install(
         "-e", f"{ROOT / 'packages/mlops-core'}[s3,azure,signing,ui]",
-        "-e", str(ROOT / "packages/mlops-keras"),
-        "-e", str(ROOT / "packages/mlops-torch"),
-        "-e", str(ROOT / "packages/mlops-sklearn"),
+        "-e", f"{ROOT / 'packages/mlops-keras'}[tensorflow]",
+        *(arg for plugin in PLUGINS if plugin != "mlops-keras" for arg in ("-e", str(ROOT / "packages" / plugin))),
     )  # fmt: skip
 
 
@@ -62,7 +119,7 @@ def _tests(session: nox.Session, *paths: str, install: Callable[[nox.Session], N
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The whole test suite (core, the three plugins, examples), against real frameworks, a moto S3 server
+    """The whole test suite (core, every plugin, examples), against real frameworks, a moto S3 server
     and azurite (the Azure Blob emulator, found on PATH or where .ci/run installs it)."""
     _tests(session, "tests")
 
@@ -73,31 +130,38 @@ def tests_core(session: nox.Session) -> None:
     _tests(session, "tests/core", install=_install_core)
 
 
-@nox.session
-@nox.parametrize("extra", ["sklearn", "keras", "torch"])
-def packaging(session: nox.Session, extra: str) -> None:
-    """Build wheels of all four distributions, install `mlops-core[EXTRA,ui]` from that wheelhouse into
-    this fresh venv (non-editable, as users get it) and check its plugin is discovered and works, and
-    that the catalog's templates and scripts are inside the wheel (`mlops report`)."""
-    wheelhouse = Path(session.create_tmp()) / "wheelhouse"
-    for old in glob.glob(str(wheelhouse / "*.whl")):
-        os.remove(old)
-    session.install("build")
+@nox.session(default=False)
+def wheels(session: nox.Session) -> None:
+    """Build an sdist and, from it, a wheel of every distribution into .nox/wheelhouse, once for
+    all the packaging sessions (which require this one)."""
+    shutil.rmtree(WHEELHOUSE, ignore_errors=True)
+    WHEELHOUSE.mkdir(parents=True)
+    session.install("build", "setuptools>=77")
     for package in PACKAGES:
+        # --no-isolation: the build backend installed above serves every package (no venv per build).
         session.run(
-            "python",
-            "-m",
-            "build",
-            "--wheel",
-            "--outdir",
-            str(wheelhouse),
+            *("python", "-m", "build", "--no-isolation", "--outdir", str(WHEELHOUSE)),
             str(ROOT / "packages" / package),
             silent=True,
         )
+    built = sorted(p.name for p in WHEELHOUSE.glob("*.whl"))
+    if len(built) != len(PACKAGES):
+        session.error(f"expected {len(PACKAGES)} wheels, built {built}")
+    session.log(f"built {', '.join(built)}")
+
+
+@nox.session(requires=["wheels"])
+@nox.parametrize("extra", EXTRAS)
+def packaging(session: nox.Session, extra: str) -> None:
+    """Install `mlops-core[EXTRA]` from the wheelhouse into this fresh venv (non-editable, as users
+    get it) and check its metadata, that its plugin is discovered, and that a model round-trips."""
     if extra == "torch":
-        session.install(TORCH)
-    # Pinned: an unrelated project named mlops-core exists on PyPI with higher version numbers.
-    session.install("--find-links", str(wheelhouse), f"mlops-core[{extra},ui]=={VERSION}")
+        _install_torch(session)
+    # An unrelated project named mlops-core is on PyPI (0.2.x): ours come from the wheelhouse alone,
+    # then pip adds their dependencies from the indexes (already satisfied pins are kept).
+    ours = [f"mlops-core=={VERSION}", f"mlops-{extra}=={VERSION}"]
+    session.install("--no-index", "--no-deps", "--find-links", str(WHEELHOUSE), *ours)
+    session.install("--find-links", str(WHEELHOUSE), f"mlops-core[{extra},ui]=={VERSION}", *ours[1:])
     session.run(
         "python", str(ROOT / "tests" / "packaging" / "check_install.py"), extra, env={"TF_CPP_MIN_LOG_LEVEL": "3"}
     )

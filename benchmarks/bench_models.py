@@ -1,5 +1,6 @@
-"""Models (target 5): publish and load of a ~50 MB Keras, PyTorch and scikit-learn model against
-the framework's own save and load; and (target 6c) which frameworks a load imports."""
+"""Models (target 5): publish and load of a ~50 MB Keras, PyTorch and scikit-learn model, and of
+XGBoost, LightGBM and ONNX models in their native formats, against the framework's own save and
+load; and (target 6c) which frameworks a load imports. ``--frameworks`` picks some of them."""
 
 from __future__ import annotations
 
@@ -21,8 +22,9 @@ def run(ctx: Context) -> None:
     raw = make_raw_folder(str(ctx.scratch("models-raw")), 1, files=10)
     dataset_path = VersionedDatasetBuilder(raw, BenchProcessor()).publish(str(ctx.scratch("models-datasets")), "v1")
     dataset = VersionedDataset(dataset_path)
-    for workload in MODELS.values():
-        _model(ctx, workload, dataset)
+    chosen = ctx.shared.get("frameworks") or list(MODELS)
+    for name in chosen:
+        _model(ctx, MODELS[name], dataset)
 
 
 def _limit(base: Stat) -> float:

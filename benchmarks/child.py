@@ -10,7 +10,10 @@ import sys
 import time
 from typing import Any
 
-FRAMEWORKS = ("tensorflow", "keras", "torch", "sklearn", "jax", "tf_keras")
+FRAMEWORKS = (
+    *("tensorflow", "keras", "torch", "sklearn", "jax", "tf_keras"),
+    *("xgboost", "lightgbm", "onnx", "onnxruntime"),
+)
 
 
 def _status(field: str) -> int:

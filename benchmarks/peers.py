@@ -126,7 +126,9 @@ def _peer_model(tmp: Path, framework: str, model: Any, ds: Any, repeats: int, re
 
     from mlops import VersionedModel, VersionedModelBuilder
 
-    flavor = getattr(mlflow, {"keras": "keras", "torch": "pytorch", "sklearn": "sklearn"}[framework])
+    flavors = {"keras": "keras", "torch": "pytorch", "sklearn": "sklearn"}
+    flavors.update(xgboost="xgboost", lightgbm="lightgbm", onnx="onnx")  # MLflow's flavors of the same names
+    flavor = getattr(mlflow, flavors[framework])
     params = _params(flavor.log_model)
     kwargs: dict[str, Any] = {"name": "model"} if "name" in params else {"artifact_path": "model"}
     if "serialization_format" in params:  # scikit-learn: a pickle, like joblib (skops refuses trees)

@@ -15,7 +15,8 @@ from typing import Any
 from harness import Results, Target, fmt_value
 
 LIBRARIES = ("mlops-core", "numpy", "fsspec", "s3fs", "moto", "tensorflow-cpu", "tensorflow", "keras", "torch",
-             "scikit-learn", "joblib", "h5py", "safetensors", "cloudpickle")  # fmt: skip
+             "scikit-learn", "joblib", "h5py", "safetensors", "cloudpickle", "xgboost", "lightgbm", "onnx",
+             "onnxruntime")  # fmt: skip
 REGRESSION = 0.10
 """A target whose median moved more than this fraction of its limit in the wrong direction is flagged."""
 

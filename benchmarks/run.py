@@ -47,11 +47,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="MB",
         help="dataset size for the S3 area (default: the smallest of --sizes; moto is slow)",
     )
+    parser.add_argument(
+        "--frameworks", default="", help="with the models area: comma-separated frameworks to measure (default: all)"
+    )
     parser.add_argument("--listing-versions", type=int, default=1000, help="versions to list in the listing area")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     parser.add_argument("--tmp", type=Path, default=None, help="scratch folder (default: a new one in $TMPDIR)")
     args = parser.parse_args(argv)
     args.only = [a.strip() for a in args.only.split(",") if a.strip()]
+    args.frameworks = [f.strip() for f in args.frameworks.split(",") if f.strip()]
     unknown = set(args.only) - set(AREAS)
     if unknown:
         parser.error(f"unknown areas {sorted(unknown)}; choose from {', '.join(AREAS)}")
@@ -68,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         results.notes.append(f"run with --repeats {args.repeats}: fewer than 5, figures are indicative only")
     ctx = Context(sorted(args.sizes), args.repeats, args.s3_size or min(args.sizes), tmp, results)
     ctx.shared["listing_versions"] = args.listing_versions
+    ctx.shared["frameworks"] = args.frameworks
     area_seconds: dict[str, float] = {}
     failed: list[str] = []
     # Remote files are cached under MLOPS_CACHE_DIR: keep that cache inside the scratch folder.

@@ -164,6 +164,78 @@ def _sklearn_load(path: str) -> Any:
     return joblib.load(path)
 
 
+def _xgboost_build() -> Any:
+    import xgboost
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(35_000, 8)).astype(np.float32)
+    y = x[:, 0] * 2 + np.sin(x[:, 1] * 3) + rng.normal(size=35_000)
+    return xgboost.XGBRegressor(n_estimators=400, max_depth=10, random_state=0, n_jobs=2).fit(x, y)
+
+
+def _xgboost_save(model: Any, path: str) -> None:
+    model.save_model(path)
+
+
+def _xgboost_load(path: str) -> Any:
+    import xgboost
+
+    model = xgboost.XGBRegressor()
+    model.load_model(path)
+    return model
+
+
+def _lightgbm_build() -> Any:
+    import lightgbm
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(35_000, 8))
+    y = x[:, 0] * 2 + np.sin(x[:, 1] * 3) + rng.normal(size=35_000)
+    model = lightgbm.LGBMRegressor(n_estimators=400, num_leaves=255, min_child_samples=5, random_state=0, n_jobs=2)
+    return model.fit(x, y)
+
+
+def _lightgbm_save(model: Any, path: str) -> None:
+    model.booster_.save_model(path)
+
+
+def _lightgbm_load(path: str) -> Any:
+    import lightgbm
+
+    return lightgbm.Booster(model_file=path)  # LightGBM has no load for its scikit-learn estimators
+
+
+def _onnx_build() -> Any:
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    w1 = numpy_helper.from_array(rng.normal(size=(1024, 4096)).astype(np.float32), "W1")
+    w2 = numpy_helper.from_array(rng.normal(size=(4096, 2048)).astype(np.float32), "W2")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["X", "W1"], ["H"]), helper.make_node("Relu", ["H"], ["R"]),
+         helper.make_node("MatMul", ["R", "W2"], ["Y"])],
+        "mlp",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, 1024])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [None, 2048])],
+        initializer=[w1, w2],
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model
+
+
+def _onnx_save(model: Any, path: str) -> None:
+    import onnx
+
+    onnx.save_model(model, path)
+
+
+def _onnx_load(path: str) -> Any:
+    import onnx
+
+    return onnx.load_model(path)
+
+
 MODELS: dict[str, ModelWorkload] = {
     "keras": ModelWorkload(
         "keras",
@@ -180,6 +252,17 @@ MODELS: dict[str, ModelWorkload] = {
     "sklearn": ModelWorkload(
         "sklearn", _sklearn_build, _sklearn_save, _sklearn_load, "model.joblib", frozenset({"sklearn"})
     ),
+    # The scikit-learn wrappers of XGBoost and LightGBM import scikit-learn.
+    "xgboost": ModelWorkload(
+        "xgboost", _xgboost_build, _xgboost_save, _xgboost_load, "model.ubj", frozenset({"xgboost", "sklearn"})
+    ),
+    "lightgbm": ModelWorkload(
+        "lightgbm", _lightgbm_build, _lightgbm_save, _lightgbm_load, "model.txt", frozenset({"lightgbm", "sklearn"})
+    ),
+    "onnx": ModelWorkload("onnx", _onnx_build, _onnx_save, _onnx_load, "model.onnx", frozenset({"onnx"})),
 }
-FRAMEWORK_MODULES = ("tensorflow", "keras", "torch", "sklearn", "jax", "tf_keras")
+FRAMEWORK_MODULES = (
+    *("tensorflow", "keras", "torch", "sklearn", "jax", "tf_keras"),
+    *("xgboost", "lightgbm", "onnx", "onnxruntime"),
+)
 """ML frameworks whose presence in ``sys.modules`` the import checks look for."""

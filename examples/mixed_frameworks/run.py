@@ -1,12 +1,12 @@
-"""One dataset, three frameworks, one leaderboard.
+"""One dataset, five frameworks, one leaderboard.
 
     python examples/mixed_frameworks/run.py [--out FOLDER] [--store URL] [--fast]
 
 Publishes scikit-learn's wine data once, trains a Keras MLP, a PyTorch MLP, a scikit-learn random
-forest and a majority-class baseline on that same version, publishes all four, then ranks them
-from their paths alone (leaderboard.py: no framework imported there), and writes the store's catalog
-(catalog.html, as `mlops report` does). --store defaults to OUT/store; any fsspec URL works
-(s3://bucket/prefix, memory://x).
+forest, XGBoost and LightGBM boosted trees and a majority-class baseline on that same version,
+publishes all six, then ranks them from their paths alone (leaderboard.py: no framework imported
+there), and writes the store's catalog (catalog.html, as `mlops report` does). --store defaults to
+OUT/store; any fsspec URL works (s3://bucket/prefix, memory://x).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def train_and_rank(out: str, store: str, fast: bool) -> list[leaderboard.Entry]:
-    """The whole example: raw data -> dataset -> four published models -> leaderboard in ``out``."""
+    """The whole example: raw data -> dataset -> six published models -> leaderboard in ``out``."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     raw = write_raw_data(os.path.join(out, "raw"))
     print(f"raw data written to {raw}")

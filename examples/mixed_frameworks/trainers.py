@@ -1,4 +1,4 @@
-"""Four models of three frameworks, trained on the same published dataset version.
+"""Six models of five frameworks, trained on the same published dataset version.
 
 Each trainer returns the native model and its :class:`TrainingConfig`; publishing is the same one
 line for all of them (see run.py). Frameworks are imported inside each trainer, so a user without
@@ -97,6 +97,31 @@ def train_random_forest(dataset: VersionedDataset, fast: bool) -> tuple[Any, Tra
     return model, TrainingConfig({"val_accuracy": [model.score(dataset.X_val, dataset.y_val)]}, args)
 
 
+def train_xgboost(dataset: VersionedDataset, fast: bool) -> tuple[Any, TrainingConfig]:
+    """Gradient-boosted trees with XGBoost's scikit-learn API, scored on the validation split
+    after every round (the curves go to meta.json; mlops-xgboost stores the model without pickle)."""
+    import xgboost
+
+    args = {"n_estimators": 20 if fast else 150, "max_depth": 3, "learning_rate": 0.1, "random_state": SEED}
+    model = xgboost.XGBClassifier(**args, n_jobs=1, eval_metric="mlogloss")
+    model.fit(dataset.X_train, dataset.y_train, eval_set=[(dataset.X_val, dataset.y_val)], verbose=False)
+    history = {"val_loss": [float(v) for v in model.evals_result()["validation_0"]["mlogloss"]]}
+    history["val_accuracy"] = [float(model.score(dataset.X_val, dataset.y_val))]
+    return model, TrainingConfig(history, args)
+
+
+def train_lightgbm(dataset: VersionedDataset, fast: bool) -> tuple[Any, TrainingConfig]:
+    """Gradient-boosted trees with LightGBM's scikit-learn API (small leaves: 107 training rows)."""
+    import lightgbm
+
+    args = {"n_estimators": 20 if fast else 150, "num_leaves": 7, "min_child_samples": 5, "random_state": SEED}
+    model = lightgbm.LGBMClassifier(**args, learning_rate=0.1, n_jobs=1, verbose=-1)
+    model.fit(dataset.X_train, dataset.y_train, eval_X=(dataset.X_val,), eval_y=(dataset.y_val,))
+    history = {"val_loss": [float(v) for v in model.evals_result_["valid_0"]["multi_logloss"]]}
+    history["val_accuracy"] = [float(model.score(dataset.X_val, dataset.y_val))]
+    return model, TrainingConfig(history, args)
+
+
 def train_baseline(dataset: VersionedDataset, fast: bool) -> tuple[Any, TrainingConfig]:
     """The floor any model must beat: always predict the most frequent training class."""
     from sklearn.dummy import DummyClassifier
@@ -110,6 +135,8 @@ TRAINERS = [
     Trainer(["keras", "mlp"], train_keras_mlp),
     Trainer(["torch", "mlp"], train_torch_mlp),
     Trainer(["sklearn", "random-forest"], train_random_forest),
+    Trainer(["xgboost", "boosted-trees"], train_xgboost),
+    Trainer(["lightgbm", "boosted-trees"], train_lightgbm),
     Trainer(["sklearn", "baseline"], train_baseline),
 ]
 

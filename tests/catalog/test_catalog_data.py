@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from format_checks import manifest_of
 
 from catalog_store import XSS_TAG, sgd_model
+from format_checks import manifest_of
 from mlops import VersionedDataset, VersionedDatasetBuilder, VersionedModelBuilder
 from mlops.catalog import data, render
 from mlops.catalog.data import build_catalog, lower_is_better, neighbour_diffs, version_id

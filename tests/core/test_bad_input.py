@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from schema1_support import NpyLinear, npy_linear_plugin
 
 import mlops
 from mlops import errors
 from sample_processors import CsvProcessor, FixedProcessor
+from schema1_support import NpyLinear, npy_linear_plugin
 
 
 def _publish(raw: str | Path, root: Path, **options: object) -> str:

@@ -12,9 +12,9 @@ from typing import Any
 import fsspec
 import numpy as np
 import pytest
-from format_checks import check_against_json_schema
 
 import mlops
+from format_checks import check_against_json_schema
 from mlops.dataset.data_processor import DataProcessor
 from mlops.dataset.invertible_data_processor import InvertibleDataProcessor
 from mlops.dataset.versioned_dataset import VersionedDataset

@@ -13,8 +13,8 @@ from typing import Any
 import fsspec
 import numpy as np
 import pytest
-from format_checks import check_against_json_schema
 
+from format_checks import check_against_json_schema
 from mlops import errors, hookimpl, plugins
 from mlops.dataset.versioned_dataset import VersionedDataset
 from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder

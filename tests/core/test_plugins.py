@@ -21,7 +21,10 @@ from mlops.model.serializer import ModelSerializer, mro_modules
 from mlops.store import FsspecStore, Location, resolve
 from sample_processors import CsvProcessor
 
-FRAMEWORKS = ("tensorflow", "keras", "torch", "sklearn", "jax", "h5py", "safetensors")
+FRAMEWORKS = (
+    *("tensorflow", "keras", "torch", "sklearn", "jax", "h5py", "safetensors"),
+    *("xgboost", "lightgbm", "onnx", "onnxruntime"),
+)
 
 
 def test_import_mlops_imports_no_ml_framework() -> None:

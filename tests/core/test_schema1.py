@@ -10,13 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from format_checks import check_against_json_schema
-from schema1_support import NpyLinear, npy_linear_plugin
 
 import mlops
+from format_checks import check_against_json_schema
 from mlops import errors
 from mlops.compare import compare
 from sample_processors import CsvProcessor, write_raw
+from schema1_support import NpyLinear, npy_linear_plugin
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "schema1"
 

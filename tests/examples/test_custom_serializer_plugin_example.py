@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from format_checks import manifest_of
 
+from format_checks import manifest_of
 from mlops import VersionedModel
 from mlops.errors import SerializerNotInstalledError
 

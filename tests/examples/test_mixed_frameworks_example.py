@@ -1,5 +1,5 @@
-"""examples/mixed_frameworks: one dataset, a Keras, a PyTorch and two scikit-learn models, and a
-leaderboard computed from the published model paths alone."""
+"""examples/mixed_frameworks: one dataset, a Keras, a PyTorch, an XGBoost, a LightGBM and two
+scikit-learn models, and a leaderboard computed from the published model paths alone."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-ML_FRAMEWORKS = {"tensorflow", "keras", "torch", "sklearn"}
+ML_FRAMEWORKS = {"tensorflow", "keras", "torch", "sklearn", "xgboost", "lightgbm"}
+TRAINED = ["keras mlp", "torch mlp", "sklearn random-forest", "xgboost boosted-trees", "lightgbm boosted-trees"]
 Run = Callable[..., subprocess.CompletedProcess[str]]
 CheckPng = Callable[[Path], tuple[int, int]]
 
@@ -20,18 +21,20 @@ def _leaderboard(path: Path) -> dict[str, dict[str, str]]:
         return {row["model"]: row for row in csv.DictReader(f)}
 
 
-def test_three_frameworks_one_leaderboard(tmp_path: Path, run_example: Run, check_png: CheckPng) -> None:
+def test_five_frameworks_one_leaderboard(tmp_path: Path, run_example: Run, check_png: CheckPng) -> None:
     out = run_example("mixed_frameworks/run.py", "--out", str(tmp_path), "--fast").stdout
 
     # Every model was trained on the same dataset version and published with its own serializer.
     (dataset_dir,) = (tmp_path / "store" / "datasets" / "wine").iterdir()
     metas = [json.loads((d / "meta.json").read_text()) for d in (tmp_path / "store" / "models" / "wine").iterdir()]
-    assert sorted(m["serializer"]["name"] for m in metas) == ["keras", "sklearn", "sklearn", "torch"]
+    serializers = sorted(m["serializer"]["name"] for m in metas)
+    assert serializers == ["keras", "lightgbm", "sklearn", "sklearn", "torch", "xgboost"]
     assert {m["dataset"]["version"] for m in metas} == {dataset_dir.name}
 
     board = _leaderboard(tmp_path / "leaderboard.csv")
-    assert set(board) == {"keras mlp", "torch mlp", "sklearn random-forest", "sklearn baseline"}
-    for name in ("keras mlp", "torch mlp", "sklearn random-forest"):
+    assert set(board) == {*TRAINED, "sklearn baseline"}
+    assert {board[name]["serializer"] for name in TRAINED[3:]} == {"xgboost", "lightgbm"}
+    for name in TRAINED:
         assert float(board[name]["accuracy"]) >= 0.8, out
         assert float(board[name]["macro_f1"]) > float(board["sklearn baseline"]["macro_f1"])
     assert float(board["sklearn baseline"]["accuracy"]) < 0.5  # the majority class of three cultivars

@@ -25,7 +25,14 @@ def test_publishes_and_ranks_in_the_given_bucket(
     assert f"using the bucket {bucket} ({os.environ['AWS_ENDPOINT_URL']}" in out
     models = mlops.list_versions(f"{s3_bucket}/team/demo/models/wine")
     names = sorted(" ".join(m.tags) for m in models)
-    assert names == ["keras mlp", "sklearn baseline", "sklearn random-forest", "torch mlp"]
+    assert names == [
+        "keras mlp",
+        "lightgbm boosted-trees",
+        "sklearn baseline",
+        "sklearn random-forest",
+        "torch mlp",
+        "xgboost boosted-trees",
+    ]
     (dataset,) = mlops.list_versions(f"{s3_bucket}/team/demo/datasets/wine")
     assert f"  at {dataset.path}" in out
     for model in models:

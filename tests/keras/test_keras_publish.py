@@ -18,8 +18,8 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from format_checks import manifest_of
 
+from format_checks import manifest_of
 from mlops.dataset.versioned_dataset import VersionedDataset
 from mlops.errors import TrainingConfigError
 from mlops.model.training_config import TrainingConfig

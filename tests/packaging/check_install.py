@@ -9,27 +9,50 @@ import sys
 import sysconfig
 import tempfile
 from importlib import metadata
+from pathlib import Path
 
 import numpy as np
 
-FRAMEWORK_MODULES = {"sklearn": "sklearn", "keras": "keras", "torch": "torch"}
+ROOT = Path(__file__).resolve().parents[2]
+FRAMEWORKS = ("sklearn", "keras", "tensorflow", "torch", "xgboost", "lightgbm", "onnx", "onnxruntime")
+
+
+def check_metadata(dist: str, version: str) -> None:
+    """The distribution's metadata as a package index shows it: version, license, README, ranges."""
+    meta = metadata.metadata(dist)
+    assert meta["Version"] == version, (dist, meta["Version"])
+    assert meta["License-Expression"] == "MIT", (dist, meta["License-Expression"])
+    licenses = [str(f) for f in metadata.files(dist) or [] if f.name == "LICENSE"]
+    assert licenses and all(".dist-info/licenses/" in f for f in licenses), (dist, licenses)
+    readme = (ROOT / "packages" / dist / "README.md").read_text()
+    assert meta["Description-Content-Type"] == "text/markdown", dist
+    description = str(meta.json.get("description", ""))
+    assert description.strip() == readme.strip(), f"{dist}: the long description is not its README"
+    assert meta.get_all("Classifier") and meta["Keywords"] and meta["Author"], dist
+    assert not [url for url in meta.get_all("Project-URL") or [] if "example.invalid" in url], dist
+    requires = metadata.requires(dist) or []
+    if dist != "mlops-core":
+        assert "mlops-core<0.2,>=0.1" in requires, (dist, requires)
 
 
 def main(extra: str) -> None:
-    # 1. Installed from wheels, not from the source tree.
+    # 1. Installed from wheels, not from the source tree, with the metadata users see.
     import mlops
 
     site = sysconfig.get_paths()["purelib"]
     assert mlops.__file__.startswith(site), f"mlops imported from {mlops.__file__}, not from {site}"
     for dist in ("mlops-core", f"mlops-{extra}"):
-        assert metadata.version(dist) == "0.1.0", dist
+        check_metadata(dist, mlops.__version__)
+    if extra == "keras":  # TensorFlow is an extra of mlops-keras, which mlops-core[keras] asks for
+        assert 'tensorflow>=2.16; extra == "tensorflow"' in (metadata.requires("mlops-keras") or [])
+        assert 'mlops-keras[tensorflow]<0.2,>=0.1; extra == "keras"' in (metadata.requires("mlops-core") or [])
 
     # 2. The entry point is declared and discovered; loading plugins imports no framework.
     names = {ep.name for ep in metadata.entry_points(group="mlops")}
     assert extra in names, f"entry point {extra!r} not found among {names}"
     code = (
         "import sys; from mlops import plugins; print(sorted(plugins.serializers())); "
-        "print(sorted(m for m in ('sklearn', 'keras', 'tensorflow', 'torch') if m in sys.modules))"
+        f"print(sorted(m for m in {FRAMEWORKS!r} if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
     assert extra in out[0] and out[1] == "[]", out
@@ -68,8 +91,8 @@ def main(extra: str) -> None:
             f"m = VersionedModel({path!r}); p = m.predict(np.load({os.path.join(tmp, 'x.npy')!r}))\n"
             f"np.save({os.path.join(tmp, 'p.npy')!r}, p); print(m.serializer_name)\n"
         )
-        out = subprocess.run([sys.executable, "-c", load], capture_output=True, text=True, check=True).stdout.strip()
-        assert out == extra, out
+        loaded_by = subprocess.run([sys.executable, "-c", load], capture_output=True, text=True, check=True).stdout
+        assert loaded_by.strip() == extra, loaded_by
 
         # 4. The catalog ships inside the wheel: `mlops report` (mlops-core[ui]) writes a self-contained file.
         report = os.path.join(tmp, "catalog.html")
@@ -94,6 +117,28 @@ def _model(extra: str, x: np.ndarray, y: np.ndarray) -> object:
         model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="softmax")])
         model.compile("adam", loss="sparse_categorical_crossentropy")
         model.fit(x, y, epochs=1, verbose=0)
+        return model
+    if extra == "xgboost":
+        import xgboost
+
+        return xgboost.XGBClassifier(n_estimators=3, max_depth=2).fit(x, y)
+    if extra == "lightgbm":
+        import lightgbm
+
+        return lightgbm.LGBMClassifier(n_estimators=3, min_child_samples=5, verbose=-1).fit(x, y)
+    if extra == "onnx":
+        from onnx import TensorProto, helper, numpy_helper
+
+        weights = numpy_helper.from_array(np.ones((3, 2), dtype=np.float32), "W")
+        graph = helper.make_graph(
+            [helper.make_node("MatMul", ["X", "W"], ["Y"])],
+            "linear",
+            [helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, 3])],
+            [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [None, 2])],
+            initializer=[weights],
+        )
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+        model.ir_version = 8
         return model
     import torch
 

@@ -17,12 +17,12 @@ import fsspec
 import numpy as np
 import pytest
 import torch
-from format_checks import manifest_of
 from safetensors import safe_open
 from safetensors.torch import save_model
 from sklearn.datasets import load_digits
 from torch import nn
 
+from format_checks import manifest_of
 from mlops.dataset.data_processor import DataProcessor
 from mlops.dataset.versioned_dataset import VersionedDataset
 from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder

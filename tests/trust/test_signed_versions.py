@@ -14,9 +14,9 @@ from pathlib import Path
 import fsspec
 import numpy as np
 import pytest
-from forgery import forge_processor, replace_file
 
 import mlops
+from forgery import forge_processor, replace_file
 from mlops.errors import SignatureExistsError, SignedVersionError, UntrustedVersionError
 from mlops.trust import versions
 from mlops.trust.keys import load_signing_key

@@ -22,12 +22,12 @@ import click
 
 import mlops
 from mlops import registry
+from mlops.catalog.commands import report_command, ui_command
 from mlops.errors import IntegrityError, MlopsError, NoVersionsError
 from mlops.metadata import AnyRecord, DatasetRecord, ModelRecord, ProcessorRecord, RawRecord
 from mlops.model.versioned_model import VersionedModel
 from mlops.store import FileEntry
 from mlops.transfer import republish, update_tags
-from mlops.catalog.commands import report_command, ui_command
 from mlops.trust.commands import inspect_command, keygen_command, sign_command
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -579,7 +579,7 @@ def plugins_command(as_json: bool) -> None:
     data: dict[str, list[dict[str, Any]]] = {
         "plugins": [{"name": n, "module": m, **origin(m)} for n, m in plugins.loaded_plugins().items()],
         "serializers": [
-            {"name": name, "class": _qualname(type(s)), **origin(type(s).__module__)}
+            {"name": name, "class": _qualname(type(s)), "priority": s.priority, **origin(type(s).__module__)}
             for name, s in plugins.serializers().items()
         ],
         "stores": [
@@ -603,8 +603,8 @@ def plugins_command(as_json: bool) -> None:
     )
     _section("Serializers")
     _print_table(
-        ["NAME", "CLASS", "DISTRIBUTION", "VERSION"],
-        [[s["name"], s["class"], *_origin_cells(s)] for s in data["serializers"]],
+        ["NAME", "CLASS", "DISTRIBUTION", "VERSION", "PRIORITY"],
+        [[s["name"], s["class"], *_origin_cells(s), str(s["priority"])] for s in data["serializers"]],
         indent=2,
     )
     _section("Stores")

@@ -169,6 +169,26 @@ class SerializerNotInstalledError(MlopsError, ImportError):
     """Raised by ``VersionedModel`` when the serializer that saved a model is not installed."""
 
 
+class UnfittedModelError(ModelSerializationError, ValueError):
+    """Raised by the XGBoost and LightGBM serializers when asked to publish a model never fitted."""
+
+
+class ModelCodeNotStorableError(ModelSerializationError, TypeError):
+    """Raised by a no-pickle serializer when a model holds Python code (e.g. a custom objective)."""
+
+
+class UnknownModelClassError(ModelSerializationError):
+    """Raised when a saved model names a class that the installed plugin version cannot rebuild."""
+
+
+class InvalidOnnxModelError(ModelSerializationError, ValueError):
+    """Raised by the ONNX serializer, before anything is written, for a graph ONNX's checker rejects."""
+
+
+class ModelInputError(MlopsError, ValueError):
+    """Raised by ``predict`` when the features do not fit the model's declared input (ONNX graphs)."""
+
+
 # --- registry and tooling ---------------------------------------------------------------------------
 
 

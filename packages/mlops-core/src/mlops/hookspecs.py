@@ -30,7 +30,13 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 def mlops_register_serializers(register: Callable[[ModelSerializer], None]) -> None:
     """Register model serializers: call ``register(serializer)`` once per
     :class:`~mlops.model.serializer.ModelSerializer` instance. All implementations are called;
-    serializer names must be unique across plugins (a duplicate is skipped with a warning)."""
+    serializer names must be unique across plugins (a duplicate is skipped with a warning).
+
+    Choosing among them: a model is saved by the serializer whose ``can_save(model)`` is true and
+    whose ``priority`` is the highest, i.e. the most specific one (``ModelSerializer.SPECIFIC`` for
+    one library's classes beats ``ModelSerializer.GENERIC`` for a shared API such as scikit-learn's
+    estimators); among equal priorities the first registered wins. Loading never chooses: it uses
+    the serializer named in meta.json."""
 
 
 @hookspec(firstresult=True)

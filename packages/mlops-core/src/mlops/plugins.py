@@ -28,7 +28,14 @@ if TYPE_CHECKING:
     from mlops.model.serializer import ModelSerializer
 
 ENTRY_POINT_GROUP = "mlops"
-FIRST_PARTY_EXTRAS = {"mlops-keras": "keras", "mlops-torch": "torch", "mlops-sklearn": "sklearn"}
+FIRST_PARTY_EXTRAS = {
+    "mlops-keras": "keras",
+    "mlops-torch": "torch",
+    "mlops-sklearn": "sklearn",
+    "mlops-xgboost": "xgboost",
+    "mlops-lightgbm": "lightgbm",
+    "mlops-onnx": "onnx",
+}
 """Our plugin distributions and the mlops-core extra that installs each."""
 
 
@@ -130,6 +137,8 @@ def serializers() -> dict[str, ModelSerializer]:
         name = getattr(serializer, "name", None)
         if not isinstance(name, str) or not name:
             raise PluginError(f"serializer {serializer!r} has no name; set the class attribute `name`")
+        if isinstance(serializer.priority, bool) or not isinstance(serializer.priority, int):
+            raise PluginError(f"serializer {name!r} has priority {serializer.priority!r}; it must be an int")
         if name in found:
             warnings.warn(
                 f"two plugins register a serializer named {name!r}; keeping the first", PluginLoadWarning, stacklevel=2
@@ -140,16 +149,18 @@ def serializers() -> dict[str, ModelSerializer]:
 
 
 def serializer_for(model: Any) -> ModelSerializer:
-    """The first installed serializer whose ``can_save(model)`` is true."""
+    """The installed serializer for ``model``: of those whose ``can_save(model)`` is true, the one
+    with the highest ``priority`` (the most specific); on a tie, the first registered."""
     available = serializers()
-    for serializer in available.values():
-        if serializer.can_save(model):
-            return serializer
+    accepting = [s for s in available.values() if s.can_save(model)]
+    if accepting:
+        return max(accepting, key=lambda s: s.priority)  # max keeps the first of equal priorities
     names = ", ".join(sorted(available)) or "none"
     raise NoSerializerError(
         f"no installed serializer can save a {type(model).__module__}.{type(model).__qualname__} "
         f"(installed: {names}). Install the plugin for its framework, e.g. "
-        f'pip install "mlops-core[keras]" (or [torch], [sklearn]), pass serializer=... explicitly, '
+        f'pip install "mlops-core[keras]" (or [torch], [sklearn], [xgboost], [lightgbm], [onnx]), '
+        "pass serializer=... explicitly, "
         "or write a serializer plugin (see the README's plugin section)."
     )
 

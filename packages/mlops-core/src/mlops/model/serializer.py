@@ -14,7 +14,24 @@ class ModelSerializer(ABC):
     ``name`` is stored in meta.json and picks the serializer at load time, so it must never change
     once models were published with it. ``can_save`` must answer for any object *without importing
     the framework* (use :func:`mro_modules`), so that checking a foreign model stays cheap.
+
+    When several installed serializers can save one model, the one with the highest ``priority``
+    wins (ties: the first registered), so a serializer for one library beats a generic one that
+    also accepts its objects: an ``xgboost.XGBClassifier`` is a scikit-learn estimator, and goes to
+    mlops-xgboost (priority ``SPECIFIC``) rather than mlops-sklearn (``GENERIC``).
     """
+
+    GENERIC: ClassVar[int] = 0
+    """The priority of a serializer for a whole API that other libraries implement too (e.g. every
+    scikit-learn-compatible estimator): any more specific serializer that accepts a model wins."""
+
+    SPECIFIC: ClassVar[int] = 10
+    """The priority of a serializer for one library's own classes (XGBoost, LightGBM, ONNX)."""
+
+    priority: ClassVar[int] = GENERIC
+    """How specific this serializer is: among those whose ``can_save`` accepts a model, the highest
+    priority is chosen. Set ``SPECIFIC`` for one library's classes, more to override a first-party
+    plugin (e.g. ``SPECIFIC + 10`` for your own XGBoost format)."""
 
     name: ClassVar[str]
     """Stable identifier stored in meta.json, e.g. ``"keras"``."""
