@@ -44,6 +44,7 @@ TEST_DEPS = [
     "pytest>=8",
     "moto[server]>=5",
     "boto3",
+    "aiobotocore",  # named so that pip keeps boto3 within the botocore range s3fs's aiobotocore needs
     "hypothesis>=6",
     "matplotlib",
     "pillow",
@@ -172,7 +173,7 @@ def demo(session: nox.Session) -> None:
     """Run every example end to end (the README's first command); `nox -s demo -- --fast` for a quick pass."""
     _install_workspace(session)
     # matplotlib draws the leaderboard, Pillow writes the digit images, moto is the S3 demo's local server.
-    session.install("matplotlib", "pillow", "moto[server]>=5")
+    session.install("matplotlib", "pillow", "moto[server]>=5", "aiobotocore")
     session.install("-e", str(ROOT / "examples" / "custom_serializer_plugin" / "mlops-numpy-centroid"))
     session.run("python", str(ROOT / "examples" / "run_all.py"), *session.posargs, env={"TF_CPP_MIN_LOG_LEVEL": "3"})
 
@@ -194,7 +195,7 @@ def bench(session: nox.Session) -> None:
     """The benchmark suite (not part of the tests): `nox -s bench -- --sizes 256 1024 --only dataset,s3`.
     Writes a JSON file and a PNG chart under benchmarks/results/ and prints the targets table."""
     _install_workspace(session)
-    session.install("matplotlib", "moto[server]>=5", "boto3")
+    session.install("matplotlib", "moto[server]>=5", "boto3", "aiobotocore")
     session.run("python", str(ROOT / "benchmarks" / "run.py"), *session.posargs, env={"TF_CPP_MIN_LOG_LEVEL": "3"})
 
 
