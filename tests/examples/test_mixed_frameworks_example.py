@@ -50,7 +50,7 @@ def test_five_frameworks_one_leaderboard(tmp_path: Path, run_example: Run, check
     # The store's catalog, one self-contained file: every model and its framework, nothing fetched.
     catalog = (tmp_path / "catalog.html").read_text()
     assert f"catalog (leaderboard, curves, lineage, diffs; open it in a browser): {tmp_path / 'catalog.html'}" in out
-    assert catalog.count('<section data-route="model/') == 4 and "<script src=" not in catalog
+    assert catalog.count('<section data-route="model/') == 6 and "<script src=" not in catalog
     for tag in ("keras", "mlp", "random-forest", "baseline"):
         assert f'<span class="tag">{tag}</span>' in catalog
     assert all(f'"framework":"{name}"' in catalog for name in ("keras", "torch", "sklearn"))

@@ -13,6 +13,7 @@ import onnxruntime
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+from format_checks import manifest_of
 from mlops import errors, plugins
 from mlops.dataset.versioned_dataset import VersionedDataset
 from mlops.model.versioned_model import VersionedModel
@@ -86,7 +87,7 @@ def test_round_trip_in_a_fresh_process_without_pickle(wine: tuple[str, Versioned
     paths = [publish_model(str(tmp_path / "store"), dataset, m, f"linear-{i}") for i, m in enumerate(models)]
 
     for model, path in zip(models, paths, strict=True):
-        assert assert_no_pickle(path) == sorted([MODEL_FILE, "meta.json"])
+        assert assert_no_pickle(path) == sorted([MODEL_FILE, "manifest.jsonl", "meta.json"])
         loaded = VersionedModel(path)
         assert isinstance(loaded.model, onnx.ModelProto)
         assert loaded.model.SerializeToString() == model.SerializeToString()
@@ -143,13 +144,14 @@ def test_a_graph_the_checker_rejects_fails_before_anything_is_written(
 def test_meta_json_names_the_plugin_and_the_runtime_versions(
     wine: tuple[str, VersionedDataset], tmp_path: Path
 ) -> None:
-    meta = published_meta(publish_model(str(tmp_path), wine[1], linear_classifier(), "linear"))
+    path = publish_model(str(tmp_path), wine[1], linear_classifier(), "linear")
+    meta = published_meta(path)
 
     assert meta["serializer"]["name"] == "onnx"
     assert meta["serializer"]["distribution"] == "mlops-onnx"
     assert meta["framework"]["onnx"] == onnx.__version__
     assert meta["framework"]["onnxruntime"] == onnxruntime.__version__
-    assert list(meta["files"]) == [MODEL_FILE]
+    assert list(manifest_of(path)) == [MODEL_FILE]
 
 
 def test_only_model_protos_are_claimed() -> None:

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import xgboost
 
+from format_checks import manifest_of
 from mlops import errors, plugins
 from mlops.dataset.versioned_dataset import VersionedDataset
 from mlops.model.versioned_model import VersionedModel
@@ -74,7 +75,7 @@ def test_every_kind_round_trips_in_a_fresh_process_without_pickle(
     paths = [publish_model(root, dataset, trained[kind], kind) for kind in KINDS]
 
     for kind, path in zip(KINDS, paths, strict=True):
-        assert assert_no_pickle(path) == sorted([ESTIMATOR_FILE, MODEL_FILE, "meta.json"]), kind
+        assert assert_no_pickle(path) == sorted([ESTIMATOR_FILE, MODEL_FILE, "manifest.jsonl", "meta.json"]), kind
         loaded = VersionedModel(path)
         assert type(loaded.model) is type(trained[kind]), kind
         np.testing.assert_array_equal(loaded.predict(dataset.X_test), _native_predict(trained[kind], dataset.X_test))
@@ -121,12 +122,13 @@ def test_publish_and_load_on_every_store(
 def test_meta_json_names_the_plugin_and_the_xgboost_version(
     wine: tuple[str, VersionedDataset], trained: dict[str, Any], tmp_path: Path
 ) -> None:
-    meta = published_meta(publish_model(str(tmp_path), wine[1], trained["regressor"], "regressor"))
+    path = publish_model(str(tmp_path), wine[1], trained["regressor"], "regressor")
+    meta = published_meta(path)
 
     assert meta["serializer"]["name"] == "xgboost"
     assert meta["serializer"]["distribution"] == "mlops-xgboost"
     assert meta["framework"]["xgboost"] == xgboost.__version__
-    assert sorted(meta["files"]) == [ESTIMATOR_FILE, MODEL_FILE]
+    assert sorted(manifest_of(path)) == [ESTIMATOR_FILE, MODEL_FILE]
 
 
 def test_with_the_sklearn_plugin_installed_xgboost_estimators_go_to_the_xgboost_serializer(

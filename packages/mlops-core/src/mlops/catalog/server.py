@@ -129,7 +129,7 @@ class CatalogHandler(BaseHTTPRequestHandler):
         self._send(response, body=True, extra={"Allow": ALLOWED_METHODS})
 
     def _answer(self) -> Response:
-        if self.server.loopback and not self._host_is_local():
+        if self.server.loopback and not self._host_is_loopback():
             return _text(HTTPStatus.BAD_REQUEST, "unexpected Host header: open the URL mlops ui printed\n")
         try:
             return route(self.server, self.path)
@@ -137,7 +137,7 @@ class CatalogHandler(BaseHTTPRequestHandler):
             logger.exception("failed to answer %s", self.path)
             return _text(HTTPStatus.INTERNAL_SERVER_ERROR, "internal error: see the mlops ui output\n")
 
-    def _host_is_local(self) -> bool:
+    def _host_is_loopback(self) -> bool:
         host = (self.headers.get("Host") or "").strip()
         name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
         return is_loopback(name) or name.strip("[]") == str(self.server.server_address[0])
