@@ -12,13 +12,12 @@ from __future__ import annotations
 import json
 import os
 from collections import OrderedDict
-from importlib import metadata as importlib_metadata
 from typing import Any, ClassVar
 
 import numpy as np
 
 from mlops.errors import ModelCodeNotStorableError, UnfittedModelError, UnknownModelClassError
-from mlops.model.serializer import ModelSerializer
+from mlops.model.serializer import ModelSerializer, installed_versions
 
 MODEL_FILE = "model.txt"
 """The booster in LightGBM's text model format (``Booster.save_model``)."""
@@ -188,10 +187,4 @@ class LightGBMSerializer(ModelSerializer):
 
     def framework_versions(self) -> dict[str, str]:
         """Installed versions of LightGBM, numpy, scipy and scikit-learn."""
-        versions: dict[str, str] = {}
-        for dist in _DISTRIBUTIONS:
-            try:
-                versions[dist] = importlib_metadata.version(dist)
-            except importlib_metadata.PackageNotFoundError:
-                continue
-        return versions
+        return installed_versions(*_DISTRIBUTIONS)

@@ -9,13 +9,12 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from importlib import metadata as importlib_metadata
 from typing import Any, ClassVar
 
 import numpy as np
 
 from mlops.errors import InvalidOnnxModelError, ModelInputError
-from mlops.model.serializer import ModelSerializer
+from mlops.model.serializer import ModelSerializer, installed_versions
 
 MODEL_FILE = "model.onnx"
 """The graph and its weights, in ONNX's protobuf format (``onnx.save_model``)."""
@@ -122,13 +121,7 @@ class OnnxSerializer(ModelSerializer):
 
     def framework_versions(self) -> dict[str, str]:
         """Installed versions of onnx, onnxruntime and numpy."""
-        versions: dict[str, str] = {}
-        for dist in _DISTRIBUTIONS:
-            try:
-                versions[dist] = importlib_metadata.version(dist)
-            except importlib_metadata.PackageNotFoundError:
-                continue
-        return versions
+        return installed_versions(*_DISTRIBUTIONS)
 
 
 def _conform(features: np.ndarray, node: Any) -> np.ndarray:

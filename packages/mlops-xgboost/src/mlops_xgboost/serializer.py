@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-from importlib import metadata as importlib_metadata
 from typing import Any, ClassVar
 
 import numpy as np
 
 from mlops.errors import ModelCodeNotStorableError, UnfittedModelError, UnknownModelClassError
-from mlops.model.serializer import ModelSerializer
+from mlops.model.serializer import ModelSerializer, installed_versions
 
 MODEL_FILE = "model.ubj"
 """The booster, trees and learner configuration, in XGBoost's binary JSON (UBJSON) format."""
@@ -154,10 +153,4 @@ class XGBoostSerializer(ModelSerializer):
 
     def framework_versions(self) -> dict[str, str]:
         """Installed versions of XGBoost, numpy and scikit-learn."""
-        versions: dict[str, str] = {}
-        for dist in _DISTRIBUTIONS:
-            try:
-                versions[dist] = importlib_metadata.version(dist)
-            except importlib_metadata.PackageNotFoundError:
-                continue
-        return versions
+        return installed_versions(*_DISTRIBUTIONS)

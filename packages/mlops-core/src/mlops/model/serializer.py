@@ -68,3 +68,11 @@ def mro_modules(obj: Any) -> set[str]:
     """Top-level package names of every class in ``type(obj).__mro__``, e.g. ``{"keras", "builtins"}``
     for a Keras model: lets ``can_save`` recognise a framework's objects without importing it."""
     return {cls.__module__.split(".", 1)[0] for cls in type(obj).__mro__}
+
+
+def installed_versions(*distributions: str) -> dict[str, str]:
+    """The installed versions of ``distributions``, missing ones left out: what a serializer's
+    :meth:`ModelSerializer.framework_versions` usually returns."""
+    from mlops.metadata.environment import installed_version
+
+    return {dist: version for dist in distributions if (version := installed_version(dist)) is not None}
