@@ -179,7 +179,7 @@ class TorchSerializer(ModelSerializer):
         output = output.detach().cpu()
         if output.dtype == torch.bfloat16:  # numpy has no bfloat16
             output = output.float()
-        return output.numpy()
+        return np.asarray(output.numpy())
 
     def framework_versions(self) -> dict[str, str]:
         import safetensors

@@ -79,14 +79,16 @@ def render_page(catalog: Catalog, view: str, **context: Any) -> str:
     elif view == "lineage":
         data["lineage"] = lineage_data(catalog)
     template = environment().get_template("page.html")
-    return template.render(
-        catalog=catalog,
-        view=view,
-        mode="server",
-        link=_server_link,
-        data_json=json_for_html(data),
-        scripts=[f"/static/{name}" for name in (*VENDOR_SCRIPTS, APP_SCRIPT)],
-        **context,
+    return str(
+        template.render(
+            catalog=catalog,
+            view=view,
+            mode="server",
+            link=_server_link,
+            data_json=json_for_html(data),
+            scripts=[f"/static/{name}" for name in (*VENDOR_SCRIPTS, APP_SCRIPT)],
+            **context,
+        )
     )
 
 
@@ -106,15 +108,17 @@ def render_report(catalog: Catalog, diffs: Diffs) -> str:
         ]
     )
     template = environment().get_template("report.html")
-    return template.render(
-        catalog=catalog,
-        mode="report",
-        link=_report_link,
-        data_json=json_for_html(data),
-        scripts=scripts,
-        stylesheet=static_file(STYLESHEET).decode(),
-        csp=csp,
-        diffs=diffs,
+    return str(
+        template.render(
+            catalog=catalog,
+            mode="report",
+            link=_report_link,
+            data_json=json_for_html(data),
+            scripts=scripts,
+            stylesheet=static_file(STYLESHEET).decode(),
+            csp=csp,
+            diffs=diffs,
+        )
     )
 
 
@@ -160,7 +164,7 @@ def json_for_html(data: Any) -> str:
     text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
     from markupsafe import Markup
 
-    return Markup(text)
+    return Markup(text)  # type: ignore[no-any-return]  # a str subclass; untyped where markupsafe is absent
 
 
 def _digest(text: str) -> str:

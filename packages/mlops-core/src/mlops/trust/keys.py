@@ -78,7 +78,7 @@ def public_pem(public_key: EllipticCurvePublicKey) -> bytes:
     crypto()
     from cryptography.hazmat.primitives import serialization
 
-    return public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return bytes(public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
 
 
 # --- generating ---------------------------------------------------------------------------------------
