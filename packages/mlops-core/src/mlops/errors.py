@@ -122,3 +122,18 @@ class MissingDependencyError(MlopsError, ImportError):
 
 class PlotError(MlopsError, ValueError):
     """Raised by ``plot_history`` when a model has no numeric training history to draw."""
+
+
+# --- training from datasets, and the code models need -------------------------------------------------
+
+
+class DatasetAdapterNotInstalledError(MlopsError, ImportError):
+    """Raised by ``torch_dataset``/``keras_dataset`` when no installed plugin adapts datasets to that framework."""
+
+
+class TensorLengthMismatchError(MlopsError, ValueError):
+    """Raised by dataset adapters when the tensors named together do not have the same number of rows."""
+
+
+class ModelCodeMissingError(MlopsError, ImportError):
+    """Raised by a serializer when a model's class or function is neither stored by value nor importable."""
