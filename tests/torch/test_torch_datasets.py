@@ -108,7 +108,7 @@ def test_distributed_sampler_ranks_cover_every_row_once(local_dataset: Versioned
     train = local_dataset.torch_dataset("X_train", "y_train")
     seen = []
     for rank in (0, 1):
-        sampler = DistributedSampler(train, num_replicas=2, rank=rank, shuffle=True, seed=3)
+        sampler: DistributedSampler[int] = DistributedSampler(train, num_replicas=2, rank=rank, shuffle=True, seed=3)
         sampler.set_epoch(1)
         rows = torch.cat([y for _x, y in DataLoader(train, batch_size=128, sampler=sampler, num_workers=2)])
         assert len(rows) == ROWS // 2
@@ -156,7 +156,7 @@ def test_trains_a_model_one_epoch(local_dataset: VersionedDataset) -> None:
     for x, y in loader:
         optimizer.zero_grad()
         loss = torch.nn.functional.mse_loss(model(x).squeeze(1), y.float() / ROWS)
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]
         optimizer.step()
         losses.append(loss.item())
     assert len(losses) == ROWS // 100 and all(np.isfinite(losses))
