@@ -48,11 +48,11 @@ def run(ctx: Context) -> None:
         for key, what in (("sign", "sign_files (publish)"), ("verify", "verify_signature + check_covered (open)")):
             ctx.results.add_timing(f"signing.{key}.{n}", stats[key])
             ctx.results.add_target(Target(
-                f"8{'a' if key == 'sign' else 'b'}-{n}", "signing", f"{what}, {n} files", stats[key], limit, "s",
+                f"9{'a' if key == 'sign' else 'b'}-{n}", "signing", f"{what}, {n} files", stats[key], limit, "s",
                 f"{size}; limit 5 ms + 10 us x {n} files; {stats[key].median / n * 1e6:.1f} us per file",
             ))  # fmt: skip
         ctx.results.add_timing(f"signing.policy.{n}", stats["policy"])
     ctx.results.add_target(Target(
-        "8c", "signing", "trust_policy([key.pub]) again (the key is cached)", Stat(stats["policy"].samples),
+        "9c", "signing", "trust_policy([key.pub]) again (the key is cached)", Stat(stats["policy"].samples),
         FIXED_LIMIT_S, "s", "what reading MLOPS_TRUSTED_KEYS costs each time a version opens",
     ))  # fmt: skip

@@ -11,8 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from mlops import TrainingConfig, VersionedDataset, VersionedModelBuilder
 
 SEED = 0
@@ -59,6 +57,7 @@ def train_keras_mlp(dataset: VersionedDataset, fast: bool) -> tuple[Any, Trainin
 def train_torch_mlp(dataset: VersionedDataset, fast: bool) -> tuple[Any, TrainingConfig]:
     """A PyTorch MLP (13-32-3, logits out), trained full-batch with Adam."""
     import torch
+    from torch.utils.data import DataLoader
 
     torch.manual_seed(SEED)
     hidden, epochs, learning_rate = 32, 40 if fast else 300, 0.01
@@ -68,16 +67,20 @@ def train_torch_mlp(dataset: VersionedDataset, fast: bool) -> tuple[Any, Trainin
         torch.nn.ReLU(),
         torch.nn.Linear(hidden, classes),
     )
-    x, y = torch.tensor(np.asarray(dataset.X_train)), torch.tensor(np.asarray(dataset.y_train))
-    x_val, y_val = torch.tensor(np.asarray(dataset.X_val)), torch.tensor(np.asarray(dataset.y_val))
+    # torch_dataset serves the stored tensors (read-only memory maps) as torch tensors, copying
+    # only the rows a batch needs; here one batch is the whole training split.
+    train = dataset.torch_dataset("X_train", "y_train")
+    loader = DataLoader(train, batch_size=len(train))
+    x_val, y_val = dataset.torch_dataset("X_val", "y_val")[:]
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
     history: dict[str, list[float]] = {"loss": [], "val_loss": [], "val_accuracy": []}
     for _ in range(epochs):
         model.train()
-        optimizer.zero_grad()
-        loss = torch.nn.functional.cross_entropy(model(x), y)
-        loss.backward()
-        optimizer.step()
+        for x, y in loader:
+            optimizer.zero_grad()
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            optimizer.step()
         model.eval()
         with torch.no_grad():
             logits = model(x_val)

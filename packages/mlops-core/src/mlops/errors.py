@@ -210,3 +210,18 @@ class PlotError(MlopsError, ValueError):
 
 class CatalogServerError(MlopsError, OSError):
     """Raised by ``mlops ui`` when the catalog server cannot listen on the requested address."""
+
+
+# --- training from datasets, and the code models need -------------------------------------------------
+
+
+class DatasetAdapterNotInstalledError(MlopsError, ImportError):
+    """Raised by ``torch_dataset``/``keras_dataset`` when no installed plugin adapts datasets to that framework."""
+
+
+class TensorLengthMismatchError(MlopsError, ValueError):
+    """Raised by dataset adapters when the tensors named together do not have the same number of rows."""
+
+
+class ModelCodeMissingError(MlopsError, ImportError):
+    """Raised by a serializer when a model's class or function is neither stored by value nor importable."""

@@ -74,3 +74,20 @@ def mlops_pickle_by_value(processor: DataProcessor) -> Iterable[str] | None:
     """Take part in persisting ``processor``: return names of imported modules whose code must be
     stored by value with it (so the dataset keeps working after that code changes or disappears).
     Results of all implementations are combined with the built-in choice (the user's own modules)."""
+
+
+# --- dataset adapters -------------------------------------------------------------------------------
+
+
+@hookspec
+def mlops_register_dataset_adapters(register: Callable[[str, DatasetAdapter], None]) -> None:
+    """Register dataset adapters, which hand a published dataset's tensors to a training framework:
+    call ``register(framework, adapter)`` once per framework name (``"torch"``, ``"keras"``...).
+    ``adapter(dataset, names, **options)`` returns that framework's dataset object over the named
+    tensors (``VersionedDataset.torch_dataset`` calls the ``"torch"`` adapter); it imports its
+    framework only when called. All implementations are called; the first registration of a
+    framework name wins (a duplicate is skipped with a warning)."""
+
+
+if TYPE_CHECKING:
+    from mlops.dataset.adapters import DatasetAdapter

@@ -20,7 +20,8 @@ import platform
 import site
 import sys
 import sysconfig
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
@@ -39,6 +40,19 @@ def dumps_by_value(obj: Any, modules: Iterable[str] = (), persistent_id: Callabl
     resolved by ``persistent_load`` when unpickling. Raises ``pickle.PicklingError``/``TypeError``
     etc. unchanged; callers wrap them in their error.
     """
+    with pickled_by_value(modules):
+        if persistent_id is None:
+            data: bytes = cloudpickle.dumps(obj, protocol=pickle.DEFAULT_PROTOCOL)
+            return data
+        buffer = io.BytesIO()
+        _PersistentPickler(buffer, persistent_id).dump(obj)
+        return buffer.getvalue()
+
+
+@contextmanager
+def pickled_by_value(modules: Iterable[str]) -> Iterator[None]:
+    """Within the block, cloudpickle (and picklers using its reducers) store the code of
+    ``modules`` (names of imported modules) by value; registrations made here are undone after."""
     registered: list[ModuleType] = []
     try:
         already = cloudpickle.list_registry_pickle_by_value()
@@ -47,12 +61,7 @@ def dumps_by_value(obj: Any, modules: Iterable[str] = (), persistent_id: Callabl
             if module is not None and name not in already:
                 cloudpickle.register_pickle_by_value(module)
                 registered.append(module)
-        if persistent_id is None:
-            data: bytes = cloudpickle.dumps(obj, protocol=pickle.DEFAULT_PROTOCOL)
-            return data
-        buffer = io.BytesIO()
-        _PersistentPickler(buffer, persistent_id).dump(obj)
-        return buffer.getvalue()
+        yield
     finally:
         for module in registered:
             cloudpickle.unregister_pickle_by_value(module)

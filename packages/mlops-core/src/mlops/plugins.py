@@ -251,3 +251,50 @@ def by_value_modules(processor: DataProcessor) -> set[str]:
     """Names of modules to pickle by value with ``processor``, as chosen by every plugin."""
     results = get_plugin_manager().hook.mlops_pickle_by_value(processor=processor)
     return {name for result in results if result for name in result}
+
+
+# --- dataset adapters ---------------------------------------------------------------------------------
+
+
+def dataset_adapters() -> dict[str, DatasetAdapter]:
+    """Every installed dataset adapter by framework name (first registration wins on a clash, with a warning)."""
+    found: dict[str, DatasetAdapter] = {}
+
+    def register(framework: str, adapter: DatasetAdapter) -> None:
+        if not isinstance(framework, str) or not framework or not callable(adapter):
+            raise PluginError(
+                f"a plugin registered ({framework!r}, {adapter!r}) through mlops_register_dataset_adapters; "
+                "expected a framework name and a callable adapter"
+            )
+        if framework in found:
+            warnings.warn(
+                f"two plugins register a dataset adapter for {framework!r}; keeping the first",
+                PluginLoadWarning,
+                stacklevel=2,
+            )
+            return
+        found[framework] = adapter
+
+    get_plugin_manager().hook.mlops_register_dataset_adapters(register=register)
+    return found
+
+
+def dataset_adapter(framework: str) -> DatasetAdapter:
+    """The installed adapter that hands datasets to ``framework``; if none, an error with the install command."""
+    from mlops.errors import DatasetAdapterNotInstalledError
+
+    adapters = dataset_adapters()
+    if framework in adapters:
+        return adapters[framework]
+    if framework in FIRST_PARTY_EXTRAS.values():
+        command = f'pip install "mlops-core[{framework}]"'
+    else:
+        command = f"install a plugin that registers a {framework!r} dataset adapter"
+    installed = ", ".join(sorted(adapters)) or "none"
+    raise DatasetAdapterNotInstalledError(
+        f"no installed plugin hands datasets to {framework} (installed adapters: {installed}); run: {command}"
+    )
+
+
+if TYPE_CHECKING:
+    from mlops.dataset.adapters import DatasetAdapter

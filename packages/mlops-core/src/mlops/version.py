@@ -80,6 +80,11 @@ class PublishedVersion(Generic[R]):
         return dict(self._manifest)
 
     @property
+    def storage_options(self) -> dict[str, Any]:
+        """The store options this version was opened with (a copy), e.g. to open it again elsewhere."""
+        return dict(self._loc.store.storage_options or {})
+
+    @property
     def path(self) -> str:
         """The version's path or URL, as given (local paths made absolute)."""
         return self._loc.url

@@ -114,21 +114,26 @@ class KerasSerializer(ModelSerializer):
             _write_training_state(path, model, compile_config)
 
     def load(self, directory: str) -> Any:
-        """The model from ``directory``: ``model.keras`` if present, else ``model.h5``."""
-        import keras
-
+        """The model from ``directory``: ``model.keras`` if present, else ``model.h5``. A custom
+        class the model needs that cannot be found here raises
+        :class:`~mlops.errors.ModelCodeMissingError` naming it."""
         keras_path, h5_path = os.path.join(directory, KERAS_FILE), os.path.join(directory, H5_FILE)
-        if os.path.exists(keras_path):
-            return keras.saving.load_model(keras_path)
-        if not os.path.exists(h5_path):
+        path = keras_path if os.path.exists(keras_path) else h5_path
+        if not os.path.exists(path):
             raise IntegrityError(
                 f"the Keras model in {directory} holds neither {H5_FILE} nor {KERAS_FILE}; "
                 "republish it with VersionedModelBuilder(...).publish(...)",
                 file=H5_FILE,
             )
-        model = keras.saving.load_model(h5_path, compile=False)
-        _restore_training_state(h5_path, model)
-        return model
+        try:
+            return _load(path)
+        except (TypeError, ValueError) as exc:
+            from mlops_keras.custom_objects import missing_code_error
+
+            missing = missing_code_error(path)
+            if missing is not None:
+                raise missing from exc
+            raise
 
     def predict(self, model: Any, features: Any) -> np.ndarray:
         """``model.predict`` without progress bar: array-like features in (a list or dict of them
@@ -158,6 +163,17 @@ class KerasSerializer(ModelSerializer):
             versions[backend] = str(backend_module.__version__)
         versions["h5py"] = str(h5py.__version__)
         return versions
+
+
+def _load(path: str) -> Any:
+    """Keras' own loading of ``model.keras``, or of ``model.h5`` plus its training state."""
+    import keras
+
+    if path.endswith(".keras"):
+        return keras.saving.load_model(path)
+    model = keras.saving.load_model(path, compile=False)
+    _restore_training_state(path, model)
+    return model
 
 
 def _model_input(model: Any, features: Any) -> Any:

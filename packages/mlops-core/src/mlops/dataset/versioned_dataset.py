@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from mlops import pickling
+from mlops import pickling, plugins
 from mlops.concurrency import concurrently
 from mlops.dataset.data_processor import DataProcessor
 from mlops.errors import IntegrityError, MetadataError
@@ -135,6 +135,36 @@ class VersionedDataset(PublishedVersion[DatasetRecord], Mapping[str, np.ndarray]
                     "this version",
                     file=file,
                 )
+
+    # --- training frameworks -----------------------------------------------------------------------------
+
+    def torch_dataset(self, name: str, *names: str) -> Any:
+        """A map-style ``torch.utils.data.Dataset`` over the named tensors, one sample per row:
+        ``dataset.torch_dataset("X_train", "y_train")[i]`` is ``(x_i, y_i)`` as tensors (one name:
+        the tensor alone). Rows are copied only when asked for (a batched ``__getitems__`` serves
+        ``DataLoader``), and the object pickles without its arrays, so ``DataLoader(num_workers=N)``
+        workers memory-map the verified files themselves. Needs mlops-torch
+        (``pip install "mlops-core[torch]"``); the tensors must have the same number of rows."""
+        return plugins.dataset_adapter("torch")(self, (name, *names))
+
+    def keras_dataset(
+        self,
+        name: str,
+        *names: str,
+        batch_size: int = 32,
+        shuffle: bool = False,
+        seed: int | None = None,
+        **options: Any,
+    ) -> Any:
+        """A ``keras.utils.PyDataset`` of ``(x, y)`` batches of the named tensors (one name: ``x``
+        alone; three: ``(x, y, sample_weight)``), for ``model.fit``/``evaluate``/``predict``.
+        ``shuffle`` draws a new order of the rows every epoch (from ``seed``); ``options`` go to
+        ``PyDataset`` (``workers``, ``use_multiprocessing``, ``max_queue_size``). Workers open the
+        verified files themselves, as with :meth:`torch_dataset`. Needs mlops-keras
+        (``pip install "mlops-core[keras]"``)."""
+        return plugins.dataset_adapter("keras")(
+            self, (name, *names), batch_size=batch_size, shuffle=shuffle, seed=seed, **options
+        )
 
     # --- processor and raw data -----------------------------------------------------------------------
 
