@@ -19,7 +19,7 @@ class TorchDtypeError(MlopsError, TypeError):
     """Raised by ``torch_dataset`` when a named tensor has a dtype that torch has no tensor type for."""
 
 
-class TorchDataset(Dataset[Any]):
+class TorchDataset(Dataset[Any]):  # type: ignore[misc]  # untyped where torch is not installed (lint)
     """The rows of some tensors of a published dataset, as torch tensors.
 
     ``dataset[i]`` is the tuple of row ``i`` of each tensor (the tensor itself when one was named);
