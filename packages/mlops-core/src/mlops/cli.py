@@ -26,6 +26,7 @@ from mlops.catalog.commands import report_command, ui_command
 from mlops.errors import IntegrityError, MlopsError, NoVersionsError
 from mlops.metadata import AnyRecord, DatasetRecord, ModelRecord, ProcessorRecord, RawRecord
 from mlops.model.versioned_model import VersionedModel
+from mlops.space_commands import rm_command
 from mlops.store import FileEntry
 from mlops.transfer import republish, update_tags
 from mlops.trust.commands import inspect_command, keygen_command, sign_command
@@ -840,6 +841,7 @@ cli.add_command(inspect_command)
 cli.add_command(sign_command)
 cli.add_command(ui_command)
 cli.add_command(report_command)
+cli.add_command(rm_command)
 
 
 if __name__ == "__main__":  # pragma: no cover - `python -m mlops` goes through __main__.py

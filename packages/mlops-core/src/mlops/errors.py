@@ -210,3 +210,10 @@ class PlotError(MlopsError, ValueError):
 
 class CatalogServerError(MlopsError, OSError):
     """Raised by ``mlops ui`` when the catalog server cannot listen on the requested address."""
+
+
+# --- removing versions ------------------------------------------------------------------------------
+
+
+class VersionInUseError(MlopsError, PermissionError):
+    """Raised by ``remove_version(..., if_unused_by=MODELS_ROOT)`` when a model there was trained on the dataset."""
