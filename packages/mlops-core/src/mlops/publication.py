@@ -19,6 +19,7 @@ so the version reads as incomplete, never as published.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
@@ -37,6 +38,7 @@ import numpy as np
 
 from mlops import layout, metadata
 from mlops.concurrency import concurrently
+from mlops.dedup import Deduplicator, PublishStats, npy_entry
 from mlops.errors import (
     InvalidNameError,
     InvalidTagsError,
@@ -47,7 +49,7 @@ from mlops.errors import (
 from mlops.metadata import AnyRecord
 from mlops.metadata import manifest as manifest_codec
 from mlops.store import FileEntry, Location
-from mlops.store.hashing import CHUNK_SIZE
+from mlops.store.hashing import CHUNK_SIZE, sha256_of_file
 
 if TYPE_CHECKING:
     from mlops.trust.keys import SigningKey
@@ -167,6 +169,9 @@ class VersionWriter:
         self._unsynced: list[Location] = []
         self._sync_pool: ThreadPoolExecutor | None = None
         self._sync_lock = threading.Lock()
+        self._dedup = Deduplicator(root)
+        self.stats: PublishStats | None = None
+        """What the commit wrote and reused (set by :meth:`commit`)."""
 
     def __enter__(self) -> VersionWriter:
         self._refuse_existing()
@@ -221,19 +226,43 @@ class VersionWriter:
     # --- files ---------------------------------------------------------------------------------------
 
     def write_array(self, relpath: str, array: np.ndarray) -> FileEntry:
-        """Store ``array`` as a ``.npy`` file, streamed and hashed chunk by chunk."""
+        """Store ``array`` as a ``.npy`` file, streamed and hashed chunk by chunk (or reused, see
+        :mod:`mlops.dedup`: hashed first when a committed file of the root has its size)."""
         dest = self.loc.child(relpath)
-        return self._record(relpath, self.store.write_stream(dest, _npy_chunks(array), durable=False), dest)
+        size = len(next(_npy_chunks(array))) + array.nbytes
+        entry = self._dedup.place(
+            relpath,
+            dest,
+            size,
+            lambda: npy_entry(_npy_chunks(array)),
+            lambda: self.store.write_stream(dest, _npy_chunks(array), durable=False),
+        )
+        return self._record(relpath, entry, dest)
 
     def write_bytes(self, relpath: str, data: bytes) -> FileEntry:
-        """Store a small in-memory file."""
+        """Store a small in-memory file (or reuse an identical committed one)."""
         dest = self.loc.child(relpath)
-        return self._record(relpath, self.store.write_stream(dest, iter([data]), durable=False), dest)
+        entry = self._dedup.place(
+            relpath,
+            dest,
+            len(data),
+            lambda: FileEntry(hashlib.sha256(data).hexdigest(), len(data)),
+            lambda: self.store.write_stream(dest, iter([data]), durable=False),
+        )
+        return self._record(relpath, entry, dest)
 
     def copy(self, relpath: str, src: Location) -> FileEntry:
-        """Copy one file from any store into the version."""
+        """Copy one file from any store into the version (or reuse an identical committed one when
+        the source's store knows its sha256 cheaply: local files)."""
         dest = self.loc.child(relpath)
-        return self._record(relpath, self.store.copy_from(src, dest, durable=False), dest)
+        entry = self._dedup.place(
+            relpath,
+            dest,
+            None,
+            lambda: src.store.known_entry(src),
+            lambda: self.store.copy_from(src, dest, durable=False),
+        )
+        return self._record(relpath, entry, dest)
 
     def write_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         """Store several arrays (``{relpath: array}``) at once."""
@@ -248,7 +277,19 @@ class VersionWriter:
 
     def move_many(self, files: list[tuple[str, Location]]) -> None:
         """Move several staged local files (``(relpath, source)`` pairs) into the version."""
-        concurrently(lambda item: self._record(item[0], self.store.move_in(item[1], self.loc.child(item[0]))), files)
+        concurrently(lambda item: self._move(*item), files)
+
+    def _move(self, relpath: str, staged: Location) -> FileEntry:
+        dest = self.loc.child(relpath)
+
+        def entry_of() -> FileEntry:
+            sha256, size = sha256_of_file(staged.path)
+            return FileEntry(sha256, size)
+
+        entry = self._dedup.place(
+            relpath, dest, os.path.getsize(staged.path), entry_of, lambda: self.store.move_in(staged, dest)
+        )
+        return self._record(relpath, entry)
 
     def _record(self, relpath: str, entry: FileEntry, unsynced: Location | None = None) -> FileEntry:
         """Add a written file to the manifest; ``unsynced``: a file still to be made durable, which
@@ -295,6 +336,9 @@ class VersionWriter:
         With ``signing_key``, ``mlops.sig`` (a signature over every file, meta.json included) is
         written just before meta.json; ``signature`` instead gives those bytes from meta.json's (a
         republish keeping its source's signature), or ``None`` to leave the version unsigned."""
+        for relpath, rewritten in self._dedup.confirm().items():
+            self._record(relpath, rewritten, self.loc.child(relpath))
+        self.stats = self._dedup.stats()
         entries = dict(sorted(self.entries.items()))
         manifest_bytes = manifest_codec.encode(entries)
         record = replace(
@@ -327,6 +371,7 @@ class VersionWriter:
         self.store.create_exclusive(self.loc.child(metadata.META_FILE), meta_bytes)
         self._committed = True
         self.store.remove(self.loc.child(layout.CLAIM_FILE))
+        logger.info("published %s: %s", self.loc.url, self.stats.describe())
         return self.loc.url
 
     def abort(self) -> None:
