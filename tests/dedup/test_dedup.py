@@ -95,6 +95,7 @@ def test_unchanged_local_sources_are_not_read_again(tmp_path: Path, monkeypatch:
     publish(raw, root, "v1")
     publish(raw, root, "v2")  # hashes each source once, and remembers it
     hashed: list[str] = []
+
     def counting(path: str) -> tuple[str, int]:
         hashed.append(path)
         return sha256_of_file(path)

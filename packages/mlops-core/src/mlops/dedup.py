@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 from mlops import layout, metadata
 from mlops.errors import MlopsError
+from mlops.metadata import PublishStats
 from mlops.store import FileEntry, Location
 
 INDEX_VERSIONS = 3
@@ -81,23 +82,6 @@ class ContentIndex:
     def find(self, entry: FileEntry) -> list[Candidate]:
         """The committed files holding exactly ``entry``'s bytes, newest version first."""
         return self.files.get(entry, [])
-
-
-@dataclass(frozen=True)
-class PublishStats:
-    """How many files and bytes a publish wrote, and how many it reused from earlier versions."""
-
-    files_written: int
-    bytes_written: int
-    files_reused: int
-    bytes_reused: int
-
-    def describe(self) -> str:
-        """One line for logs and ``mlops show``."""
-        return (
-            f"{self.files_written} file(s) written ({self.bytes_written} bytes), "
-            f"{self.files_reused} reused ({self.bytes_reused} bytes)"
-        )
 
 
 @dataclass

@@ -38,7 +38,7 @@ import numpy as np
 
 from mlops import layout, metadata
 from mlops.concurrency import concurrently
-from mlops.dedup import Deduplicator, PublishStats, npy_entry
+from mlops.dedup import Deduplicator, npy_entry
 from mlops.errors import (
     InvalidNameError,
     InvalidTagsError,
@@ -46,7 +46,7 @@ from mlops.errors import (
     MlopsError,
     PublicationPathAlreadyExistsError,
 )
-from mlops.metadata import AnyRecord
+from mlops.metadata import AnyRecord, PublishStats
 from mlops.metadata import manifest as manifest_codec
 from mlops.store import FileEntry, Location
 from mlops.store.hashing import CHUNK_SIZE, sha256_of_file
@@ -346,6 +346,7 @@ class VersionWriter:
             schema=metadata.SCHEMA_VERSION,
             manifest=manifest_codec.reference(manifest_bytes, entries),
             inline_files=None,
+            publish=self.stats,
         )
         meta_bytes = metadata.dump(record)
         signed: bytes | None = None

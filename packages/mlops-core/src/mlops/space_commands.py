@@ -1,4 +1,5 @@
-"""``mlops rm``: remove one version, leaving every version that shares its files intact.
+"""``mlops rm`` and ``mlops du``: remove one version (leaving every version that shares its files
+intact), and see what each version of a root takes.
 
 Registered on the ``mlops`` group in :mod:`mlops.cli`; reads the group's ``-o`` store options from
 the click context, so this module does not import the CLI module.
@@ -41,4 +42,27 @@ def rm_command(path: str, dry_run: bool, models_root: str | None, as_json: bool)
     click.echo(
         f"{verb} {removed.kind} {removed.name} {removed.version}: {removed.files} file(s), "
         f"{removed.bytes} bytes ({removed.path})"
+    )
+
+
+@click.command("du")
+@click.argument("root")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts instead of text.")
+def du_command(root: str, as_json: bool) -> None:
+    """Show each version's bytes under ROOT, the bytes only it holds (what `mlops rm` frees on a
+    local disk), and the root's total and distinct bytes (deduplicated files count once)."""
+    from mlops.space import disk_usage
+
+    usage = disk_usage(root, storage_options=_storage_options())
+    if as_json:
+        click.echo(json.dumps(asdict(usage), indent=2))
+        return
+    width = max([len("VERSION"), *(len(v.version) for v in usage.versions)])
+    click.echo(f"{'VERSION':<{width}}  {'FILES':>7}  {'BYTES':>14}  {'UNIQUE':>14}")
+    for v in usage.versions:
+        click.echo(f"{v.version:<{width}}  {v.files:>7}  {v.bytes:>14}  {v.unique_bytes:>14}")
+    saved = usage.bytes - usage.distinct_bytes
+    click.echo(
+        f"{len(usage.versions)} version(s): {usage.bytes} bytes in all, {usage.distinct_bytes} distinct "
+        f"({saved} shared between versions)"
     )

@@ -138,8 +138,11 @@ class FsspecStore(Store):
         plain = [p for p in paths if not _GLOB_CHARACTERS.intersection(p)]
         found: dict[str, Any] = {}
         if len(plain) > 1:
-            with store_errors(locs[0], "read"):
-                found = self._cat_many(plain)
+            try:
+                with store_errors(locs[0], "read"):
+                    found = self._cat_many(plain)
+            except FileNotFoundError:  # adlfs fails the whole batch when none exists: ask one by one
+                found = {}
         results: list[bytes | FileNotFoundError] = []
         for loc in locs:
             key = loc.path if loc.path in found else self.fs._strip_protocol(loc.path)
