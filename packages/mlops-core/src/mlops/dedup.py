@@ -29,6 +29,7 @@ from mlops import layout, metadata
 from mlops.errors import MlopsError
 from mlops.metadata import PublishStats
 from mlops.store import FileEntry, Location
+from mlops.store.hashing import chunks
 
 INDEX_VERSIONS = 3
 """Newest committed versions of a root whose files a publish can reuse."""
@@ -102,6 +103,18 @@ class Deduplicator:
         self._lock = threading.Lock()
         self._reused: dict[str, _Reused] = {}
         self._written: dict[str, int] = {}
+        self._existing: dict[str, int] = {}
+        self._kept: dict[str, int] = {}
+
+    def keep_existing(self, files: dict[str, int]) -> None:
+        """Files (``{relpath: size}``) an interrupted publish of this version left: each is kept when
+        it holds exactly what this publish would write there (see :mod:`mlops.resume`)."""
+        self._existing = dict(files)
+
+    def leftovers(self) -> list[str]:
+        """Files the interrupted publish left that this publish did not keep (to remove before the commit)."""
+        with self._lock:
+            return sorted(self._existing)
 
     @property
     def index(self) -> ContentIndex:
@@ -122,6 +135,15 @@ class Deduplicator:
         same bytes, else ``write()``. ``size`` (when known) skips hashing for sizes no indexed file
         has; ``entry_of`` gives the file's sha256 and size, or ``None`` when they cannot be learned
         cheaply."""
+        with self._lock:
+            there = self._existing.pop(relpath, None)
+        if there is not None:
+            kept = self._keep(dest, there, size, entry_of)
+            if kept is not None:
+                with self._lock:
+                    self._kept[relpath] = kept.size
+                return kept
+            dest.store.remove(dest)  # never written through: it may be a hard link into another version
         index = self.index
         entry = entry_of() if index.sizes and (size is None or size in index.sizes) else None
         if entry is not None:
@@ -134,6 +156,17 @@ class Deduplicator:
         with self._lock:
             self._written[relpath] = written.size
         return written
+
+    def _keep(
+        self, dest: Location, there: int, size: int | None, entry_of: Callable[[], FileEntry | None]
+    ) -> FileEntry | None:
+        if size is not None and size != there:
+            return None
+        entry = entry_of()
+        if entry is None or entry.size != there or _sha256_at(dest) != entry.sha256:
+            return None
+        dest.store.written(dest, entry)
+        return entry
 
     def _reuse(self, candidate: Candidate, dest: Location, entry: FileEntry) -> bool:
         store = dest.store
@@ -173,9 +206,21 @@ class Deduplicator:
             return PublishStats(
                 files_written=len(self._written),
                 bytes_written=sum(self._written.values()),
-                files_reused=len(self._reused),
-                bytes_reused=sum(item.entry.size for item in self._reused.values()),
+                files_reused=len(self._reused) + len(self._kept),
+                bytes_reused=sum(item.entry.size for item in self._reused.values()) + sum(self._kept.values()),
             )
+
+
+def _sha256_at(loc: Location) -> str | None:
+    """The sha256 of the file at ``loc`` (read through its store), ``None`` when it cannot be read."""
+    sha = hashlib.sha256()
+    try:
+        with loc.store.open_read(loc) as f:
+            for chunk in chunks(f):
+                sha.update(chunk)
+    except (OSError, MlopsError):
+        return None
+    return sha.hexdigest()
 
 
 def npy_entry(chunks: Iterable[bytes | memoryview]) -> FileEntry:

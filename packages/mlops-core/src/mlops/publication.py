@@ -52,6 +52,7 @@ from mlops.store import FileEntry, Location
 from mlops.store.hashing import CHUNK_SIZE, sha256_of_file
 
 if TYPE_CHECKING:
+    from mlops.resume import TakenOver
     from mlops.trust.keys import SigningKey
 
 _MAX_LABEL = 200
@@ -170,10 +171,28 @@ class VersionWriter:
         self._sync_pool: ThreadPoolExecutor | None = None
         self._sync_lock = threading.Lock()
         self._dedup = Deduplicator(root)
+        self._takeover_marker: str | None = None
         self.stats: PublishStats | None = None
         """What the commit wrote and reused (set by :meth:`commit`)."""
 
+    @property
+    def claim(self) -> bytes:
+        """The bytes of this publisher's claim (what :func:`mlops.resume.take_over` puts in place)."""
+        return self._claim
+
+    def resuming(self, taken: TakenOver | None) -> VersionWriter:
+        """Write into the incomplete version ``taken`` (already claimed for this writer by
+        :func:`mlops.resume.take_over`), keeping the files there that match; ``None``: a new version."""
+        if taken is not None:
+            self._takeover_marker = taken.marker
+            self._dedup.keep_existing(taken.files)
+        return self
+
     def __enter__(self) -> VersionWriter:
+        if self._takeover_marker is not None:
+            ACTIVE_CLAIMS.add(self._token)
+            self._claimed = True
+            return self
         self._refuse_existing()
         ACTIVE_CLAIMS.add(self._token)
         try:
@@ -338,6 +357,8 @@ class VersionWriter:
         republish keeping its source's signature), or ``None`` to leave the version unsigned."""
         for relpath, rewritten in self._dedup.confirm().items():
             self._record(relpath, rewritten, self.loc.child(relpath))
+        for relpath in self._dedup.leftovers():  # what an interrupted publish wrote and this one does not
+            self.store.remove(self.loc.child(relpath))
         self.stats = self._dedup.stats()
         entries = dict(sorted(self.entries.items()))
         manifest_bytes = manifest_codec.encode(entries)
@@ -371,6 +392,8 @@ class VersionWriter:
             self.store.write_stream(self.loc.child(metadata.SIGNATURE_FILE), [signed], durable=True)
         self.store.create_exclusive(self.loc.child(metadata.META_FILE), meta_bytes)
         self._committed = True
+        if self._takeover_marker is not None:
+            self.store.remove(self.loc.child(self._takeover_marker))
         self.store.remove(self.loc.child(layout.CLAIM_FILE))
         logger.info("published %s: %s", self.loc.url, self.stats.describe())
         return self.loc.url

@@ -209,6 +209,11 @@ class Store:
         store cannot (another store, or no such operation), and the caller copies the bytes."""
         return False
 
+    def abort_uploads(self, loc: Location) -> int:
+        """Abort the unfinished uploads (S3 multipart uploads) below ``loc`` that a killed writer left,
+        so they stop costing storage; return how many. Nothing to do on most stores."""
+        return 0
+
     def known_entry(self, loc: Location) -> FileEntry | None:
         """The sha256 and size of the file ``loc`` when this machine can learn them without moving its
         bytes over a network (local files: hashed once, then remembered while unchanged); ``None``

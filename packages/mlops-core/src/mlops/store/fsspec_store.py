@@ -329,6 +329,20 @@ class FsspecStore(Store):
             self._invalidate(dest)
         return True
 
+    def abort_uploads(self, loc: Location) -> int:
+        """S3 (``call_s3`` on the filesystem): list the multipart uploads under the prefix, abort each."""
+        call = getattr(self.fs, "call_s3", None)
+        if call is None:
+            return 0
+        bucket, _, key = loc.path.partition("/")
+        prefix = f"{key.rstrip('/')}/"
+        with store_errors(loc, "abort the unfinished uploads under"):
+            listed = call("list_multipart_uploads", Bucket=bucket, Prefix=prefix)
+            uploads = listed.get("Uploads") or []
+            for upload in uploads:
+                call("abort_multipart_upload", Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+        return len(uploads)
+
     def content_exists(self, loc: Location, entry: FileEntry) -> bool:
         self._invalidate(loc)
         try:
