@@ -169,14 +169,16 @@ class Deduplicator:
         return entry
 
     def _reuse(self, candidate: Candidate, dest: Location, entry: FileEntry) -> bool:
+        """Place ``candidate`` at ``dest``: a hard link, checked to hold ``entry``'s size (a stat), or
+        a server-side copy, which the store confirmed whole (no second request per file)."""
         store = dest.store
-        placed = store.hard_link(candidate.loc, dest) or store.server_copy(candidate.loc, dest)
-        if placed and store.content_exists(dest, entry):
-            store.written(dest, entry)
-            return True
-        if placed:
+        if store.hard_link(candidate.loc, dest):
+            if store.content_exists(dest, entry):
+                store.written(dest, entry)
+                return True
             store.remove(dest)
-        return False
+            return False
+        return store.server_copy(candidate.loc, dest)
 
     def confirm(self) -> dict[str, FileEntry]:
         """Check that every version a file was reused from still has the meta.json it had when the
