@@ -170,3 +170,25 @@ def test_a_source_version_removed_after_it_was_linked_is_written_again(
     remaining = data_files(v1)
     for rel, st in data_files(v2).items():
         assert st.st_ino != remaining[rel].st_ino, rel
+
+
+def test_on_s3_a_source_version_removed_before_it_is_copied_is_uploaded_instead(
+    tmp_path: Path, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw = make_raw(tmp_path / "raw", files=4)
+    root = f"{s3_bucket}/datasets"
+    v1 = publish(raw, root, "v1")
+    original = dedup.Deduplicator._reuse
+    lock = threading.Lock()
+    removed: list[str] = []
+
+    def remove_first(self: dedup.Deduplicator, candidate: dedup.Candidate, dest: Location, entry: FileEntry) -> bool:
+        with lock:  # another process removes v1 between the index and the first copy
+            if not removed:
+                removed.append(mlops.remove_version(v1).path)
+        return original(self, candidate, dest, entry)
+
+    monkeypatch.setattr(dedup.Deduplicator, "_reuse", remove_first)
+    v2 = publish(raw, root, "v2")
+    assert removed == [v1] and [info.version for info in mlops.list_versions(root)] == ["v2"]
+    mlops.open_version(v2).verify()
