@@ -1,5 +1,5 @@
 """Run the mlops benchmark suite: ``python benchmarks/run.py [--sizes 256 1024] [--repeats 5]
-[--only dataset,s3,models,import,listing,loaders] [--out benchmarks/results]``.
+[--only dataset,s3,models,import,listing,loaders,incremental] [--out benchmarks/results]``.
 
 Prints a targets table (PASS/FAIL, and the change since the previous run in ``--out``), and writes
 ``bench-TIMESTAMP.json`` and ``bench-TIMESTAMP.png`` there. See benchmarks/README.md.
@@ -22,7 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import report  # noqa: E402
 from harness import Context, Results, rmtree  # noqa: E402
 
-AREAS = ("import", "dataset", "models", "s3", "listing", "signing", "loaders")
+AREAS = ("import", "dataset", "models", "s3", "listing", "signing", "loaders", "incremental")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

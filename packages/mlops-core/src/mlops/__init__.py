@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # the names __getattr__ provides, for type checkers and IDEs
     from mlops.registry import list_versions as list_versions
     from mlops.registry import models_trained_on as models_trained_on
     from mlops.registry import open_version as open_version
+    from mlops.removal import remove_version as remove_version
     from mlops.store import FsspecStore as FsspecStore
     from mlops.store import LocalStore as LocalStore
     from mlops.store import Store as Store
@@ -51,6 +52,7 @@ _EXPORTS = {
     "FsspecStore": "mlops.store",
     "resolve": "mlops.store",
     "open_version": "mlops.registry",
+    "remove_version": "mlops.removal",
     "list_incomplete": "mlops.maintenance",
     "remove_incomplete": "mlops.maintenance",
     "VersionInfo": "mlops.registry",

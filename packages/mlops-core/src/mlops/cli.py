@@ -24,8 +24,9 @@ import mlops
 from mlops import registry
 from mlops.catalog.commands import report_command, ui_command
 from mlops.errors import IntegrityError, MlopsError, NoVersionsError
-from mlops.metadata import AnyRecord, DatasetRecord, ModelRecord, ProcessorRecord, RawRecord
+from mlops.metadata import AnyRecord, DatasetRecord, ModelRecord, ProcessorRecord, PublishStats, RawRecord
 from mlops.model.versioned_model import VersionedModel
+from mlops.space_commands import du_command, rm_command
 from mlops.store import FileEntry
 from mlops.transfer import republish, update_tags
 from mlops.trust.commands import inspect_command, keygen_command, sign_command
@@ -309,6 +310,8 @@ def _print_overview(path: str, record: AnyRecord) -> None:
         ("hash", record.hash),
         ("size", f"{_size(record.total_bytes)} in {_count(record.file_count, 'file')}"),
     ]
+    if record.publish is not None:
+        pairs.append(("published", _publish_text(record.publish)))
     if isinstance(record, DatasetRecord):
         pairs += [("raw", _raw_text(record.raw)), ("processor", _processor_text(record.processor))]
     else:
@@ -324,6 +327,11 @@ def _print_overview(path: str, record: AnyRecord) -> None:
         ]
     pairs.append(("libraries", _pairs_text(record.libraries)))
     _print_pairs(pairs)
+
+
+def _publish_text(stats: PublishStats) -> str:
+    written = f"{_count(stats.files_written, 'file')} written ({_size(stats.bytes_written)})"
+    return f"{written}, {stats.files_reused} reused from earlier versions ({_size(stats.bytes_reused)})"
 
 
 def _print_tensors(record: DatasetRecord) -> None:
@@ -840,6 +848,8 @@ cli.add_command(inspect_command)
 cli.add_command(sign_command)
 cli.add_command(ui_command)
 cli.add_command(report_command)
+cli.add_command(rm_command)
+cli.add_command(du_command)
 
 
 if __name__ == "__main__":  # pragma: no cover - `python -m mlops` goes through __main__.py

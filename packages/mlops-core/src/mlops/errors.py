@@ -225,3 +225,10 @@ class TensorLengthMismatchError(MlopsError, ValueError):
 
 class ModelCodeMissingError(MlopsError, ImportError):
     """Raised by a serializer when a model's class or function is neither stored by value nor importable."""
+
+
+# --- removing versions ------------------------------------------------------------------------------
+
+
+class VersionInUseError(MlopsError, PermissionError):
+    """Raised by ``remove_version(..., if_unused_by=MODELS_ROOT)`` when a model there was trained on the dataset."""

@@ -19,6 +19,7 @@ so the version reads as incomplete, never as published.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
@@ -37,6 +38,7 @@ import numpy as np
 
 from mlops import layout, metadata
 from mlops.concurrency import concurrently
+from mlops.dedup import Deduplicator, npy_entry
 from mlops.errors import (
     InvalidNameError,
     InvalidTagsError,
@@ -44,12 +46,13 @@ from mlops.errors import (
     MlopsError,
     PublicationPathAlreadyExistsError,
 )
-from mlops.metadata import AnyRecord
+from mlops.metadata import AnyRecord, PublishStats
 from mlops.metadata import manifest as manifest_codec
 from mlops.store import FileEntry, Location
-from mlops.store.hashing import CHUNK_SIZE
+from mlops.store.hashing import CHUNK_SIZE, sha256_of_file
 
 if TYPE_CHECKING:
+    from mlops.resume import TakenOver
     from mlops.trust.keys import SigningKey
 
 _MAX_LABEL = 200
@@ -167,8 +170,29 @@ class VersionWriter:
         self._unsynced: list[Location] = []
         self._sync_pool: ThreadPoolExecutor | None = None
         self._sync_lock = threading.Lock()
+        self._dedup = Deduplicator(root)
+        self._takeover_marker: str | None = None
+        self.stats: PublishStats | None = None
+        """What the commit wrote and reused (set by :meth:`commit`)."""
+
+    @property
+    def claim(self) -> bytes:
+        """The bytes of this publisher's claim (what :func:`mlops.resume.take_over` puts in place)."""
+        return self._claim
+
+    def resuming(self, taken: TakenOver | None) -> VersionWriter:
+        """Write into the incomplete version ``taken`` (already claimed for this writer by
+        :func:`mlops.resume.take_over`), keeping the files there that match; ``None``: a new version."""
+        if taken is not None:
+            self._takeover_marker = taken.marker
+            self._dedup.keep_existing(taken.files)
+        return self
 
     def __enter__(self) -> VersionWriter:
+        if self._takeover_marker is not None:
+            ACTIVE_CLAIMS.add(self._token)
+            self._claimed = True
+            return self
         self._refuse_existing()
         ACTIVE_CLAIMS.add(self._token)
         try:
@@ -221,19 +245,43 @@ class VersionWriter:
     # --- files ---------------------------------------------------------------------------------------
 
     def write_array(self, relpath: str, array: np.ndarray) -> FileEntry:
-        """Store ``array`` as a ``.npy`` file, streamed and hashed chunk by chunk."""
+        """Store ``array`` as a ``.npy`` file, streamed and hashed chunk by chunk (or reused, see
+        :mod:`mlops.dedup`: hashed first when a committed file of the root has its size)."""
         dest = self.loc.child(relpath)
-        return self._record(relpath, self.store.write_stream(dest, _npy_chunks(array), durable=False), dest)
+        size = len(next(_npy_chunks(array))) + array.nbytes
+        entry = self._dedup.place(
+            relpath,
+            dest,
+            size,
+            lambda: npy_entry(_npy_chunks(array)),
+            lambda: self.store.write_stream(dest, _npy_chunks(array), durable=False),
+        )
+        return self._record(relpath, entry, dest)
 
     def write_bytes(self, relpath: str, data: bytes) -> FileEntry:
-        """Store a small in-memory file."""
+        """Store a small in-memory file (or reuse an identical committed one)."""
         dest = self.loc.child(relpath)
-        return self._record(relpath, self.store.write_stream(dest, iter([data]), durable=False), dest)
+        entry = self._dedup.place(
+            relpath,
+            dest,
+            len(data),
+            lambda: FileEntry(hashlib.sha256(data).hexdigest(), len(data)),
+            lambda: self.store.write_stream(dest, iter([data]), durable=False),
+        )
+        return self._record(relpath, entry, dest)
 
     def copy(self, relpath: str, src: Location) -> FileEntry:
-        """Copy one file from any store into the version."""
+        """Copy one file from any store into the version (or reuse an identical committed one when
+        the source's store knows its sha256 cheaply: local files)."""
         dest = self.loc.child(relpath)
-        return self._record(relpath, self.store.copy_from(src, dest, durable=False), dest)
+        entry = self._dedup.place(
+            relpath,
+            dest,
+            None,
+            lambda: src.store.known_entry(src),
+            lambda: self.store.copy_from(src, dest, durable=False),
+        )
+        return self._record(relpath, entry, dest)
 
     def write_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         """Store several arrays (``{relpath: array}``) at once."""
@@ -248,7 +296,19 @@ class VersionWriter:
 
     def move_many(self, files: list[tuple[str, Location]]) -> None:
         """Move several staged local files (``(relpath, source)`` pairs) into the version."""
-        concurrently(lambda item: self._record(item[0], self.store.move_in(item[1], self.loc.child(item[0]))), files)
+        concurrently(lambda item: self._move(*item), files)
+
+    def _move(self, relpath: str, staged: Location) -> FileEntry:
+        dest = self.loc.child(relpath)
+
+        def entry_of() -> FileEntry:
+            sha256, size = sha256_of_file(staged.path)
+            return FileEntry(sha256, size)
+
+        entry = self._dedup.place(
+            relpath, dest, os.path.getsize(staged.path), entry_of, lambda: self.store.move_in(staged, dest)
+        )
+        return self._record(relpath, entry)
 
     def _record(self, relpath: str, entry: FileEntry, unsynced: Location | None = None) -> FileEntry:
         """Add a written file to the manifest; ``unsynced``: a file still to be made durable, which
@@ -295,6 +355,11 @@ class VersionWriter:
         With ``signing_key``, ``mlops.sig`` (a signature over every file, meta.json included) is
         written just before meta.json; ``signature`` instead gives those bytes from meta.json's (a
         republish keeping its source's signature), or ``None`` to leave the version unsigned."""
+        for relpath, rewritten in self._dedup.confirm().items():
+            self._record(relpath, rewritten, self.loc.child(relpath))
+        for relpath in self._dedup.leftovers():  # what an interrupted publish wrote and this one does not
+            self.store.remove(self.loc.child(relpath))
+        self.stats = self._dedup.stats()
         entries = dict(sorted(self.entries.items()))
         manifest_bytes = manifest_codec.encode(entries)
         record = replace(
@@ -302,6 +367,7 @@ class VersionWriter:
             schema=metadata.SCHEMA_VERSION,
             manifest=manifest_codec.reference(manifest_bytes, entries),
             inline_files=None,
+            publish=self.stats,
         )
         meta_bytes = metadata.dump(record)
         signed: bytes | None = None
@@ -326,7 +392,10 @@ class VersionWriter:
             self.store.write_stream(self.loc.child(metadata.SIGNATURE_FILE), [signed], durable=True)
         self.store.create_exclusive(self.loc.child(metadata.META_FILE), meta_bytes)
         self._committed = True
+        if self._takeover_marker is not None:
+            self.store.remove(self.loc.child(self._takeover_marker))
         self.store.remove(self.loc.child(layout.CLAIM_FILE))
+        logger.info("published %s: %s", self.loc.url, self.stats.describe())
         return self.loc.url
 
     def abort(self) -> None:

@@ -9,6 +9,7 @@ from typing import Any, Literal
 import numpy as np
 
 from mlops import metadata, pickling, plugins, publication
+from mlops import resume as resumption
 from mlops.dataset.data_processor import DataProcessor
 from mlops.dataset.tensors import check_tensors
 from mlops.dataset.versioned_dataset import RESERVED_TENSOR_NAMES
@@ -21,7 +22,7 @@ from mlops.errors import (
 )
 from mlops.metadata import DatasetRecord, ProcessorRecord, RawRecord, TensorRecord
 from mlops.progress import task as progress_task
-from mlops.publication import VersionWriter, check_name, check_tags, check_version, timestamp
+from mlops.publication import check_name, check_tags, check_version, timestamp
 from mlops.store import Location, resolve
 
 PROCESSOR_FILE = "data_processor.pkl"
@@ -76,6 +77,8 @@ class VersionedDatasetBuilder:
         signing_key: str | os.PathLike[str] | None = None,
         storage_options: dict[str, Any] | None = None,
         progress: bool | None = None,
+        resume: bool = False,
+        older_than: float = 0.0,
     ) -> str:
         """Publish the dataset to ``path/version`` and return that version's path.
 
@@ -88,6 +91,9 @@ class VersionedDatasetBuilder:
         Raises :class:`~mlops.errors.PublicationPathAlreadyExistsError`
         if the version exists; on any failure nothing of this version remains. ``progress`` shows
         a progress bar (default: when stderr is a terminal and the work takes over a second).
+        ``resume=True`` takes over an incomplete version of that name whose publisher is gone (a dead
+        process on this machine, or a claim older than ``older_than`` seconds): the files it wrote that
+        match are kept, the rest written (see :mod:`mlops.resume`).
         """
         created_at = timestamp()
         version = check_version(created_at if version is None else version)
@@ -111,7 +117,7 @@ class VersionedDatasetBuilder:
         total = sum(a.nbytes for _, a in self._tensors.values()) + sum(size for _, _, size in raw_files)
         with (
             progress_task(f"publish {version}", total + len(processor_bytes), progress),
-            VersionWriter(root, version) as writer,
+            resumption.writer(root, version, resume=resume, older_than=older_than) as writer,
         ):
             writer.write_arrays({f"{name}.npy": array for name, (_role, array) in self._tensors.items()})
             writer.copy_many([(relpath, src) for relpath, src, _size in raw_files])

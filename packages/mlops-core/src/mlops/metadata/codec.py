@@ -14,6 +14,7 @@ import json
 import math
 import posixpath
 from collections.abc import Mapping
+from dataclasses import asdict
 from typing import Any, NoReturn
 
 from mlops.errors import MetadataError
@@ -24,6 +25,7 @@ from mlops.metadata.records import (
     ManifestRef,
     ModelRecord,
     ProcessorRecord,
+    PublishStats,
     RawRecord,
     SerializerRecord,
     TensorRecord,
@@ -42,7 +44,19 @@ SIGNATURE_FILE = "mlops.sig"
 RESERVED_FILES = frozenset({META_FILE, MANIFEST_FILE, SIGNATURE_FILE})
 """Files of a version folder that are not data files (never listed in a manifest)."""
 
-_COMMON = ("schema", "kind", "name", "version", "created_at", "tags", "hash", "libraries", "manifest", "files")
+_COMMON = (
+    "schema",
+    "kind",
+    "name",
+    "version",
+    "created_at",
+    "tags",
+    "hash",
+    "libraries",
+    "manifest",
+    "files",
+    "publish",
+)
 _DATASET = ("tensors", "raw", "processor")
 _MODEL = ("serializer", "framework", "training", "dataset")
 
@@ -133,12 +147,20 @@ class _Parser:
             "libraries": dict(libraries),
             "manifest": manifest,
             "inline_files": inline,
+            "publish": self.publish(meta.get("publish")),
         }
         known = _COMMON + (_DATASET if found == "dataset" else _MODEL)
         common["extra"] = {k: v for k, v in meta.items() if k not in known}
         if found == "dataset":
             return self.dataset(meta, common, inline)
         return self.model(meta, common)
+
+    def publish(self, value: Any) -> PublishStats | None:
+        if value is None:
+            return None
+        stats = self.obj(value, "'publish'")
+        fields = ("files_written", "bytes_written", "files_reused", "bytes_reused")
+        return PublishStats(**{key: self.number(stats, key, "publish") for key in fields})
 
     def files(self, meta: Mapping[str, Any], schema: int) -> tuple[ManifestRef | None, dict[str, FileEntry] | None]:
         if schema == 1:
@@ -312,6 +334,8 @@ def to_json(record: VersionRecord) -> dict[str, Any]:
         m = record.manifest
         out["manifest"] = {"file": m.file, "sha256": m.sha256, "size": m.size, "count": m.count, "bytes": m.total_bytes}
     out["libraries"] = dict(record.libraries)
+    if record.publish is not None:
+        out["publish"] = asdict(record.publish)
     out.update(record.extra)
     return out
 

@@ -82,6 +82,24 @@ class DatasetLink:
 
 
 @dataclass(frozen=True, kw_only=True)
+class PublishStats:
+    """How many files and bytes a publish wrote, and how many it reused from earlier versions of the
+    root instead (hard links or server-side copies, see :mod:`mlops.dedup`)."""
+
+    files_written: int
+    bytes_written: int
+    files_reused: int
+    bytes_reused: int
+
+    def describe(self) -> str:
+        """One line for logs and ``mlops show``."""
+        return (
+            f"{self.files_written} file(s) written ({self.bytes_written} bytes), "
+            f"{self.files_reused} reused ({self.bytes_reused} bytes)"
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
 class VersionRecord:
     """What every version's meta.json holds."""
 
@@ -96,6 +114,8 @@ class VersionRecord:
     manifest: ManifestRef | None = None
     """The separate manifest (schema 2); ``None`` for schema 1, whose manifest is :attr:`inline_files`."""
     inline_files: Mapping[str, FileEntry] | None = None
+    publish: PublishStats | None = None
+    """What the publish wrote and reused (``None`` for versions published before mlops recorded it)."""
     extra: Mapping[str, Any] = field(default_factory=dict)
     """Fields this mlops does not know (written by a plugin or a newer minor release), kept on rewrite."""
 

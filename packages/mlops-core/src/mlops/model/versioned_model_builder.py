@@ -7,13 +7,14 @@ from dataclasses import replace
 from typing import Any
 
 from mlops import metadata, plugins, publication
+from mlops import resume as resumption
 from mlops.dataset.versioned_dataset import VersionedDataset
 from mlops.errors import MlopsError, PluginError
 from mlops.metadata import DatasetLink, ModelRecord, SerializerRecord
 from mlops.model.serializer import ModelSerializer
 from mlops.model.training_config import TrainingConfig
 from mlops.progress import task as progress_task
-from mlops.publication import VersionWriter, check_name, check_tags, check_version, timestamp
+from mlops.publication import check_name, check_tags, check_version, timestamp
 from mlops.store import resolve
 
 
@@ -49,6 +50,8 @@ class VersionedModelBuilder:
         signing_key: str | os.PathLike[str] | None = None,
         storage_options: dict[str, Any] | None = None,
         progress: bool | None = None,
+        resume: bool = False,
+        older_than: float = 0.0,
     ) -> str:
         """Publish the model to ``path/version`` and return that version's path.
 
@@ -59,6 +62,9 @@ class VersionedModelBuilder:
         ``MLOPS_SIGNING_KEY``) signs the version: ``mlops.sig`` covers every file. ``progress``
         shows a progress bar (default: when
         stderr is a terminal and the work takes over a second).
+        ``resume=True`` takes over an incomplete version of that name whose publisher is gone (a dead
+        process on this machine, or a claim older than ``older_than`` seconds): the files it wrote that
+        match are kept, the rest written (see :mod:`mlops.resume`).
         """
         created_at = timestamp()
         version = check_version(created_at if version is None else version)
@@ -100,7 +106,7 @@ class VersionedModelBuilder:
                 total = sum(os.path.getsize(os.path.join(staging, f)) for f in files)
                 with (
                     progress_task(f"publish {version}", total, progress),
-                    VersionWriter(root, version) as writer,
+                    resumption.writer(root, version, resume=resume, older_than=older_than) as writer,
                 ):
                     writer.move_many([(relpath, local.child(relpath)) for relpath in files])
                     content_hash = metadata.content_hash("model", writer.entries, {"serializer": chosen.name})

@@ -209,6 +209,17 @@ class Store:
         store cannot (another store, or no such operation), and the caller copies the bytes."""
         return False
 
+    def abort_uploads(self, loc: Location) -> int:
+        """Abort the unfinished uploads (S3 multipart uploads) below ``loc`` that a killed writer left,
+        so they stop costing storage; return how many. Nothing to do on most stores."""
+        return 0
+
+    def known_entry(self, loc: Location) -> FileEntry | None:
+        """The sha256 and size of the file ``loc`` when this machine can learn them without moving its
+        bytes over a network (local files: hashed once, then remembered while unchanged); ``None``
+        otherwise, and the caller copies the file without looking for an identical one."""
+        return None
+
     def content_exists(self, loc: Location, entry: FileEntry) -> bool:
         """Whether a file of ``entry``'s size is at ``loc``: the cheap check before reusing a file
         that a committed manifest (immutable) says holds ``entry``. False when in doubt."""

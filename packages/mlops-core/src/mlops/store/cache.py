@@ -58,3 +58,32 @@ def remember_verified(path: str, sha256: str) -> None:
 def was_verified(st: os.stat_result, sha256: str) -> bool:
     """Whether the file with this stat was recorded as holding ``sha256``."""
     return st.st_size >= VERIFIED_CACHE_MIN and os.path.exists(_marker(identity_key(st), sha256))
+
+
+def _hash_record(st: os.stat_result) -> str:
+    key = identity_key(st)
+    return os.path.join(cache_dir(), "hashes", key[-2:], key)
+
+
+def remembered_sha256(st: os.stat_result) -> str | None:
+    """The sha256 recorded for the local file with this stat (see :func:`remember_sha256`), if any."""
+    try:
+        with open(_hash_record(st)) as f:
+            sha256 = f.read().strip()
+    except OSError:
+        return None
+    return sha256 if len(sha256) == 64 else None
+
+
+def remember_sha256(st: os.stat_result, sha256: str) -> None:
+    """Record that the local file with this stat (device, inode, size, mtime, ctime) holds ``sha256``,
+    so a publish that meets it unchanged does not read it again."""
+    record = _hash_record(st)
+    try:
+        os.makedirs(os.path.dirname(record), exist_ok=True)
+        tmp = f"{record}.{os.getpid()}.tmp"
+        with open(tmp, "w") as f:
+            f.write(sha256)
+        os.replace(tmp, record)
+    except OSError:  # a cache we cannot write only costs a later hash pass
+        pass

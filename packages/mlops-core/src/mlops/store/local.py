@@ -21,7 +21,7 @@ from mlops import progress
 from mlops.errors import IntegrityError, StoreError, UnsafeLinkError
 from mlops.store import cache
 from mlops.store.base import TMP_PREFIX, DirEntry, FileEntry, Store, check_entry, missing_file, store_errors
-from mlops.store.hashing import chunks, hash_own_file
+from mlops.store.hashing import chunks, hash_own_file, sha256_of_file
 from mlops.store.location import Location
 
 
@@ -279,6 +279,24 @@ class LocalStore(Store):
         except OSError:  # another filesystem, too many links, a filesystem without hard links
             return False
         return True
+
+    def known_entry(self, loc: Location) -> FileEntry | None:
+        """Hashed with ``read()`` (a source may change meanwhile); remembered only when the file's
+        identity (inode, size, mtime, ctime) is the same before and after, so a file rewritten while
+        it was hashed is hashed again next time."""
+        try:
+            before = os.stat(loc.path)
+            sha256 = cache.remembered_sha256(before)
+            if sha256 is not None:
+                return FileEntry(sha256, before.st_size)
+            sha256, size = sha256_of_file(loc.path)
+            after = os.stat(loc.path)
+        except OSError:
+            return None
+        if cache.identity_key(before) != cache.identity_key(after) or size != after.st_size:
+            return None
+        cache.remember_sha256(after, sha256)
+        return FileEntry(sha256, size)
 
     def content_exists(self, loc: Location, entry: FileEntry) -> bool:
         try:

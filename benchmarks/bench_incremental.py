@@ -1,0 +1,187 @@
+"""Pay only for what changed (issue 13): a second publish of the same data, or of data with 1% of
+its raw files changed, against the first publish into an empty root; on S3 the bytes sent, and a
+resume after a publisher was killed halfway (SIGKILL)."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from bench_dataset import ensure_raw
+from bench_processor import BenchProcessor
+from harness import MB, Context, Stat, Target, rmtree, settle, timed
+from s3server import endpoint, filesystem
+
+BUCKET = "bench-incremental"
+CHANGED = 0.01
+"""Share of the raw files changed between v2 and v3."""
+
+
+def run(ctx: Context) -> None:
+    from mlops import VersionedDatasetBuilder
+
+    size = min(ctx.sizes)
+    raw = ensure_raw(ctx, size)
+    builder = VersionedDatasetBuilder(raw, BenchProcessor())
+    _local(ctx, builder, raw, size)
+    endpoint(ctx)
+    _s3(ctx, builder, raw, ctx.s3_size)
+
+
+def _raw_files(raw: str) -> list[Path]:
+    return sorted(p for p in Path(raw, "files").rglob("*.bin"))
+
+
+def _change(raw: str, round_: int) -> int:
+    """Rewrite 1% of the raw files (new random bytes, same sizes); return the bytes changed."""
+    files = _raw_files(raw)
+    rng = np.random.default_rng(1000 + round_)
+    changed = 0
+    for path in files[:: int(1 / CHANGED)]:
+        size = path.stat().st_size
+        path.write_bytes(rng.bytes(size))
+        changed += size
+    return changed
+
+
+def _disk_bytes(root: Path) -> int:
+    """Bytes the root takes on disk: each inode counted once (hard links share one)."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for path in root.rglob("*"):
+        st = path.lstat()
+        if path.is_file() and (st.st_dev, st.st_ino) not in seen:
+            seen.add((st.st_dev, st.st_ino))
+            total += st.st_blocks * 512
+    return total
+
+
+def _local(ctx: Context, builder: Any, raw: str, size: int) -> None:
+    print(f"[incremental] local, {size} MB of tensors + raw folder", flush=True)
+    out = ctx.scratch("incremental-local")
+    first, same, changed, extra = [], [], [], []
+    for i in range(ctx.repeats):
+        root = out / f"r{i}"
+        settle()
+        first.append(timed(functools.partial(builder.publish, str(root), "v1")))
+        one = _disk_bytes(root)
+        settle()
+        same.append(timed(functools.partial(builder.publish, str(root), "v2")))
+        extra.append((_disk_bytes(root) - one) / one)
+        _change(raw, i)
+        settle()
+        changed.append(timed(functools.partial(builder.publish, str(root), "v3")))
+        rmtree(root)
+    v1 = Stat(first)
+    add = ctx.results.add_target
+    add(Target("13a", "incremental", "local identical v2 publish / v1 publish",
+               Stat([s / f for s, f in zip(same, first, strict=True)]), 0.15, "x",
+               f"v1 {v1.median:.2f} s, v2 {Stat(same).median:.2f} s"))  # fmt: skip
+    add(Target("13b", "incremental", "local identical v2: extra bytes on disk / v1's", Stat(extra), 0.01, "x",
+               "inodes counted once (hard links)"))  # fmt: skip
+    add(Target("13c", "incremental", "local v3 with 1% of raw files changed / v1 publish",
+               Stat([c / f for c, f in zip(changed, first, strict=True)]), 0.2, "x",
+               f"v3 {Stat(changed).median:.2f} s"))  # fmt: skip
+
+
+@contextlib.contextmanager
+def _bytes_sent() -> Iterator[list[int]]:
+    """Body bytes of every s3fs request sent meanwhile (put_object, upload_part), in a one-item list."""
+    import s3fs
+    from fsspec.asyn import sync_wrapper
+
+    sent = [0]
+    original, original_sync = s3fs.S3FileSystem._call_s3, s3fs.S3FileSystem.call_s3
+
+    async def counting(self: Any, method: str, *args: Any, **kwargs: Any) -> Any:
+        body = kwargs.get("Body")
+        if isinstance(body, (bytes, bytearray, memoryview)):
+            sent[0] += memoryview(body).nbytes
+        return await original(self, method, *args, **kwargs)
+
+    s3fs.S3FileSystem._call_s3 = counting  # type: ignore[method-assign]
+    s3fs.S3FileSystem.call_s3 = sync_wrapper(counting)  # type: ignore[method-assign]
+    try:
+        yield sent
+    finally:
+        s3fs.S3FileSystem._call_s3 = original  # type: ignore[method-assign]
+        s3fs.S3FileSystem.call_s3 = original_sync  # type: ignore[method-assign]
+
+
+def _s3(ctx: Context, builder: Any, raw: str, size: int) -> None:
+    print(f"[incremental] S3 (moto), {size} MB", flush=True)
+    fs = filesystem()
+    fs.mkdir(BUCKET)
+    first, same, sent_ratio = [], [], []
+    try:
+        for i in range(ctx.repeats):
+            root = f"s3://{BUCKET}/r{i}"
+            with _bytes_sent() as sent1:
+                first.append(timed(functools.partial(builder.publish, root, "v1")))
+            changed = _change(raw, 100 + i)
+            with _bytes_sent() as sent2:
+                same.append(timed(functools.partial(builder.publish, root, "v2")))
+            sent_ratio.append(sent2[0] / max(changed, 1))
+            print(f"  round {i}: v1 sent {sent1[0] / MB:.1f} MB, v2 {sent2[0] / MB:.2f} MB "
+                  f"({changed / MB:.2f} MB changed)", flush=True)  # fmt: skip
+        _resume(ctx, raw)
+    finally:
+        fs.rm(BUCKET, recursive=True)
+    add = ctx.results.add_target
+    add(Target("13d", "incremental", "S3 v2 (1% of raw files changed) publish / v1 publish",
+               Stat([s / f for s, f in zip(same, first, strict=True)]), 0.2, "x",
+               f"v1 {Stat(first).median:.2f} s, v2 {Stat(same).median:.2f} s"))  # fmt: skip
+    add(Target("13e", "incremental", "S3 v2: bytes sent / bytes changed", Stat(sent_ratio), 1.05, "x",
+               "bodies of put_object/upload_part; meta.json and the manifest count as sent"))  # fmt: skip
+
+
+KILLED_AT_HALF = """
+import os, signal, sys
+from bench_processor import BenchProcessor
+from mlops import VersionedDatasetBuilder
+from mlops.publication import VersionWriter
+
+raw, root = sys.argv[1], sys.argv[2]
+builder = VersionedDatasetBuilder(raw, BenchProcessor())
+half = (sum(a.nbytes for a in builder.features.values()) + sum(a.nbytes for a in builder.labels.values())
+        + sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(raw) for f in fs)) / 2
+written = [0]
+record = VersionWriter._record
+
+def record_then_die(self, relpath, entry, unsynced=None):
+    written[0] += entry.size
+    if written[0] >= half:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return record(self, relpath, entry, unsynced)
+
+VersionWriter._record = record_then_die
+builder.publish(root, "v1")
+"""
+
+
+def _resume(ctx: Context, raw: str) -> None:
+    """Kill a publish to S3 once half its bytes are written (SIGKILL), resume it, count what it sends."""
+    from mlops import VersionedDatasetBuilder
+
+    builder = VersionedDatasetBuilder(raw, BenchProcessor())
+    total = sum(a.nbytes for a in {**builder.features, **builder.labels}.values())
+    total += sum(p.stat().st_size for p in Path(raw).rglob("*") if p.is_file())
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent)}
+    ratios = []
+    for i in range(ctx.repeats):
+        root = f"s3://{BUCKET}/resume{i}"
+        killed = subprocess.run([sys.executable, "-c", KILLED_AT_HALF, raw, root], env=env, check=False)
+        assert killed.returncode == -signal.SIGKILL, killed.returncode
+        with _bytes_sent() as sent:
+            builder.publish(root, "v1", resume=True)
+        ratios.append(sent[0] / total)
+    ctx.results.add_target(Target("13f", "incremental", "S3 resume after a kill at 50%: bytes sent / version bytes",
+                                  Stat(ratios), 0.55, "x", "SIGKILL once half the bytes were written"))  # fmt: skip

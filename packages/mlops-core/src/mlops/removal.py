@@ -1,0 +1,79 @@
+"""Removing one committed version: meta.json first, then its files.
+
+Deleting meta.json is the single step that makes the version disappear (it is what makes a folder
+a version), so listings and loads see it whole or not at all. The files go afterwards; a removal
+killed in between leaves a folder without meta.json, which ``mlops clean`` removes. Other versions
+never share a file object with this one (local dedup uses hard links, object stores server-side
+copies), so removing it cannot change them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from mlops import layout, metadata
+from mlops.errors import VersionInUseError
+from mlops.metadata import DatasetRecord
+from mlops.store import Location, resolve
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RemovedVersion:
+    """What :func:`remove_version` removed (or, with ``dry_run``, would remove)."""
+
+    path: str
+    kind: str
+    name: str
+    version: str
+    files: int
+    """Files of the version, its bookkeeping (manifest, signature, meta.json) included."""
+    bytes: int
+    dry_run: bool
+
+
+def remove_version(
+    path: str | os.PathLike[str],
+    *,
+    if_unused_by: str | os.PathLike[str] | None = None,
+    dry_run: bool = False,
+    storage_options: dict[str, Any] | None = None,
+) -> RemovedVersion:
+    """Delete the committed version at ``path``: meta.json first (it vanishes from listings and loads
+    at once), then every other file of its folder.
+
+    ``if_unused_by`` (a models root) refuses with :class:`~mlops.errors.VersionInUseError` while a
+    model there was trained on this dataset. ``dry_run`` only reports what would be removed.
+    """
+    loc = resolve(path, storage_options)
+    record = layout.read_record(loc)
+    if if_unused_by is not None and isinstance(record, DatasetRecord):
+        _refuse_if_used(loc, record, if_unused_by, storage_options)
+    sizes = loc.store.list_files(loc)
+    removed = RemovedVersion(
+        loc.url, record.kind, record.name, record.version, len(sizes), sum(sizes.values()), dry_run
+    )
+    if dry_run:
+        return removed
+    loc.store.remove(loc.child(metadata.META_FILE))
+    logger.info("removed %s (meta.json); removing its %d files", loc.url, len(sizes))
+    loc.store.remove(loc)
+    return removed
+
+
+def _refuse_if_used(
+    loc: Location, record: DatasetRecord, models_root: str | os.PathLike[str], storage_options: dict[str, Any] | None
+) -> None:
+    from mlops.registry import models_trained_on
+
+    models = models_trained_on(models_root, loc.url, storage_options=storage_options)
+    if models:
+        names = ", ".join(m.path for m in models[:3]) + (" ..." if len(models) > 3 else "")
+        raise VersionInUseError(
+            f"{len(models)} model version(s) under {os.fspath(models_root)} were trained on {loc.url} "
+            f"({record.name} {record.version}): {names}. Remove those models first, or drop --if-unused-by."
+        )
