@@ -101,6 +101,33 @@ def chunk_files(tensor: TensorRecord, manifest: Mapping[str, FileEntry]) -> dict
     return {rel: e for rel, e in manifest.items() if rel == prefix or rel.startswith(prefix + "/")}
 
 
+def stored_files(tensor: TensorRecord, manifest: Mapping[str, FileEntry]) -> dict[str, FileEntry]:
+    """Every manifest entry that holds ``tensor``: its ``.npy`` file, or its zarr.json and chunks."""
+    meta = metadata_file(tensor)
+    return {meta: manifest.get(meta, tensor.entry), **chunk_files(tensor, manifest)}
+
+
+def fetch_chunks(version: Location, tensor: TensorRecord, manifest: Mapping[str, FileEntry]) -> None:
+    """Check every chunk of ``tensor`` now, several at once; from a remote store this downloads
+    them into the local content cache, so later reads cost no transfer."""
+    from mlops.concurrency import concurrently
+
+    store = version.store
+    concurrently(
+        lambda item: store.fetch_verified(version.child(item[0]), item[1], item[0]),
+        list(chunk_files(tensor, manifest).items()),
+        workers=store.transfer_workers,
+    )
+
+
+def compute(*values: Any) -> tuple[Any, ...]:
+    """``values`` with every dask value computed, all in one pass over their chunks."""
+    if not any(is_dask_array(v) or type(v).__module__.startswith("dask") for v in values):
+        return values
+    results: tuple[Any, ...] = _dask().compute(*values)
+    return results
+
+
 def open_zarr_tensor(version: Location, tensor: TensorRecord, manifest: Mapping[str, FileEntry]) -> Any:
     """``tensor`` as a lazy ``dask.array.Array``: one task per chunk, which reads that chunk, checks
     it against its sha256 in ``manifest`` and only then decodes it. Nothing is read but zarr.json

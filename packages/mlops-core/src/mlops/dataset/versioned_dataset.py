@@ -89,9 +89,11 @@ class VersionedDataset(PublishedVersion[DatasetRecord], Mapping[str, np.ndarray]
         wanted = list(self._tensors) if names is None else list(names)
         self._check_names(wanted)
         missing = [name for name in dict.fromkeys(wanted) if name not in self._loaded]
-        total = sum(self._tensors[name].entry.size for name in missing)
+        total = sum(e.size for name in missing for e in lazy.stored_files(self._tensors[name], self._manifest).values())
         with progress_task(f"load {self.version}", total, progress):
             arrays = concurrently(self._load_tensor, missing)
+            for name in missing:
+                lazy.fetch_chunks(self._loc, self._tensors[name], self._manifest)
         self._loaded.update(zip(missing, arrays, strict=True))
         return self
 

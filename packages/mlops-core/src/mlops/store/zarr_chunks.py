@@ -105,5 +105,5 @@ def write_chunk(block: np.ndarray, folder: Location, meta: bytes, index: tuple[i
 def read_chunk(folder: Location, relpath: str, entry: FileEntry, meta: bytes, index: tuple[int, ...]) -> np.ndarray:
     """Chunk ``index`` of the array ``folder``, decoded only after its bytes matched ``entry``
     (:class:`~mlops.errors.IntegrityError` naming ``relpath`` otherwise)."""
-    data = folder.store.read_verified(folder.child(chunk_key(index)), entry, relpath)
+    data = folder.store.read_cached_verified(folder.child(chunk_key(index)), entry, relpath)
     return decode_chunk(meta, data, index)
