@@ -18,6 +18,7 @@ import zarr  # noqa: E402
 
 import dask_processors  # noqa: E402
 from dask_processors import CHUNK, ROWS, DaskProcessor, expected, write_raw  # noqa: E402
+from format_checks import check_against_json_schema  # noqa: E402
 from mlops.dataset.versioned_dataset import VersionedDataset  # noqa: E402
 from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder  # noqa: E402
 from mlops.errors import IntegrityError, InvalidProcessorOutputError  # noqa: E402
@@ -46,6 +47,7 @@ def test_the_builder_computes_nothing_before_publish(raw: str, tmp_path: Path) -
 
 def test_each_dask_tensor_is_a_zarr_v3_array_with_one_object_per_dask_chunk(published: str, raw: str) -> None:
     meta = json.loads(Path(published, "meta.json").read_text())
+    check_against_json_schema(meta)
     assert meta["tensors"]["X_train"]["format"] == "zarr"
     assert meta["tensors"]["X_train"]["file"] == "X_train.zarr"
     assert meta["tensors"]["X_small"]["format"] == "npy"
