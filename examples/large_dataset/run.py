@@ -132,7 +132,7 @@ def main() -> None:
         chunks = len(x_train.chunks[0])
         print(f"X_train: a lazy {type(x_train).__name__} {x_train.shape}, {chunks} chunks (nothing read yet)")
         with (
-            LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+            LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster,
             Client(cluster) as client,
         ):
             print(f"publishing from a LocalCluster of {len(client.scheduler_info()['workers'])} worker processes")

@@ -27,6 +27,7 @@ from mlops import errors  # noqa: E402
 from mlops.dataset.versioned_dataset import VersionedDataset  # noqa: E402
 from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder  # noqa: E402
 from mlops.maintenance import list_incomplete, remove_incomplete  # noqa: E402
+from mlops.store.local import LocalStore  # noqa: E402
 
 SUPPORT = str(Path(__file__).resolve().parents[1] / "support")
 
@@ -38,7 +39,7 @@ def client(monkeypatch: pytest.MonkeyPatch, s3_server: str) -> Iterator[Client]:
     support modules on PYTHONPATH (the processor's functions are imported there)."""
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [SUPPORT, os.environ.get("PYTHONPATH")])))
     with (
-        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster,
         Client(cluster) as active,
     ):
         yield active
@@ -116,3 +117,24 @@ def test_a_client_killed_mid_publish_leaves_an_incomplete_version_and_a_retry_su
     assert remove_incomplete(root) == [f"{root}/v1"]
     path = VersionedDatasetBuilder(raw, DaskProcessor(chunk=5)).publish(root, "v1")
     _check(path, raw)
+
+
+def test_with_a_cluster_the_workers_copy_the_raw_files(
+    client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw = write_raw(str(tmp_path / "raw"))
+    Path(raw, "extra").mkdir()
+    for i in range(40):
+        Path(raw, "extra", f"{i:02d}.bin").write_bytes(os.urandom(1000 + i))
+
+    def not_here(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a raw file was copied by the client, not by a worker")
+
+    monkeypatch.setattr(LocalStore, "copy_from", not_here)  # in this process only: workers are others
+    path = VersionedDatasetBuilder(raw, DaskProcessor(chunk=10)).publish(str(tmp_path / "out"), "v1")
+    monkeypatch.undo()
+    _check(path, raw)
+    raw_files = sorted(f for f in VersionedDataset(path).files if f.startswith("raw/"))
+    assert raw_files == [*(f"raw/extra/{i:02d}.bin" for i in range(40)), "raw/rows.npy"]
+    for rel in raw_files:
+        assert Path(path, rel).read_bytes() == Path(raw, rel.removeprefix("raw/")).read_bytes()

@@ -81,6 +81,46 @@ def write_dask_tensor(writer: VersionWriter, relpath: str, array: Any) -> FileEn
     return writer.write_bytes(f"{relpath}/{METADATA_FILE}", meta)
 
 
+def active_client() -> Any:
+    """The active ``distributed.Client``, or ``None``; never imports distributed (a client can only
+    be active if the user imported it)."""
+    import sys
+
+    if "distributed" not in sys.modules:
+        return None
+    import distributed
+
+    try:
+        return distributed.default_client()  # type: ignore[no-untyped-call]
+    except ValueError:  # no client
+        return None
+
+
+def _copy_file(relpath: str, src: Location, dest: Location) -> tuple[str, str, int]:
+    entry = dest.store.copy_from(src, dest, durable=True)
+    return relpath, entry.sha256, entry.size
+
+
+def copy_on_workers(writer: VersionWriter, files: list[tuple[str, Location]]) -> bool:
+    """Copy raw files into the version on the active cluster's workers, which read, hash and write
+    them (the bytes never reach this process); only ``(path, sha256, size)`` come back for the
+    manifest. False, copying nothing, when no ``distributed.Client`` is active."""
+    client = active_client()
+    if client is None or not files:
+        return False
+    dask = _dask()
+    copy = dask.delayed(_copy_file, pure=True)
+    level = [dask.delayed(_one, pure=True)(copy(rel, src, writer.loc.child(rel))) for rel, src in files]
+    while len(level) > 1:
+        level = [
+            dask.delayed(_merge, pure=True)(*level[i : i + MERGE_FAN_IN]) for i in range(0, len(level), MERGE_FAN_IN)
+        ]
+    (results,) = dask.compute(level[0])
+    for rel, sha256, size in results:
+        writer._record(rel, FileEntry(sha256, size))
+    return True
+
+
 def tensor_file(name: str, array: Any) -> tuple[str, str]:
     """``(file, format)`` of the tensor ``name`` holding ``array`` in a version."""
     return (f"{name}{SUFFIX}", FORMAT) if is_dask_array(array) else (f"{name}.npy", "npy")
