@@ -86,3 +86,20 @@ def test_a_slice_from_s3_reads_only_its_chunks_and_prefetch_caches_them(
     assert s3_counted.counts().downstream == 0
     x, _ = expected(raw)  # the raw data stayed as it was
     assert x.shape == (100, 3)
+
+
+def test_the_catalog_sizes_and_describes_zarr_tensors(tmp_path: Path) -> None:
+    from mlops.catalog.data import build_catalog
+
+    raw = write_raw(str(tmp_path / "raw"))
+    root = str(tmp_path / "out")
+    for version, scale in (("v1", 1.0), ("v2", 2.0)):
+        array = da.from_array(np.arange(400, dtype=np.float64).reshape(100, 4) * scale, chunks=(25, 4))
+        VersionedDatasetBuilder(raw, FixedProcessor({"X": array}, {})).publish(root, version)
+    catalog = build_catalog([root])
+    records = sorted(catalog.datasets.values(), key=lambda d: d.version)
+    tensors = [next(t for t in d.tensors if t.name == "X") for d in records]
+    stored = sum(p.stat().st_size for p in Path(root, "v1", "X.zarr").rglob("*") if p.is_file())
+    assert tensors[0].size == stored
+    assert tensors[0].sha256 != tensors[1].sha256  # same zarr.json, different chunks
+    assert tensors[1].stats is not None and tensors[1].stats["max"] == 798.0
