@@ -103,3 +103,14 @@ def test_the_catalog_sizes_and_describes_zarr_tensors(tmp_path: Path) -> None:
     assert tensors[0].size == stored
     assert tensors[0].sha256 != tensors[1].sha256  # same zarr.json, different chunks
     assert tensors[1].stats is not None and tensors[1].stats["max"] == 798.0
+
+
+def test_republish_copies_a_zarr_tensor_to_s3_whole(s3_bucket: str, tmp_path: Path) -> None:
+    raw = write_raw(str(tmp_path / "raw"))
+    path = VersionedDatasetBuilder(raw, DaskProcessor()).publish(str(tmp_path / "out"), "v1")
+    copied = CliRunner().invoke(cli, ["republish", path, f"{s3_bucket}/rows"])
+    assert copied.exit_code == 0, copied.output
+    ds = VersionedDataset(f"{s3_bucket}/rows/v1")
+    assert ds.hash == VersionedDataset(path).hash
+    np.testing.assert_array_equal(ds.X_train.compute(), expected(raw)[0])
+    ds.verify()
