@@ -65,7 +65,7 @@ def write_dask_tensor(writer: VersionWriter, relpath: str, array: Any) -> FileEn
     folder = writer.loc.child(relpath)
     if array.size:
         blocks = array.to_delayed(optimize_graph=True)
-        write = dask.delayed(write_chunk, pure=True)
+        write = dask.delayed(write_chunk, pure=False)  # a side effect: never deduplicated
         level = [
             dask.delayed(_one, pure=True)(write(blocks[index], folder, meta, index))
             for index in np.ndindex(*blocks.shape)
@@ -109,7 +109,7 @@ def copy_on_workers(writer: VersionWriter, files: list[tuple[str, Location]]) ->
     if client is None or not files:
         return False
     dask = _dask()
-    copy = dask.delayed(_copy_file, pure=True)
+    copy = dask.delayed(_copy_file, pure=False)
     level = [dask.delayed(_one, pure=True)(copy(rel, src, writer.loc.child(rel))) for rel, src in files]
     while len(level) > 1:
         level = [
