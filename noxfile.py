@@ -97,10 +97,10 @@ def _install_torch(session: nox.Session) -> None:
 
 def _install_workspace(session: nox.Session) -> None:
     """Every distribution of the monorepo, editable, with all frameworks, S3 and Azure Blob support,
-    signing and the catalog (ui)."""
+    signing, the catalog (ui) and chunked tensors (dask: dask, distributed, zarr)."""
     _install_torch(session)
     session.install(
-        "-e", f"{ROOT / 'packages/mlops-core'}[s3,azure,signing,ui]",
+        "-e", f"{ROOT / 'packages/mlops-core'}[s3,azure,signing,ui,dask]",
         "-e", f"{ROOT / 'packages/mlops-keras'}[tensorflow]",
         *(arg for plugin in PLUGINS if plugin != "mlops-keras" for arg in ("-e", str(ROOT / "packages" / plugin))),
     )  # fmt: skip

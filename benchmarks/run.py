@@ -22,7 +22,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import report  # noqa: E402
 from harness import Context, Results, rmtree  # noqa: E402
 
-AREAS = ("import", "dataset", "models", "s3", "listing", "signing", "loaders", "incremental")
+AREAS = ("import", "dataset", "models", "s3", "listing", "signing", "loaders", "incremental", "scale")
+DEFAULT_AREAS = tuple(a for a in AREAS if a != "scale")
+"""``scale`` (tens of GB, chunked tensors) runs only when asked for: ``--only scale``."""
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -38,7 +40,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--repeats", type=int, default=5, help="runs per measurement, at least 5 for reported figures")
     parser.add_argument(
-        "--only", default=",".join(AREAS), help=f"comma-separated areas to run (default: all of {','.join(AREAS)})"
+        "--only",
+        default=",".join(DEFAULT_AREAS),
+        help=f"comma-separated areas to run (default: {','.join(DEFAULT_AREAS)}; also: scale)",
     )
     parser.add_argument(
         "--s3-size",
@@ -50,6 +54,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--frameworks", default="", help="with the models area: comma-separated frameworks to measure (default: all)"
     )
+    parser.add_argument(
+        "--scale-sizes", type=float, nargs="+", default=None, metavar="GB",
+        help="with the scale area: dask tensor sizes in GB (default: 1 4 16 32)",
+    )  # fmt: skip
     parser.add_argument("--listing-versions", type=int, default=1000, help="versions to list in the listing area")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     parser.add_argument("--tmp", type=Path, default=None, help="scratch folder (default: a new one in $TMPDIR)")
@@ -73,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     ctx = Context(sorted(args.sizes), args.repeats, args.s3_size or min(args.sizes), tmp, results)
     ctx.shared["listing_versions"] = args.listing_versions
     ctx.shared["frameworks"] = args.frameworks
+    ctx.shared["scale_sizes"] = args.scale_sizes
     area_seconds: dict[str, float] = {}
     failed: list[str] = []
     # Remote files are cached under MLOPS_CACHE_DIR: keep that cache inside the scratch folder.

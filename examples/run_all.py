@@ -46,6 +46,7 @@ EXAMPLES = [
         install_hint="pip install -e examples/custom_serializer_plugin/mlops-numpy-centroid",
     ),
     Example("s3", "s3_demo.py"),
+    Example("large_dataset", "run.py", needs_module="distributed", install_hint='pip install "mlops-core[dask]"'),
 ]
 
 

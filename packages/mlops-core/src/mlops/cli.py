@@ -14,7 +14,7 @@ import re
 import socket
 import sys
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
@@ -292,7 +292,7 @@ def show_command(settings: Settings, path: str, plot: str | None, all_files: boo
     else:
         _print_overview(version.path, record)
         if isinstance(record, DatasetRecord):
-            _print_tensors(record)
+            _print_tensors(record, version.files)
         else:
             _print_metrics(record)
         _print_files(version.files, None if all_files else _FILES_SHOWN)
@@ -334,8 +334,13 @@ def _publish_text(stats: PublishStats) -> str:
     return f"{written}, {stats.files_reused} reused from earlier versions ({_size(stats.bytes_reused)})"
 
 
-def _print_tensors(record: DatasetRecord) -> None:
-    rows = [[t.name, t.role, _shape(list(t.shape)), t.dtype, _size(t.entry.size)] for t in record.tensors.values()]
+def _print_tensors(record: DatasetRecord, files: Mapping[str, FileEntry]) -> None:
+    from mlops.dataset.lazy import stored_files
+
+    rows = [
+        [t.name, t.role, _shape(list(t.shape)), t.dtype, _size(sum(e.size for e in stored_files(t, files).values()))]
+        for t in record.tensors.values()
+    ]
     _section("Tensors")
     _print_table(["NAME", "ROLE", "SHAPE", "DTYPE", "SIZE"], rows, indent=2)
 

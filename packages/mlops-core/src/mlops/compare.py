@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mlops.dataset import lazy
 from mlops.errors import MlopsError
 from mlops.metadata import TensorRecord
 from mlops.store import FileEntry
@@ -52,7 +53,11 @@ def compare(a: VersionedDataset | VersionedModel, b: VersionedDataset | Versione
     if kind_a == "dataset":
         result["tensors"] = _tensors(a, b)  # type: ignore[arg-type]
         for dataset in (a, b):
-            tensor_files |= {t.file for t in dataset.record.tensors.values()}  # type: ignore[union-attr]
+            tensor_files |= {
+                f
+                for t in dataset.record.tensors.values()  # type: ignore[union-attr]
+                for f in lazy.stored_files(t, dataset.files)
+            }
     result["files"] = _files(a.files, b.files, tensor_files)
     result["tags"] = {
         "added": [t for t in meta_b["tags"] if t not in meta_a["tags"]],
@@ -81,10 +86,11 @@ def tensor_stats(array: np.ndarray) -> dict[str, Any]:
     """Shape, dtype and, for non-empty real arrays, mean/std/min/max (non-finite values as null)."""
     stats: dict[str, Any] = {"shape": list(array.shape), "dtype": str(array.dtype)}
     if array.size and (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_) and not np.iscomplexobj(array):
-        stats["mean"] = _finite(np.mean(array, dtype=np.float64))
-        stats["std"] = _finite(np.std(array, dtype=np.float64))
-        stats["min"] = _finite(np.min(array))
-        stats["max"] = _finite(np.max(array))
+        # One pass over the chunks of a dask (zarr) tensor, which is never loaded whole.
+        values = lazy.compute(
+            np.mean(array, dtype=np.float64), np.std(array, dtype=np.float64), np.min(array), np.max(array)
+        )
+        stats.update(zip(("mean", "std", "min", "max"), (_finite(v) for v in values), strict=True))
     return stats
 
 
@@ -99,13 +105,14 @@ def _tensors(a: VersionedDataset, b: VersionedDataset) -> dict[str, Any]:
     for name in info_a:
         if name not in info_b:
             continue
-        if info_a[name].entry.sha256 == info_b[name].entry.sha256:
+        if lazy.stored_files(info_a[name], a.files) == lazy.stored_files(info_b[name], b.files):
             out["unchanged"].append(name)
             continue
         array_a, array_b = a[name], b[name]
         change: dict[str, Any] = {"name": name, "a": tensor_stats(array_a), "b": tensor_stats(array_b)}
         if array_a.shape == array_b.shape and array_a.dtype == array_b.dtype:
-            change["differing_elements"] = int(np.count_nonzero(np.asarray(array_a) != np.asarray(array_b)))
+            (differing,) = lazy.compute(np.count_nonzero(array_a != array_b))  # chunk-wise for dask tensors
+            change["differing_elements"] = int(differing)
         out["changed"].append(change)
     return out
 

@@ -355,7 +355,7 @@ def _dataset_record(
     for name, info in declared.items():
         info = info if isinstance(info, dict) else {}
         shape = info.get("shape")
-        entry = meta["files"].get(info.get("file"), {})
+        entry = _tensor_entry(meta["files"], info.get("file"))
         tensors.append(
             TensorRecord(
                 name=str(name),
@@ -378,6 +378,18 @@ def _dataset_record(
     )
 
 
+def _tensor_entry(files: Mapping[str, Any], file: Any) -> dict[str, Any]:
+    """The size and a content sha256 of a tensor's file, or of every file of its folder (a zarr
+    tensor, ``NAME.zarr/``: zarr.json and its chunks), so a changed chunk changes the tensor."""
+    if file in files:
+        return dict(files[file])
+    inside = sorted((rel, e) for rel, e in files.items() if isinstance(file, str) and rel.startswith(file + "/"))
+    if not inside:
+        return {}
+    listing = "".join(f"{rel}\0{e.get('sha256')}\0" for rel, e in inside).encode()
+    return {"size": sum(int(e.get("size", 0)) for _, e in inside), "sha256": hashlib.sha256(listing).hexdigest()}
+
+
 def _tensor_stats(
     path: str, meta: Mapping[str, Any], storage_options: dict[str, Any] | None
 ) -> tuple[dict[str, dict[str, float | int | None]], dict[str, str]]:
@@ -393,7 +405,7 @@ def _tensor_stats(
         reason = f"statistics unavailable: {' '.join(str(exc).split())}"
         return {}, {str(name): reason for name in meta.get("tensors") or {}}
     for name, info in (meta.get("tensors") or {}).items():
-        size = meta["files"].get(info.get("file"), {}).get("size", 0)
+        size = _tensor_entry(meta["files"], info.get("file")).get("size", 0)
         if size > STATS_MAX_BYTES:
             notes[name] = f"statistics not computed: stored in over {STATS_MAX_BYTES // 2**20} MiB"
             continue

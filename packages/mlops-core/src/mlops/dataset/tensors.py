@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from mlops.dataset.lazy import is_dask_array
 from mlops.errors import InvalidProcessorOutputError, MaskedTensorError, TensorNameError
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,99}$")
@@ -18,7 +19,8 @@ def check_tensors(
 ) -> dict[str, tuple[str, np.ndarray]]:
     """Validate a processor's ``(features, labels)`` output and return ``{name: (role, array)}``.
 
-    Raises :class:`InvalidProcessorOutputError` for anything but dicts of numeric numpy arrays and
+    Dask arrays are checked from their metadata only (dtype, shape, chunks): nothing is computed.
+    Raises :class:`InvalidProcessorOutputError` for anything but dicts of numeric numpy or dask arrays and
     :class:`TensorNameError` for names that collide, are reserved or are not safe file names.
     """
     tensors: dict[str, tuple[str, np.ndarray]] = {}
@@ -68,13 +70,37 @@ def _check_array(name: str, array: Any) -> None:
             f"mask. Return the mask as a tensor of its own (e.g. {name}_mask = np.ma.getmaskarray(a)) and the "
             "data filled in (a.filled(value)), or np.asarray(a) if the mask does not matter"
         )
+    if is_dask_array(array):
+        _check_dask_array(name, array)
+        return
     if not isinstance(array, np.ndarray):
         raise InvalidProcessorOutputError(
             f"tensor {name!r} is a {type(array).__module__}.{type(array).__qualname__}; processors must "
-            "return numpy arrays (convert with np.asarray)"
+            "return numpy arrays or dask arrays (convert with np.asarray)"
         )
     if array.dtype.hasobject:
         raise InvalidProcessorOutputError(
             f"tensor {name!r} has dtype {array.dtype}, which holds Python objects and would need pickle; "
             "convert it to a numeric, boolean or fixed-width string dtype"
         )
+
+
+def _check_dask_array(name: str, array: Any) -> None:
+    """A dask tensor must have a known shape, a storable dtype and a regular chunk grid (every chunk
+    of an axis the same size but the last), which becomes its zarr chunk grid."""
+    if any(np.isnan(n) for n in array.shape):
+        raise InvalidProcessorOutputError(
+            f"tensor {name!r} is a dask array of unknown shape {array.shape}; call .compute_chunk_sizes() "
+            "(or build it with known chunk sizes) before returning it"
+        )
+    if np.dtype(array.dtype).hasobject:
+        raise InvalidProcessorOutputError(
+            f"tensor {name!r} has dtype {array.dtype}, which holds Python objects and would need pickle; "
+            "convert it to a numeric, boolean or fixed-width string dtype"
+        )
+    for axis, sizes in enumerate(array.chunks):
+        if len(sizes) > 1 and (len(set(sizes[:-1])) > 1 or sizes[-1] > sizes[0]):
+            raise InvalidProcessorOutputError(
+                f"tensor {name!r} has irregular chunks along axis {axis} ({sizes[:4]}...); zarr needs every "
+                f"chunk of an axis the same size but the last: call .rechunk({{{axis}: {max(sizes)}}}) first"
+            )

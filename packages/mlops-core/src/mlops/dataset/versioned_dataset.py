@@ -11,6 +11,7 @@ import numpy as np
 
 from mlops import pickling, plugins
 from mlops.concurrency import concurrently
+from mlops.dataset import lazy
 from mlops.dataset.data_processor import DataProcessor
 from mlops.errors import IntegrityError, MetadataError
 from mlops.metadata import DatasetRecord, TensorRecord, safe_relpath
@@ -25,7 +26,8 @@ class VersionedDataset(PublishedVersion[DatasetRecord], Mapping[str, np.ndarray]
     Opening reads meta.json only. The dataset is a read-only mapping of its tensors
     (``dataset["X_train"]``, ``"X_train" in dataset``, ``list(dataset)``, ``len(dataset)``), and each
     tensor is also an attribute (``dataset.X_train``), loaded on first access: verified against its
-    sha256, then memory-mapped (remote files are fetched once into the local content cache).
+    sha256, then memory-mapped (remote files are fetched once into the local content cache). A
+    chunked (zarr) tensor is a lazy ``dask.array.Array`` whose chunks are each verified when read.
     ``data_processor`` is unpickled only after its hash matches. Two datasets are equal when their
     content hashes are.
     """
@@ -87,9 +89,11 @@ class VersionedDataset(PublishedVersion[DatasetRecord], Mapping[str, np.ndarray]
         wanted = list(self._tensors) if names is None else list(names)
         self._check_names(wanted)
         missing = [name for name in dict.fromkeys(wanted) if name not in self._loaded]
-        total = sum(self._tensors[name].entry.size for name in missing)
+        total = sum(e.size for name in missing for e in lazy.stored_files(self._tensors[name], self._manifest).values())
         with progress_task(f"load {self.version}", total, progress):
             arrays = concurrently(self._load_tensor, missing)
+            for name in missing:
+                lazy.fetch_chunks(self._loc, self._tensors[name], self._manifest)
         self._loaded.update(zip(missing, arrays, strict=True))
         return self
 
@@ -113,6 +117,9 @@ class VersionedDataset(PublishedVersion[DatasetRecord], Mapping[str, np.ndarray]
 
     def _load_tensor(self, name: str) -> np.ndarray:
         tensor = self._tensors[name]
+        if tensor.format == lazy.FORMAT:
+            chunked: np.ndarray = lazy.open_zarr_tensor(self._loc, tensor, self._manifest)
+            return chunked
         with progress_task(f"load {name}", tensor.entry.size):
             local = self._loc.store.fetch_verified(self._loc.child(tensor.file), tensor.entry, tensor.file)
         if tensor.entry.size and os.path.getsize(local):
@@ -126,7 +133,7 @@ class VersionedDataset(PublishedVersion[DatasetRecord], Mapping[str, np.ndarray]
         return loaded
 
     def _check_consistency(self) -> None:
-        named = {t.file: (f"tensor {t.name!r}", t.entry) for t in self._tensors.values()}
+        named = {lazy.metadata_file(t): (f"tensor {t.name!r}", t.entry) for t in self._tensors.values()}
         named[self.record.processor.file] = ("the processor", self.record.processor.entry)
         for file, (what, entry) in named.items():
             if self._manifest.get(file) != entry:

@@ -10,6 +10,7 @@ import numpy as np
 
 from mlops import metadata, pickling, plugins, publication
 from mlops import resume as resumption
+from mlops.dataset import lazy
 from mlops.dataset.data_processor import DataProcessor
 from mlops.dataset.tensors import check_tensors
 from mlops.dataset.versioned_dataset import RESERVED_TENSOR_NAMES
@@ -41,7 +42,9 @@ class VersionedDatasetBuilder:
     """Runs a :class:`DataProcessor` on raw data and publishes the result as a versioned dataset.
 
     The processor runs here, once; its output is checked at once, so bad tensors fail before
-    anything is written. ``storage_options`` are passed to fsspec to read the raw data.
+    anything is written. Dask arrays in its output stay lazy until :meth:`publish`, which runs
+    them on the active Dask scheduler and stores each as a Zarr array (``NAME.zarr``).
+    ``storage_options`` are passed to fsspec to read the raw data.
     """
 
     def __init__(
@@ -119,8 +122,18 @@ class VersionedDatasetBuilder:
             progress_task(f"publish {version}", total + len(processor_bytes), progress),
             resumption.writer(root, version, resume=resume, older_than=older_than) as writer,
         ):
-            writer.write_arrays({f"{name}.npy": array for name, (_role, array) in self._tensors.items()})
-            writer.copy_many([(relpath, src) for relpath, src, _size in raw_files])
+            files = {name: lazy.tensor_file(name, array) for name, (_role, array) in self._tensors.items()}
+            writer.write_arrays(
+                {files[name][0]: array for name, (_role, array) in self._tensors.items() if files[name][1] == "npy"}
+            )
+            chunked = {
+                name: lazy.write_dask_tensor(writer, files[name][0], array)
+                for name, (_role, array) in self._tensors.items()
+                if files[name][1] == lazy.FORMAT
+            }
+            raw_pairs = [(relpath, src) for relpath, src, _size in raw_files]
+            if not lazy.copy_on_workers(writer, raw_pairs):  # with a distributed.Client, workers copy
+                writer.copy_many(raw_pairs)
             content = dict(writer.entries)
             processor_entry = writer.write_bytes(PROCESSOR_FILE, processor_bytes)
             extra = {"raw_link": self._raw.url} if raw == "link" else None
@@ -132,15 +145,18 @@ class VersionedDatasetBuilder:
                 created_at=created_at,
                 tags=tuple(tags),
                 hash=metadata.content_hash("dataset", content, extra),
-                libraries=metadata.library_versions("mlops-core", "numpy", "cloudpickle", "fsspec"),
+                libraries=metadata.library_versions(
+                    "mlops-core", "numpy", "cloudpickle", "fsspec", *(("dask", "zarr") if chunked else ())
+                ),
                 tensors={
                     tensor_name: TensorRecord(
                         name=tensor_name,
-                        file=f"{tensor_name}.npy",
+                        file=files[tensor_name][0],
                         role=role,  # type: ignore[arg-type]
                         shape=tuple(array.shape),
                         dtype=str(array.dtype),
-                        entry=writer.entries[f"{tensor_name}.npy"],
+                        format=files[tensor_name][1],
+                        entry=chunked.get(tensor_name) or writer.entries[files[tensor_name][0]],
                     )
                     for tensor_name, (role, array) in self._tensors.items()
                 },

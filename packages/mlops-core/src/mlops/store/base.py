@@ -275,3 +275,8 @@ class Store:
         check_entry(relpath, entry, hashlib.sha256(data).hexdigest(), len(data))
         progress.advance(len(data))
         return data
+
+    def read_cached_verified(self, loc: Location, entry: FileEntry, relpath: str) -> bytes:
+        """The bytes of a chunk, checked against ``entry`` just before they are returned; remote
+        stores keep the chunk in the local content cache, so a second read costs no transfer."""
+        return self.read_verified(loc, entry, relpath)

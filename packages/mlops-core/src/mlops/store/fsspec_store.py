@@ -5,6 +5,7 @@ cache, verified before use."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -281,6 +282,14 @@ class FsspecStore(Store):
             if os.path.exists(tmp):
                 os.unlink(tmp)
         return blob
+
+    def read_cached_verified(self, loc: Location, entry: FileEntry, relpath: str) -> bytes:
+        """Fetched once into the content cache (one GET of that object), then read from there and
+        checked again: the bytes returned are the bytes hashed."""
+        with open(self.fetch_verified(loc, entry, relpath), "rb") as f:
+            data = f.read()
+        check_entry(relpath, entry, hashlib.sha256(data).hexdigest(), len(data))
+        return data
 
     def _download(self, loc: Location, dest: str, expected_size: int) -> int:
         """A small file takes one request (a ranged GET: no HEAD first). Larger ones go through the

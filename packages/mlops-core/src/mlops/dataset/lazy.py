@@ -1,0 +1,205 @@
+"""Dask tensors: published as Zarr v3 arrays by the active Dask scheduler, read back lazily and verified.
+
+The one place that knows how a chunked tensor sits in a version (``NAME.zarr/zarr.json`` and one
+manifest entry per chunk, ``NAME.zarr/c/I/J``) and that reads those :class:`TensorRecord` fields,
+so a change of format is made here. dask is imported inside the functions: ``import mlops`` and
+numpy-only datasets never import it (install it with ``pip install "mlops-core[dask]"``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mlops.errors import IntegrityError, MissingDependencyError
+from mlops.metadata import TensorRecord
+from mlops.store import FileEntry, Location
+
+if TYPE_CHECKING:
+    from mlops.publication import VersionWriter
+
+FORMAT = "zarr"
+SUFFIX = ".zarr"
+MERGE_FAN_IN = 16
+"""Chunk results merged per task on the way back to the client (a tree, not one giant gather)."""
+
+
+def is_dask_array(value: Any) -> bool:
+    """Whether ``value`` is a ``dask.array.Array``, decided from its class, without importing dask."""
+    return any(c.__module__.startswith("dask.array") and c.__name__ == "Array" for c in type(value).__mro__)
+
+
+def _dask() -> Any:
+    try:
+        import dask.array
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f'chunked (zarr) tensors need dask and zarr: pip install "mlops-core[dask]" ({exc})'
+        ) from exc
+    return dask
+
+
+def _merge(*parts: list[tuple[str, str, int]]) -> list[tuple[str, str, int]]:
+    return [item for part in parts for item in part]
+
+
+def _one(result: tuple[str, str, int]) -> list[tuple[str, str, int]]:
+    return [result]
+
+
+def write_dask_tensor(writer: VersionWriter, relpath: str, array: Any) -> FileEntry:
+    """Store the dask ``array`` as the Zarr array folder ``relpath`` of the version ``writer`` writes.
+
+    The graph runs on the active scheduler (a ``distributed.Client`` if one is active, else the
+    threaded one): each task computes one dask block and writes it as one zarr chunk, create-only,
+    and only ``(key, sha256, size)`` travels back, merged in a tree. Every chunk is recorded in
+    the manifest; ``zarr.json`` is written last by this process. Returns its entry."""
+    dask = _dask()
+    from mlops.store.zarr_chunks import METADATA_FILE, array_metadata, write_chunk
+
+    chunk_shape = tuple(c[0] if c else 1 for c in array.chunks)
+    meta = array_metadata(array.shape, chunk_shape, np.dtype(array.dtype))
+    folder = writer.loc.child(relpath)
+    if array.size:
+        blocks = array.to_delayed(optimize_graph=True)
+        write = dask.delayed(write_chunk, pure=False)  # a side effect: never deduplicated
+        level = [
+            dask.delayed(_one, pure=True)(write(blocks[index], folder, meta, index))
+            for index in np.ndindex(*blocks.shape)
+        ]
+        while len(level) > 1:
+            level = [
+                dask.delayed(_merge, pure=True)(*level[i : i + MERGE_FAN_IN])
+                for i in range(0, len(level), MERGE_FAN_IN)
+            ]
+        (results,) = dask.compute(level[0])
+        for key, sha256, size in results:
+            writer._record(f"{relpath}/{key}", FileEntry(sha256, size))
+    return writer.write_bytes(f"{relpath}/{METADATA_FILE}", meta)
+
+
+def active_client() -> Any:
+    """The active ``distributed.Client``, or ``None``; never imports distributed (a client can only
+    be active if the user imported it)."""
+    import sys
+
+    if "distributed" not in sys.modules:
+        return None
+    import distributed
+
+    try:
+        return distributed.default_client()  # type: ignore[no-untyped-call]
+    except ValueError:  # no client
+        return None
+
+
+def _copy_file(relpath: str, src: Location, dest: Location) -> tuple[str, str, int]:
+    entry = dest.store.copy_from(src, dest, durable=True)
+    return relpath, entry.sha256, entry.size
+
+
+def copy_on_workers(writer: VersionWriter, files: list[tuple[str, Location]]) -> bool:
+    """Copy raw files into the version on the active cluster's workers, which read, hash and write
+    them (the bytes never reach this process); only ``(path, sha256, size)`` come back for the
+    manifest. False, copying nothing, when no ``distributed.Client`` is active."""
+    client = active_client()
+    if client is None or not files:
+        return False
+    dask = _dask()
+    copy = dask.delayed(_copy_file, pure=False)
+    level = [dask.delayed(_one, pure=True)(copy(rel, src, writer.loc.child(rel))) for rel, src in files]
+    while len(level) > 1:
+        level = [
+            dask.delayed(_merge, pure=True)(*level[i : i + MERGE_FAN_IN]) for i in range(0, len(level), MERGE_FAN_IN)
+        ]
+    (results,) = dask.compute(level[0])
+    for rel, sha256, size in results:
+        writer._record(rel, FileEntry(sha256, size))
+    return True
+
+
+def tensor_file(name: str, array: Any) -> tuple[str, str]:
+    """``(file, format)`` of the tensor ``name`` holding ``array`` in a version."""
+    return (f"{name}{SUFFIX}", FORMAT) if is_dask_array(array) else (f"{name}.npy", "npy")
+
+
+def metadata_file(tensor: TensorRecord) -> str:
+    """The file whose manifest entry meta.json records for ``tensor`` (``zarr.json`` for zarr)."""
+    from mlops.store.zarr_chunks import METADATA_FILE
+
+    return f"{tensor.file}/{METADATA_FILE}" if tensor.format == FORMAT else tensor.file
+
+
+def chunk_files(tensor: TensorRecord, manifest: Mapping[str, FileEntry]) -> dict[str, FileEntry]:
+    """The manifest entries of ``tensor``'s chunks (empty for a ``.npy`` tensor)."""
+    if tensor.format != FORMAT:
+        return {}
+    prefix = f"{tensor.file}/c"
+    return {rel: e for rel, e in manifest.items() if rel == prefix or rel.startswith(prefix + "/")}
+
+
+def stored_files(tensor: TensorRecord, manifest: Mapping[str, FileEntry]) -> dict[str, FileEntry]:
+    """Every manifest entry that holds ``tensor``: its ``.npy`` file, or its zarr.json and chunks."""
+    meta = metadata_file(tensor)
+    return {meta: manifest.get(meta, tensor.entry), **chunk_files(tensor, manifest)}
+
+
+def fetch_chunks(version: Location, tensor: TensorRecord, manifest: Mapping[str, FileEntry]) -> None:
+    """Check every chunk of ``tensor`` now, several at once; from a remote store this downloads
+    them into the local content cache, so later reads cost no transfer."""
+    from mlops.concurrency import concurrently
+
+    store = version.store
+    concurrently(
+        lambda item: store.fetch_verified(version.child(item[0]), item[1], item[0]),
+        list(chunk_files(tensor, manifest).items()),
+        workers=store.transfer_workers,
+    )
+
+
+def compute(*values: Any) -> tuple[Any, ...]:
+    """``values`` with every dask value computed, all in one pass over their chunks."""
+    if not any(is_dask_array(v) or type(v).__module__.startswith("dask") for v in values):
+        return values
+    results: tuple[Any, ...] = _dask().compute(*values)
+    return results
+
+
+def open_zarr_tensor(version: Location, tensor: TensorRecord, manifest: Mapping[str, FileEntry]) -> Any:
+    """``tensor`` as a lazy ``dask.array.Array``: one task per chunk, which reads that chunk, checks
+    it against its sha256 in ``manifest`` and only then decodes it. Nothing is read but zarr.json
+    until the array (or a slice of it) is computed; a corrupted chunk raises
+    :class:`~mlops.errors.IntegrityError` naming it when it is read, the others still read."""
+    dask = _dask()
+    from dask.base import tokenize
+
+    from mlops.store.zarr_chunks import chunk_key, read_chunk
+
+    meta_rel = metadata_file(tensor)
+    meta = version.store.read_verified(version.child(meta_rel), tensor.entry, meta_rel)
+    chunk_shape = _chunk_shape(meta, meta_rel)
+    shape, dtype = tensor.shape, np.dtype(tensor.dtype)
+    if 0 in shape:
+        return dask.array.from_array(np.empty(shape, dtype=dtype))
+    chunks = tuple(tuple(min(c, n - i) for i in range(0, n, c)) for c, n in zip(chunk_shape, shape, strict=True))
+    folder = version.child(tensor.file)
+    name = f"mlops-zarr-{tokenize(folder.url, tensor.entry.sha256)}"
+    graph: dict[Any, Any] = {}
+    for index in np.ndindex(*(len(c) for c in chunks)):
+        relpath = f"{tensor.file}/{chunk_key(index)}"
+        entry = manifest.get(relpath)
+        if entry is None:
+            raise IntegrityError(f"{relpath} (a chunk of tensor {tensor.name!r}) is not in the manifest", file=relpath)
+        graph[(name, *index)] = (read_chunk, folder, relpath, entry, meta, index)
+    return dask.array.Array(graph, name, chunks, dtype=dtype)
+
+
+def _chunk_shape(meta: bytes, where: str) -> tuple[int, ...]:
+    try:
+        grid = json.loads(meta)["chunk_grid"]
+        return tuple(int(c) for c in grid["configuration"]["chunk_shape"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise IntegrityError(f"{where} is not Zarr v3 array metadata with a regular chunk grid: {exc}") from exc
