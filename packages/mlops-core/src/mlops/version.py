@@ -8,7 +8,6 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, Union
 
 from mlops import layout, metadata
-from mlops.concurrency import concurrently
 from mlops.metadata import AnyRecord
 from mlops.progress import task as progress_task
 from mlops.store import FileEntry, Location, resolve
@@ -125,12 +124,7 @@ class PublishedVersion(Generic[R]):
         self._check_consistency()
         total = sum(e.size for e in self._manifest.values())
         with progress_task(f"verify {self.version}", total, progress):
-            concurrently(
-                lambda item: self._loc.store.fetch_verified(
-                    self._loc.child(item[0]), item[1], item[0], use_cache=False
-                ),
-                self._manifest.items(),
-            )
+            self._loc.store.verify_files(self._loc, self._manifest)
 
     def _check_consistency(self) -> None:
         """Subclasses check that what meta.json names (tensors, processor) is in the manifest."""

@@ -197,6 +197,18 @@ class Store:
         frameworks that load from a folder (abstract)."""
         raise NotImplementedError
 
+    def verify_files(self, loc: Location, files: Mapping[str, FileEntry]) -> None:
+        """Read every file of the folder ``loc`` again (no cache) and check it against ``files``;
+        raises :class:`IntegrityError` naming the first that does not match. Default: the files
+        fetched side by side (object stores are latency-bound)."""
+        from mlops.concurrency import concurrently
+
+        concurrently(
+            lambda item: self.fetch_verified(loc.child(item[0]), item[1], item[0], use_cache=False),
+            files.items(),
+            workers=max(self.transfer_workers, MAX_TRANSFERS),
+        )
+
     # --- optional primitives, each with a fallback ---------------------------------------------------
 
     def hard_link(self, src: Location, dest: Location) -> bool:
