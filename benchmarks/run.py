@@ -1,5 +1,5 @@
 """Run the mlops benchmark suite: ``python benchmarks/run.py [--sizes 256 1024] [--repeats 5]
-[--only dataset,s3,models,import,listing] [--out benchmarks/results]``.
+[--only dataset,s3,models,import,listing,manyfiles] [--many-files 100000] [--out benchmarks/results]``.
 
 Prints a targets table (PASS/FAIL, and the change since the previous run in ``--out``), and writes
 ``bench-TIMESTAMP.json`` and ``bench-TIMESTAMP.png`` there. See benchmarks/README.md.
@@ -22,7 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import report  # noqa: E402
 from harness import Context, Results, rmtree  # noqa: E402
 
-AREAS = ("import", "dataset", "models", "s3", "listing")
+AREAS = ("import", "dataset", "models", "s3", "listing", "manyfiles")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -48,6 +48,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="dataset size for the S3 area (default: the smallest of --sizes; moto is slow)",
     )
     parser.add_argument("--listing-versions", type=int, default=1000, help="versions to list in the listing area")
+    parser.add_argument(
+        "--many-files", type=int, default=100_000, metavar="N", help="raw files of 1 KB in the manyfiles area"
+    )
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     parser.add_argument("--tmp", type=Path, default=None, help="scratch folder (default: a new one in $TMPDIR)")
     args = parser.parse_args(argv)
@@ -68,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         results.notes.append(f"run with --repeats {args.repeats}: fewer than 5, figures are indicative only")
     ctx = Context(sorted(args.sizes), args.repeats, args.s3_size or min(args.sizes), tmp, results)
     ctx.shared["listing_versions"] = args.listing_versions
+    ctx.shared["many_files"] = args.many_files
     area_seconds: dict[str, float] = {}
     failed: list[str] = []
     # Remote files are cached under MLOPS_CACHE_DIR: keep that cache inside the scratch folder.
@@ -91,8 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         rmtree(tmp)
     seconds = time.perf_counter() - start
     config = {"sizes": ctx.sizes, "repeats": ctx.repeats, "s3_size": ctx.s3_size, "only": args.only,
-              "listing_versions": args.listing_versions, "load_average_at_start": load_at_start,
-              "area_seconds": area_seconds}  # fmt: skip
+              "listing_versions": args.listing_versions, "many_files": args.many_files,
+              "load_average_at_start": load_at_start, "area_seconds": area_seconds}  # fmt: skip
     json_path, png_path = report.write(results, args.out, config, seconds)
     print()
     print(report.table(results, report.previous_run(args.out, json_path)))
