@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 FRAMEWORKS = ("tensorflow", "keras", "torch", "sklearn", "jax", "tf_keras")
@@ -126,7 +127,7 @@ def audit_opens(args: dict[str, Any]) -> dict[str, Any]:
             if isinstance(target, (str, bytes)):
                 (opened if event == "open" else listed).append(os.path.realpath(os.fsdecode(target)))
 
-    calls = {
+    calls: dict[str, Callable[[str], int]] = {
         "list_versions": lambda path: len(mlops.list_versions(path)),
         "files": lambda path: len(mlops.VersionedDataset(path).files),
     }
