@@ -92,7 +92,7 @@ def run(ctx: Context) -> None:
             ctx.results.add_timing(f"loaders.torch_dataset.{label}", cand)
             mb = rows * 1024 / 2**20
             ctx.results.add_target(Target(
-                f"8a-{label}" if workers else "8b-main", "loaders",
+                f"10a-{label}" if workers else "10b-main", "loaders",
                 f"DataLoader epoch ({how}): torch_dataset / "
                 f"hand-written memmap Dataset (time; throughput >= {THROUGHPUT_FLOOR}x)",
                 ratio, 1 / THROUGHPUT_FLOOR, "x",

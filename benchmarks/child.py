@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 FRAMEWORKS = (
@@ -107,7 +108,51 @@ def framework_imports(args: dict[str, Any]) -> dict[str, Any]:
     return {"frameworks": sorted(m for m in FRAMEWORKS if m in sys.modules)}
 
 
-TASKS = {f.__name__: f for f in (rss_publish, open_dataset, imports, model_imports, framework_imports)}
+def audit_opens(args: dict[str, Any]) -> dict[str, Any]:
+    """Files opened and folders listed under ``args["under"]`` by one mlops call in a fresh
+    interpreter, seen by an audit hook installed after ``import mlops`` (so imports are not counted).
+
+    ``args["call"]`` is ``list_versions`` (of the root ``args["path"]``) or ``files`` (the manifest of
+    the version ``args["path"]``, which must be seen opening ``manifest.jsonl``).
+    """
+    import os
+
+    import mlops
+    from mlops.metadata import MANIFEST_FILE, META_FILE
+
+    under = os.path.realpath(args["under"]) + os.sep
+    opened: list[str] = []
+    listed: list[str] = []
+
+    def hook(event: str, hook_args: tuple[Any, ...]) -> None:
+        if event == "open" or event in ("os.scandir", "os.listdir"):
+            target = hook_args[0] if hook_args else None
+            if isinstance(target, (str, bytes)):
+                (opened if event == "open" else listed).append(os.path.realpath(os.fsdecode(target)))
+
+    calls: dict[str, Callable[[str], int]] = {
+        "list_versions": lambda path: len(mlops.list_versions(path)),
+        "files": lambda path: len(mlops.VersionedDataset(path).files),
+    }
+    call = calls[args["call"]]
+    sys.addaudithook(hook)
+    start = time.perf_counter()
+    result = call(args["path"])
+    seconds = time.perf_counter() - start
+    opened = [p for p in opened if p.startswith(under)]
+    listed = [p for p in listed if (p + os.sep).startswith(under)]
+    names = [os.path.basename(p) for p in opened]
+    return {
+        "result": result,
+        "seconds": seconds,
+        "meta_json": names.count(META_FILE),
+        "manifest": names.count(MANIFEST_FILE),
+        "other_files": [p for p, n in zip(opened, names, strict=True) if n not in (META_FILE, MANIFEST_FILE)],
+        "listed": listed,
+    }
+
+
+TASKS = {f.__name__: f for f in (rss_publish, open_dataset, imports, model_imports, framework_imports, audit_opens)}
 
 if __name__ == "__main__":
     task, raw_args = sys.argv[1], sys.argv[2]

@@ -1,5 +1,6 @@
 """Run the mlops benchmark suite: ``python benchmarks/run.py [--sizes 256 1024] [--repeats 5]
-[--only dataset,s3,models,import,listing,loaders,incremental] [--out benchmarks/results]``.
+[--only dataset,s3,models,import,listing,loaders,incremental,manyfiles] [--many-files 100000]
+[--out benchmarks/results]``.
 
 Prints a targets table (PASS/FAIL, and the change since the previous run in ``--out``), and writes
 ``bench-TIMESTAMP.json`` and ``bench-TIMESTAMP.png`` there. See benchmarks/README.md.
@@ -22,7 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import report  # noqa: E402
 from harness import Context, Results, rmtree  # noqa: E402
 
-AREAS = ("import", "dataset", "models", "s3", "listing", "signing", "loaders", "incremental", "scale")
+AREAS = ("import", "dataset", "models", "s3", "listing", "signing", "loaders", "incremental", "manyfiles", "scale")
 DEFAULT_AREAS = tuple(a for a in AREAS if a != "scale")
 """``scale`` (tens of GB, chunked tensors) runs only when asked for: ``--only scale``."""
 
@@ -59,6 +60,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="with the scale area: dask tensor sizes in GB (default: 1 4 16 32)",
     )  # fmt: skip
     parser.add_argument("--listing-versions", type=int, default=1000, help="versions to list in the listing area")
+    parser.add_argument(
+        "--many-files", type=int, default=100_000, metavar="N", help="raw files of 1 KB in the manyfiles area"
+    )
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     parser.add_argument("--tmp", type=Path, default=None, help="scratch folder (default: a new one in $TMPDIR)")
     args = parser.parse_args(argv)
@@ -82,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     ctx.shared["listing_versions"] = args.listing_versions
     ctx.shared["frameworks"] = args.frameworks
     ctx.shared["scale_sizes"] = args.scale_sizes
+    ctx.shared["many_files"] = args.many_files
     area_seconds: dict[str, float] = {}
     failed: list[str] = []
     # Remote files are cached under MLOPS_CACHE_DIR: keep that cache inside the scratch folder.
@@ -105,8 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         rmtree(tmp)
     seconds = time.perf_counter() - start
     config = {"sizes": ctx.sizes, "repeats": ctx.repeats, "s3_size": ctx.s3_size, "only": args.only,
-              "listing_versions": args.listing_versions, "load_average_at_start": load_at_start,
-              "area_seconds": area_seconds}  # fmt: skip
+              "listing_versions": args.listing_versions, "many_files": args.many_files,
+              "load_average_at_start": load_at_start, "area_seconds": area_seconds}  # fmt: skip
     json_path, png_path = report.write(results, args.out, config, seconds)
     print()
     print(report.table(results, report.previous_run(args.out, json_path)))

@@ -48,6 +48,29 @@ def make_raw_folder(path: str, size_mb: int, *, seed: int = 0, files: int = RAW_
     return path
 
 
+MANY_FILES_PER_FOLDER = 1000
+
+
+def make_many_files(path: str, files: int, *, file_size: int = 1024, seed: int = 0) -> str:
+    """A raw folder of ``files`` small files of ``file_size`` bytes each (``files/NNN/NNNNNN.bin``,
+    1,000 to a folder) and ``params.json`` for a 1 MB tensor set: the many-files workload, where the
+    cost per file, not per byte, is what is measured."""
+    rng = np.random.default_rng(seed + 2)
+    os.makedirs(path, exist_ok=True)
+    with open(os.path.join(path, PARAMS_FILE), "w") as f:
+        json.dump({"size_mb": 1, "seed": seed}, f)
+    block = rng.bytes(file_size * min(files, MANY_FILES_PER_FOLDER))
+    for start in range(0, files, MANY_FILES_PER_FOLDER):
+        folder = os.path.join(path, "files", f"{start // MANY_FILES_PER_FOLDER:03d}")
+        os.makedirs(folder)
+        for i in range(start, min(start + MANY_FILES_PER_FOLDER, files)):
+            offset = (i % MANY_FILES_PER_FOLDER) * file_size
+            with open(os.path.join(folder, f"{i:06d}.bin"), "wb") as f:
+                # 8 bytes of the index make every file distinct (no two files share a hash)
+                f.write(i.to_bytes(8, "little") + block[offset + 8 : offset + file_size])
+    return path
+
+
 def tensor_bytes(tensors: dict[str, np.ndarray]) -> int:
     return sum(a.nbytes for a in tensors.values())
 
