@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import posixpath
+import re
 from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any, NoReturn
@@ -274,19 +274,23 @@ class _Parser:
 
 
 def safe_relpath(relpath: Any, where: str) -> str:
-    """``relpath`` if it names a data file inside the version folder; else a :class:`MetadataError`."""
+    """``relpath`` if it names a data file inside the version folder; else a :class:`MetadataError`.
+
+    Posix, relative, no empty, ``.`` or ``..`` part (so already in normal form), no backslash or
+    NUL, and not one of the version's own files."""
     if (
         not isinstance(relpath, str)
-        or not relpath
+        or _UNSAFE_PART.search(relpath) is not None
         or "\\" in relpath
         or "\0" in relpath
-        or relpath.startswith("/")
-        or any(part in ("", ".", "..") for part in relpath.split("/"))
-        or posixpath.normpath(relpath) != relpath
         or relpath in RESERVED_FILES
     ):
         raise MetadataError(f"meta.json at {where} names an unsafe file path {relpath!r}; refusing to read it")
     return relpath
+
+
+_UNSAFE_PART = re.compile(r"(?:^|/)\.{0,2}(?:/|$)")
+"""An empty, ``.`` or ``..`` part (which also catches a leading ``/`` and the empty path)."""
 
 
 # --- writing ---------------------------------------------------------------------------------------

@@ -41,13 +41,16 @@ def decode(data: bytes, ref: ManifestRef, where: str) -> dict[str, FileEntry]:
             f"the manifest of {where} does not match the sha256 recorded in meta.json: it was changed or "
             "truncated after publication; do not trust this version"
         )
+    try:  # one parse of the whole file (a JSON array of its lines): far faster than a parse per line
+        items = json.loads(b"[" + data.strip().replace(b"\n", b",") + b"]")
+    except (ValueError, TypeError) as exc:
+        raise MetadataError(f"the manifest of {where} is malformed: {exc}") from exc
     entries: dict[str, FileEntry] = {}
-    for number, line in enumerate(data.splitlines(), 1):
+    for number, item in enumerate(items, 1):
         try:
-            item = json.loads(line)
             rel, sha, size = item["path"], item["sha256"], item["size"]
-        except (ValueError, TypeError, KeyError) as exc:
-            raise MetadataError(f"the manifest of {where}, line {number}, is malformed: {exc}") from exc
+        except (TypeError, KeyError) as exc:
+            raise MetadataError(f"the manifest of {where}, line {number}, is malformed: {exc!r}") from exc
         safe_relpath(rel, where)
         if (
             not isinstance(sha, str)

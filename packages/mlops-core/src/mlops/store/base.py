@@ -9,7 +9,7 @@ import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from mlops import progress
 from mlops.errors import IntegrityError, MlopsError, StoreError
@@ -22,9 +22,9 @@ MAX_TRANSFERS = 8
 """Files moved at once on latency-bound stores (object stores): small files go much faster in parallel."""
 
 
-@dataclass(frozen=True)
-class FileEntry:
-    """What a manifest says of one stored file: its sha256 and size."""
+class FileEntry(NamedTuple):
+    """What a manifest says of one stored file: its sha256 and size (a tuple: millions of them are
+    made when a large manifest is read)."""
 
     sha256: str
     size: int

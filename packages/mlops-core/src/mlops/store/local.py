@@ -262,17 +262,24 @@ class LocalStore(Store):
         from mlops.concurrency import concurrently
 
         large = [(rel, entry) for rel, entry in files.items() if entry.size >= VERIFY_THREADED_MIN]
-        base = loc.path
+        base = loc.path if os.sep == "/" else None
+        done = 0
         for rel, entry in files.items():
             if entry.size >= VERIFY_THREADED_MIN:
                 continue
+            path = f"{base}/{rel}" if base is not None else os.path.join(loc.path, *rel.split("/"))
             try:
-                with open(os.path.join(base, *rel.split("/")), "rb") as f:
+                with open(path, "rb") as f:
                     data = f.read(entry.size + 1)
             except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:
                 raise missing_file(rel, loc.url) from exc
-            check_entry(rel, entry, hashlib.sha256(data).hexdigest(), len(data))
-            progress.advance(len(data))
+            if len(data) != entry.size or hashlib.sha256(data).hexdigest() != entry.sha256:
+                check_entry(rel, entry, hashlib.sha256(data).hexdigest(), len(data))
+            done += len(data)
+            if done >= 1 << 20:  # progress in steps: a call per small file costs more than its hash
+                progress.advance(done)
+                done = 0
+        progress.advance(done)
         concurrently(
             lambda item: self.fetch_verified(loc.child(item[0]), item[1], item[0], use_cache=False), large, workers=4
         )
