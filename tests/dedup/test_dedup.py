@@ -15,8 +15,9 @@ from counting_proxy import CountingProxy
 import mlops
 from mlops import dedup
 from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder
-from mlops.store import FileEntry, Location
+from mlops.store import FileEntry, Location, cache
 from mlops.store.hashing import sha256_of_file
+from mlops.store.local import LocalStore
 from sample_processors import CsvProcessor, write_raw
 
 MB = 1024 * 1024
@@ -92,8 +93,7 @@ def test_removing_a_version_leaves_the_versions_sharing_its_files_intact(tmp_pat
 def test_unchanged_local_sources_are_not_read_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     raw = make_raw(tmp_path / "raw", files=3)
     root = str(tmp_path / "datasets")
-    publish(raw, root, "v1")
-    publish(raw, root, "v2")  # hashes each source once, and remembers it
+    publish(raw, root, "v1")  # the copy hashes each source on the way, and remembers it
     hashed: list[str] = []
 
     def counting(path: str) -> tuple[str, int]:
@@ -101,11 +101,34 @@ def test_unchanged_local_sources_are_not_read_again(tmp_path: Path, monkeypatch:
         return sha256_of_file(path)
 
     monkeypatch.setattr("mlops.store.local.sha256_of_file", counting)
+    publish(raw, root, "v2")
+    large = [path for path in hashed if os.path.getsize(path) >= cache.HASH_RECORD_MIN]
+    assert large == []  # small files (the CSV, a small blob) are read again: cheaper than a record of their hash
+    assert all(os.path.getsize(path) < cache.HASH_RECORD_MIN for path in hashed), hashed
+    hashed.clear()
+    Path(raw, "bin", "part-001.bin").write_bytes(np.random.default_rng(9).bytes(256 * 1024))
     publish(raw, root, "v3")
-    assert hashed == []
-    Path(raw, "bin", "part-001.bin").write_bytes(b"changed")
-    publish(raw, root, "v4")
-    assert hashed == [os.path.join(raw, "bin", "part-001.bin")]
+    assert [path for path in hashed if os.path.getsize(path) >= cache.HASH_RECORD_MIN] == [
+        os.path.join(raw, "bin", "part-001.bin")
+    ]
+
+
+def test_a_source_changed_while_it_is_copied_is_not_remembered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The remembered hash is the copy's only when the source's identity did not move meanwhile."""
+    raw = make_raw(tmp_path / "raw", files=1)
+    root = str(tmp_path / "datasets")
+    source = Path(raw, "bin", "part-000.bin")
+    original = LocalStore.copy_from
+
+    def copy_then_touch(self: LocalStore, src: Location, dest: Location, *, durable: bool = True) -> FileEntry:
+        entry = original(self, src, dest, durable=durable)
+        if src.path == str(source):
+            source.write_bytes(np.random.default_rng(4).bytes(256 * 1024))
+        return entry
+
+    monkeypatch.setattr(LocalStore, "copy_from", copy_then_touch)
+    publish(raw, root, "v1")
+    assert cache.remembered_sha256(source.stat()) is None
 
 
 def test_identical_second_version_on_s3_sends_under_5_percent(

@@ -274,13 +274,15 @@ class VersionWriter:
         """Copy one file from any store into the version (or reuse an identical committed one when
         the source's store knows its sha256 cheaply: local files)."""
         dest = self.loc.child(relpath)
-        entry = self._dedup.place(
-            relpath,
-            dest,
-            None,
-            lambda: src.store.known_entry(src),
-            lambda: self.store.copy_from(src, dest, durable=False),
-        )
+
+        def write() -> FileEntry:  # the copy hashes the source: remembered, a later publish skips reading it
+            before = src.store.identity(src)
+            entry = self.store.copy_from(src, dest, durable=False)
+            if before is not None:
+                src.store.remember_entry(src, before, entry)
+            return entry
+
+        entry = self._dedup.place(relpath, dest, None, lambda: src.store.known_entry(src), write)
         return self._record(relpath, entry, dest)
 
     def write_arrays(self, arrays: dict[str, np.ndarray]) -> None:

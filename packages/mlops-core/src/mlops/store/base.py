@@ -232,6 +232,15 @@ class Store:
         otherwise, and the caller copies the file without looking for an identical one."""
         return None
 
+    def identity(self, loc: Location) -> object | None:
+        """A token that changes whenever the file at ``loc`` may have changed, where the store can
+        tell cheaply (local files: their stat); ``None`` otherwise, or where remembering is not worth it."""
+        return None
+
+    def remember_entry(self, loc: Location, identity: object, entry: FileEntry) -> None:
+        """Record that the file at ``loc``, still as :meth:`identity` found it, holds ``entry``: a
+        copy hashed it on the way, so :meth:`known_entry` need not read it again. No-op by default."""
+
     def content_exists(self, loc: Location, entry: FileEntry) -> bool:
         """Whether a file of ``entry``'s size is at ``loc``: the cheap check before reusing a file
         that a committed manifest (immutable) says holds ``entry``. False when in doubt."""

@@ -65,8 +65,20 @@ def _hash_record(st: os.stat_result) -> str:
     return os.path.join(cache_dir(), "hashes", key[-2:], key)
 
 
+HASH_RECORD_MIN = 64 * 1024
+"""Source files this large or larger have their sha256 remembered; reading a smaller one again
+costs what reading its record would."""
+
+
+def worth_remembering(st: os.stat_result) -> bool:
+    """Whether a source file of this stat is large enough for its sha256 to be remembered."""
+    return st.st_size >= HASH_RECORD_MIN
+
+
 def remembered_sha256(st: os.stat_result) -> str | None:
     """The sha256 recorded for the local file with this stat (see :func:`remember_sha256`), if any."""
+    if not worth_remembering(st):
+        return None
     try:
         with open(_hash_record(st)) as f:
             sha256 = f.read().strip()
@@ -77,7 +89,9 @@ def remembered_sha256(st: os.stat_result) -> str | None:
 
 def remember_sha256(st: os.stat_result, sha256: str) -> None:
     """Record that the local file with this stat (device, inode, size, mtime, ctime) holds ``sha256``,
-    so a publish that meets it unchanged does not read it again."""
+    so a publish that meets it unchanged does not read it again (files from :data:`HASH_RECORD_MIN` on)."""
+    if not worth_remembering(st):
+        return
     record = _hash_record(st)
     try:
         os.makedirs(os.path.dirname(record), exist_ok=True)

@@ -325,6 +325,22 @@ class LocalStore(Store):
         cache.remember_sha256(after, sha256)
         return FileEntry(sha256, size)
 
+    def identity(self, loc: Location) -> object | None:
+        try:
+            st = os.stat(loc.path)
+        except OSError:
+            return None
+        return st if cache.worth_remembering(st) else None
+
+    def remember_entry(self, loc: Location, identity: object, entry: FileEntry) -> None:
+        assert isinstance(identity, os.stat_result)
+        try:
+            after = os.stat(loc.path)
+        except OSError:
+            return
+        if cache.identity_key(identity) == cache.identity_key(after) and after.st_size == entry.size:
+            cache.remember_sha256(after, entry.sha256)
+
     def content_exists(self, loc: Location, entry: FileEntry) -> bool:
         try:
             return os.stat(loc.path).st_size == entry.size
