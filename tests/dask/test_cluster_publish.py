@@ -13,7 +13,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,7 @@ import pytest
 pytest.importorskip("distributed")
 pytest.importorskip("zarr")
 
-from distributed import Client, LocalCluster  # noqa: E402
+from distributed import Client  # noqa: E402
 
 from dask_processors import DaskProcessor, expected, write_raw  # noqa: E402
 from mlops import errors  # noqa: E402
@@ -32,19 +31,6 @@ from mlops.maintenance import list_incomplete, remove_incomplete  # noqa: E402
 from mlops.store.local import LocalStore  # noqa: E402
 
 SUPPORT = str(Path(__file__).resolve().parents[1] / "support")
-
-
-@pytest.fixture
-def client(monkeypatch: pytest.MonkeyPatch, s3_server: str) -> Iterator[Client]:
-    """A LocalCluster of 2 worker processes (1 thread each) and a client that is the active
-    scheduler. Workers inherit the environment: the S3 endpoint and credentials, and the test
-    support modules on PYTHONPATH (the processor's functions are imported there)."""
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [SUPPORT, os.environ.get("PYTHONPATH")])))
-    with (
-        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster,
-        Client(cluster) as active,
-    ):
-        yield active
 
 
 def _check(path: str, raw: str, storage_options: dict[str, str] | None = None) -> None:
