@@ -113,3 +113,15 @@ def test_prediction_data_stays_lazy(raw: str) -> None:
 def test_unstorable_dask_tensors_are_refused_before_anything_runs(raw: str, array: da.Array, message: str) -> None:
     with pytest.raises(InvalidProcessorOutputError, match=message):
         VersionedDatasetBuilder(raw, FixedProcessor({"X": array}, {}))
+
+
+def test_a_chunk_equal_to_the_fill_value_is_stored_like_any_other(raw: str, tmp_path: Path) -> None:
+    # All-zero chunks (a block of identical labels, padding) are what zarr skips by default.
+    values = np.zeros((12, 2), dtype=np.int8)
+    values[4:8] = 3
+    labels = da.from_array(values, chunks=(4, 2))
+    path = VersionedDatasetBuilder(raw, FixedProcessor({"X": labels}, {})).publish(str(tmp_path / "out"), "v1")
+    assert sorted(os.listdir(Path(path, "X.zarr", "c"))) == ["0", "1", "2"]
+    np.testing.assert_array_equal(np.asarray(VersionedDataset(path).X), values)
+    np.testing.assert_array_equal(zarr.open_array(os.path.join(path, "X.zarr"), mode="r")[:], values)
+    VersionedDataset(path).verify()

@@ -57,7 +57,8 @@ def _open(meta: bytes, files: dict[str, bytes], mode: str) -> Any:
 
     prototype = default_buffer_prototype()
     held = {key: prototype.buffer.from_bytes(value) for key, value in {METADATA_FILE: meta, **files}.items()}
-    return zarr.open_array(store=MemoryStore(held), mode=mode, zarr_format=3, config=_CONFIG), held
+    array = zarr.open_array(store=MemoryStore(held), mode=mode, zarr_format=3)
+    return array.with_config(_CONFIG), held  # open_array ignores a config= argument (zarr 3.1)
 
 
 def _region(index: Sequence[int], chunks: Sequence[int], shape: Sequence[int]) -> tuple[slice, ...]:
