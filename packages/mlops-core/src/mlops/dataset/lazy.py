@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mlops import progress
 from mlops.errors import IntegrityError, MissingDependencyError
 from mlops.metadata import TensorRecord
 from mlops.store import FileEntry, Location
@@ -66,17 +67,12 @@ def write_dask_tensor(writer: VersionWriter, relpath: str, array: Any) -> FileEn
     if array.size:
         blocks = array.to_delayed(optimize_graph=True)
         write = dask.delayed(write_chunk, pure=False)  # a side effect: never deduplicated
-        level = [
-            dask.delayed(_one, pure=True)(write(blocks[index], folder, meta, index))
-            for index in np.ndindex(*blocks.shape)
-        ]
-        while len(level) > 1:
-            level = [
-                dask.delayed(_merge, pure=True)(*level[i : i + MERGE_FAN_IN])
-                for i in range(0, len(level), MERGE_FAN_IN)
-            ]
-        (results,) = dask.compute(level[0])
-        for key, sha256, size in results:
+        itemsize = np.dtype(array.dtype).itemsize
+        tasks = []
+        for index in np.ndindex(*blocks.shape):
+            nbytes = itemsize * int(np.prod([array.chunks[axis][i] for axis, i in enumerate(index)]))
+            tasks.append((dask.delayed(_one, pure=True)(write(blocks[index], folder, meta, index)), nbytes))
+        for key, sha256, size in _run(tasks):
             writer._record(f"{relpath}/{key}", FileEntry(sha256, size))
     return writer.write_bytes(f"{relpath}/{METADATA_FILE}", meta)
 
@@ -101,24 +97,63 @@ def _copy_file(relpath: str, src: Location, dest: Location) -> tuple[str, str, i
     return relpath, entry.sha256, entry.size
 
 
-def copy_on_workers(writer: VersionWriter, files: list[tuple[str, Location]]) -> bool:
-    """Copy raw files into the version on the active cluster's workers, which read, hash and write
-    them (the bytes never reach this process); only ``(path, sha256, size)`` come back for the
-    manifest. False, copying nothing, when no ``distributed.Client`` is active."""
+def copy_on_workers(writer: VersionWriter, files: list[tuple[str, Location, int]]) -> bool:
+    """Copy raw files (``(relpath, source, size)``) into the version on the active cluster's
+    workers, which read, hash and write them (the bytes never reach this process; a file on the
+    destination's own store is copied inside it, see ``Store.copy_from``); only ``(path, sha256,
+    size)`` come back for the manifest. False, copying nothing, when no ``distributed.Client`` is
+    active."""
     client = active_client()
     if client is None or not files:
         return False
     dask = _dask()
     copy = dask.delayed(_copy_file, pure=False)
-    level = [dask.delayed(_one, pure=True)(copy(rel, src, writer.loc.child(rel))) for rel, src in files]
+    tasks = [(dask.delayed(_one, pure=True)(copy(rel, src, writer.loc.child(rel))), size) for rel, src, size in files]
+    for rel, sha256, size in _run(tasks):
+        writer._record(rel, FileEntry(sha256, size))
+    return True
+
+
+def _run(tasks: list[tuple[Any, int]]) -> list[tuple[str, str, int]]:
+    """Compute the delayed ``tasks`` (each returning a one-item list) on the active scheduler, their
+    results merged in a tree of :data:`MERGE_FAN_IN` on the way back, and report each task's bytes
+    (its ``int``) to the progress bar as soon as it finishes: from a ``distributed.Client``, by
+    watching the tasks' futures complete (their results stay on the workers until merged); on the
+    local schedulers, from a dask callback run as each task ends."""
+    advance = progress.advancer()
+    client = active_client()
+    if client is not None:
+        import distributed
+
+        futures = client.compute([task for task, _ in tasks])
+        sizes = {future.key: size for future, (_, size) in zip(futures, tasks, strict=True)}
+        level = list(futures)
+        while len(level) > 1:
+            level = [
+                client.submit(_merge, *level[i : i + MERGE_FAN_IN], pure=False)
+                for i in range(0, len(level), MERGE_FAN_IN)
+            ]
+        for done in distributed.as_completed(futures):
+            advance(sizes[done.key])
+        merged: list[tuple[str, str, int]] = level[0].result()
+        return merged
+    dask = _dask()
+    from dask.callbacks import Callback
+
+    sizes = {task.key: size for task, size in tasks}
+
+    def finished(key: Any, *_: Any) -> None:
+        if key in sizes:
+            advance(sizes[key])
+
+    level = [task for task, _ in tasks]
     while len(level) > 1:
         level = [
             dask.delayed(_merge, pure=True)(*level[i : i + MERGE_FAN_IN]) for i in range(0, len(level), MERGE_FAN_IN)
         ]
-    (results,) = dask.compute(level[0])
-    for rel, sha256, size in results:
-        writer._record(rel, FileEntry(sha256, size))
-    return True
+    with Callback(posttask=finished):
+        (results,) = dask.compute(level[0])
+    return list(results)
 
 
 def tensor_file(name: str, array: Any) -> tuple[str, str]:

@@ -131,9 +131,8 @@ class VersionedDatasetBuilder:
                 for name, (_role, array) in self._tensors.items()
                 if files[name][1] == lazy.FORMAT
             }
-            raw_pairs = [(relpath, src) for relpath, src, _size in raw_files]
-            if not lazy.copy_on_workers(writer, raw_pairs):  # with a distributed.Client, workers copy
-                writer.copy_many(raw_pairs)
+            if not lazy.copy_on_workers(writer, raw_files):  # with a distributed.Client, workers copy
+                writer.copy_many([(relpath, src) for relpath, src, _size in raw_files])
             content = dict(writer.entries)
             processor_entry = writer.write_bytes(PROCESSOR_FILE, processor_bytes)
             extra = {"raw_link": self._raw.url} if raw == "link" else None
