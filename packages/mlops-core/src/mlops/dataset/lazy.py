@@ -59,10 +59,9 @@ def write_dask_tensor(writer: VersionWriter, relpath: str, array: Any) -> FileEn
     and only ``(key, sha256, size)`` travels back, merged in a tree. Every chunk is recorded in
     the manifest; ``zarr.json`` is written last by this process. Returns its entry."""
     dask = _dask()
-    from mlops.store.zarr_chunks import METADATA_FILE, array_metadata, write_chunk
+    from mlops.store.zarr_chunks import METADATA_FILE, write_chunk
 
-    chunk_shape = tuple(c[0] if c else 1 for c in array.chunks)
-    meta = array_metadata(array.shape, chunk_shape, np.dtype(array.dtype))
+    meta = _array_metadata(relpath, array)
     folder = writer.loc.child(relpath)
     if array.size:
         blocks = array.to_delayed(optimize_graph=True)
@@ -75,6 +74,34 @@ def write_dask_tensor(writer: VersionWriter, relpath: str, array: Any) -> FileEn
         for key, sha256, size in _run(tasks):
             writer._record(f"{relpath}/{key}", FileEntry(sha256, size))
     return writer.write_bytes(f"{relpath}/{METADATA_FILE}", meta)
+
+
+def dimension_names(name: str, ndim: int) -> list[str]:
+    """The axis names of tensor ``name`` in its zarr.json (``X_train_dim_0``...): distinct per tensor,
+    since mlops cannot know which axes of two tensors mean the same thing."""
+    return [f"{name}_dim_{axis}" for axis in range(ndim)]
+
+
+def _array_metadata(relpath: str, array: Any) -> bytes:
+    """The zarr.json of the dask ``array`` stored at ``relpath``: its chunk grid is the dask one."""
+    from mlops.store.zarr_chunks import array_metadata
+
+    chunk_shape = tuple(c[0] if c else 1 for c in array.chunks)
+    name = relpath.removesuffix(SUFFIX)
+    return array_metadata(array.shape, chunk_shape, np.dtype(array.dtype), dimension_names(name, array.ndim))
+
+
+def write_group(writer: VersionWriter, arrays: Mapping[str, Any]) -> FileEntry | None:
+    """Make the version folder a Zarr v3 group of its chunked tensors (``{relpath: dask array}``):
+    its own ``zarr.json``, their metadata consolidated in it, so ``xarray.open_zarr(version)`` opens
+    them all (as ``ds["X_train.zarr"]``) while each ``NAME.zarr`` stays a plain array. Nothing when
+    the version has no chunked tensor."""
+    if not arrays:
+        return None
+    from mlops.store.zarr_chunks import METADATA_FILE, group_metadata
+
+    metas = {relpath: _array_metadata(relpath, array) for relpath, array in arrays.items()}
+    return writer.write_bytes(METADATA_FILE, group_metadata(metas))
 
 
 def active_client() -> Any:

@@ -12,7 +12,8 @@ imported inside the functions: ``import mlops`` must not import it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import warnings
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -26,8 +27,11 @@ _CONFIG: Any = {"write_empty_chunks": True}
 """Every chunk is stored, even one equal to the fill value: one object per task, always."""
 
 
-def array_metadata(shape: Sequence[int], chunks: Sequence[int], dtype: np.dtype[Any]) -> bytes:
-    """The ``zarr.json`` bytes of an array of ``shape`` cut into ``chunks`` (zarr's default codecs)."""
+def array_metadata(
+    shape: Sequence[int], chunks: Sequence[int], dtype: np.dtype[Any], dimension_names: Sequence[str] | None = None
+) -> bytes:
+    """The ``zarr.json`` bytes of an array of ``shape`` cut into ``chunks`` (zarr's default codecs),
+    naming its axes ``dimension_names`` (what xarray needs to open a Zarr v3 array)."""
     import zarr
     from zarr.storage import MemoryStore
 
@@ -38,9 +42,32 @@ def array_metadata(shape: Sequence[int], chunks: Sequence[int], dtype: np.dtype[
         chunks=tuple(max(1, c) for c in chunks),
         dtype=dtype,
         fill_value=np.zeros((), dtype=dtype).item() if dtype.kind != "V" else None,
+        dimension_names=list(dimension_names) if dimension_names is not None else None,
         zarr_format=3,
         config=_CONFIG,
     )
+    data: bytes = held[METADATA_FILE].to_bytes()
+    return data
+
+
+def group_metadata(arrays: Mapping[str, bytes]) -> bytes:
+    """The ``zarr.json`` of a Zarr v3 group whose members are ``arrays`` (``{name: their zarr.json}``),
+    their metadata consolidated into it (zarr-python's inline consolidated metadata, which readers
+    that do not know it ignore): xarray opens the group from this one file, without listing the
+    folder, and sees exactly these arrays."""
+    import zarr
+    from zarr.core.buffer import default_buffer_prototype
+    from zarr.storage import MemoryStore
+
+    prototype = default_buffer_prototype()
+    held: dict[str, Any] = {
+        f"{name}/{METADATA_FILE}": prototype.buffer.from_bytes(meta) for name, meta in arrays.items()
+    }
+    store = MemoryStore(held)
+    zarr.create_group(store=store, zarr_format=3)
+    with warnings.catch_warnings():  # "not part of the Zarr format 3 specification": known, and optional
+        warnings.simplefilter("ignore", UserWarning)
+        zarr.consolidate_metadata(store, zarr_format=3)
     data: bytes = held[METADATA_FILE].to_bytes()
     return data
 
