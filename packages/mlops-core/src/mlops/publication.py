@@ -310,6 +310,12 @@ class VersionWriter:
         )
         return self._record(relpath, entry)
 
+    def record_written(self, relpath: str, entry: FileEntry) -> None:
+        """Add a file that someone else wrote durably into the version for this writer (a Dask task
+        on a worker) to the manifest and the publish's counts."""
+        self._dedup.wrote(relpath, entry.size)
+        self._record(relpath, entry)
+
     def _record(self, relpath: str, entry: FileEntry, unsynced: Location | None = None) -> FileEntry:
         """Add a written file to the manifest; ``unsynced``: a file still to be made durable, which
         a helper thread now does while the caller goes on writing (small files wait for the commit)."""

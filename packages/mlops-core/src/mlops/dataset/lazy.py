@@ -72,7 +72,8 @@ def write_dask_tensor(writer: VersionWriter, relpath: str, array: Any) -> FileEn
             nbytes = itemsize * int(np.prod([array.chunks[axis][i] for axis, i in enumerate(index)]))
             tasks.append((dask.delayed(_one, pure=True)(write(blocks[index], folder, meta, index)), nbytes))
         for key, sha256, size in _run(tasks):
-            writer._record(f"{relpath}/{key}", FileEntry(sha256, size))
+            writer.record_written(f"{relpath}/{key}", FileEntry(sha256, size))
+        writer.store.abort_uploads(folder)  # what tasks killed mid-write left (a rerun wrote their chunk)
     return writer.write_bytes(f"{relpath}/{METADATA_FILE}", meta)
 
 
@@ -137,7 +138,7 @@ def copy_on_workers(writer: VersionWriter, files: list[tuple[str, Location, int]
     copy = dask.delayed(_copy_file, pure=False)
     tasks = [(dask.delayed(_one, pure=True)(copy(rel, src, writer.loc.child(rel))), size) for rel, src, size in files]
     for rel, sha256, size in _run(tasks):
-        writer._record(rel, FileEntry(sha256, size))
+        writer.record_written(rel, FileEntry(sha256, size))
     return True
 
 

@@ -3,6 +3,7 @@ hard link or no-replace rename, fsync before commit, renames into place, hard li
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import functools
@@ -307,6 +308,23 @@ class LocalStore(Store):
         except OSError:  # another filesystem, too many links, a filesystem without hard links
             return False
         return True
+
+    def abort_uploads(self, loc: Location) -> int:
+        """Remove the temporary files and folders (``.tmp-*``) that writers killed inside
+        :meth:`create_exclusive` left below ``loc``; return how many."""
+        removed = 0
+        with store_errors(loc, "remove the temporary files under"):
+            for folder, dirs, files in os.walk(loc.path):
+                for name in [n for n in dirs if n.startswith(TMP_PREFIX)]:
+                    shutil.rmtree(os.path.join(folder, name), ignore_errors=True)
+                    dirs.remove(name)
+                    removed += 1
+                for name in files:
+                    if name.startswith(TMP_PREFIX):
+                        with contextlib.suppress(FileNotFoundError):
+                            os.unlink(os.path.join(folder, name))
+                        removed += 1
+        return removed
 
     def known_entry(self, loc: Location) -> FileEntry | None:
         """Hashed with ``read()`` (a source may change meanwhile); remembered only when the file's
