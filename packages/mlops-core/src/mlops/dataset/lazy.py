@@ -161,7 +161,7 @@ def _run(tasks: list[tuple[Any, int]]) -> list[tuple[str, str, int]]:
                 client.submit(_merge, *level[i : i + MERGE_FAN_IN], pure=False)
                 for i in range(0, len(level), MERGE_FAN_IN)
             ]
-        for done in distributed.as_completed(futures):
+        for done in distributed.as_completed(futures):  # type: ignore[no-untyped-call]
             advance(sizes[done.key])
         merged: list[tuple[str, str, int]] = level[0].result()
         return merged
@@ -179,7 +179,7 @@ def _run(tasks: list[tuple[Any, int]]) -> list[tuple[str, str, int]]:
         level = [
             dask.delayed(_merge, pure=True)(*level[i : i + MERGE_FAN_IN]) for i in range(0, len(level), MERGE_FAN_IN)
         ]
-    with Callback(posttask=finished):
+    with Callback(posttask=finished):  # type: ignore[no-untyped-call]
         (results,) = dask.compute(level[0])
     return list(results)
 
