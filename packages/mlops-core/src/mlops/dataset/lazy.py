@@ -71,9 +71,11 @@ def write_dask_tensor(writer: VersionWriter, relpath: str, array: Any) -> FileEn
         for index in np.ndindex(*blocks.shape):
             nbytes = itemsize * int(np.prod([array.chunks[axis][i] for axis, i in enumerate(index)]))
             tasks.append((dask.delayed(_one, pure=True)(write(blocks[index], folder, meta, index)), nbytes))
-        for key, sha256, size in _run(tasks):
+        written = _run(tasks)
+        for key, sha256, size in written:
             writer.record_written(f"{relpath}/{key}", FileEntry(sha256, size))
         writer.store.abort_uploads(folder)  # what tasks killed mid-write left (a rerun wrote their chunk)
+        writer.sync_before_commit(_with_folders(folder, [key for key, _, _ in written]))
     return writer.write_bytes(f"{relpath}/{METADATA_FILE}", meta)
 
 
@@ -140,6 +142,18 @@ def copy_on_workers(writer: VersionWriter, files: list[tuple[str, Location, int]
     for rel, sha256, size in _run(tasks):
         writer.record_written(rel, FileEntry(sha256, size))
     return True
+
+
+def _with_folders(folder: Location, keys: list[str]) -> list[Location]:
+    """The chunk files ``keys`` of the array ``folder``, then every folder holding them, up to the
+    version's (the chunks were written without a flush; the folders' entries need one too)."""
+    folders = {"/".join(parts[:i]) for parts in (key.split("/") for key in keys) for i in range(1, len(parts))}
+    return [
+        *(folder.child(key) for key in keys),
+        *(folder.child(sub) for sub in sorted(folders, key=len, reverse=True)),
+        folder,
+        folder.parent,
+    ]
 
 
 def _run(tasks: list[tuple[Any, int]]) -> list[tuple[str, str, int]]:

@@ -182,7 +182,7 @@ class FsspecStore(Store):
 
     # --- writes --------------------------------------------------------------------------------------
 
-    def create_exclusive(self, loc: Location, data: bytes) -> None:
+    def create_exclusive(self, loc: Location, data: bytes, *, durable: bool = True) -> None:
         """The store's create-only write (S3: ``If-None-Match: *``). A store without one gets a
         check-then-write and a :class:`NonExclusiveStoreWarning`."""
         if not data:

@@ -108,7 +108,8 @@ def decode_chunk(meta: bytes, data: bytes, index: Sequence[int]) -> np.ndarray:
 
 
 def write_chunk(block: np.ndarray, folder: Location, meta: bytes, index: tuple[int, ...]) -> tuple[str, str, int]:
-    """Encode ``block`` as chunk ``index`` and create it, create-only, in the array ``folder``.
+    """Encode ``block`` as chunk ``index`` and create it, create-only, in the array ``folder``
+    (not yet durable: the caller makes every chunk durable with ``Store.sync_many`` before it commits).
 
     Returns ``(key, sha256, size)`` of the bytes written, so the caller gathers the manifest without
     ever holding tensor bytes. Runs on a Dask worker: ``folder`` (and its store's credentials)
@@ -117,14 +118,14 @@ def write_chunk(block: np.ndarray, folder: Location, meta: bytes, index: tuple[i
     key = chunk_key(index)
     dest = folder.child(key)
     try:
-        folder.store.create_exclusive(dest, data)
+        folder.store.create_exclusive(dest, data, durable=False)  # the publisher syncs every chunk at once
     except FileExistsError:
         # Either a racer created this chunk's sub-folder first (a local store creates a missing
         # folder holding the file in one step), or this task already ran on a worker that died
         # after writing: encoding is deterministic, so identical bytes are ours. Anything else
         # there was written by someone else, and the publish fails.
         if not folder.store.exists(dest):
-            folder.store.create_exclusive(dest, data)
+            folder.store.create_exclusive(dest, data, durable=False)
         elif folder.store.read_bytes(dest) != data:
             raise
     return key, hashlib.sha256(data).hexdigest(), len(data)
