@@ -121,13 +121,15 @@ def write_chunk(block: np.ndarray, folder: Location, meta: bytes, index: tuple[i
         folder.store.create_exclusive(dest, data, durable=False)  # the publisher syncs every chunk at once
     except FileExistsError:
         # Either a racer created this chunk's sub-folder first (a local store creates a missing
-        # folder holding the file in one step), or this task already ran on a worker that died
-        # after writing: encoding is deterministic, so identical bytes are ours. Anything else
-        # there was written by someone else, and the publish fails.
+        # folder holding the file in one step), or this task already ran (on a worker that died
+        # after writing, or in the publish this one resumes): identical bytes are ours. The folder
+        # is claimed by this publish, so other bytes are an earlier run's of a task that is not
+        # deterministic, or a chunk torn by a machine that lost power before its publisher's
+        # flush: ours replace them, and the manifest records what was written last.
         if not folder.store.exists(dest):
             folder.store.create_exclusive(dest, data, durable=False)
         elif folder.store.read_bytes(dest) != data:
-            raise
+            folder.store.replace_file(dest, data)
     return key, hashlib.sha256(data).hexdigest(), len(data)
 
 
