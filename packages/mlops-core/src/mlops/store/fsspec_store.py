@@ -283,6 +283,7 @@ class FsspecStore(Store):
 
     def _hash_stored(self, loc: Location) -> FileEntry:
         """The sha256 and size of the file at ``loc``, read through once."""
+        self._invalidate(loc.parent)  # a listing cached before the copy (adlfs) would say it is missing
         sha = hashlib.sha256()
         size = 0
         with store_errors(loc, "read"), self.open_read(loc) as f:
