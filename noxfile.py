@@ -52,6 +52,7 @@ TEST_DEPS = [
     "model-signing>=1.1",
     "pyopenssl",
     "playwright",
+    "xarray",  # the dask tests open zarr tensors with xarray, as users would
 ]
 
 nox.options.sessions = ["lint", "tests", "packaging"]

@@ -20,7 +20,7 @@ import subprocess
 import sys
 from typing import Any
 
-from harness import Context, Stat, Target, rmtree
+from harness import Context, Stat, Target, rmtree, settle
 from s3server import endpoint
 
 CHUNK_ROWS, COLS = 4096, 2048
@@ -101,6 +101,7 @@ def _child(ctx: Context, mode: str, gb: float, url: str, workers: int = 0) -> di
     (support / "sample_free.py").write_text(SAMPLE_FREE)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(support), os.environ.get("PYTHONPATH")]))}
     command = [sys.executable, "-c", CHILD, mode, str(gb), url, str(workers), str(CHUNK_ROWS), str(COLS)]
+    settle()  # the previous child's dirty pages (up to a fifth of RAM) must not be written back in this one
     out = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if out.returncode:
         raise RuntimeError(f"{mode} {gb} GB failed:\n{out.stderr[-3000:]}")

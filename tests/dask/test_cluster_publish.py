@@ -13,8 +13,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -22,7 +22,7 @@ import pytest
 pytest.importorskip("distributed")
 pytest.importorskip("zarr")
 
-from distributed import Client, LocalCluster  # noqa: E402
+from distributed import Client  # noqa: E402
 
 from dask_processors import DaskProcessor, expected, write_raw  # noqa: E402
 from mlops import errors  # noqa: E402
@@ -34,25 +34,16 @@ from mlops.store.local import LocalStore  # noqa: E402
 SUPPORT = str(Path(__file__).resolve().parents[1] / "support")
 
 
-@pytest.fixture
-def client(monkeypatch: pytest.MonkeyPatch, s3_server: str) -> Iterator[Client]:
-    """A LocalCluster of 2 worker processes (1 thread each) and a client that is the active
-    scheduler. Workers inherit the environment: the S3 endpoint and credentials, and the test
-    support modules on PYTHONPATH (the processor's functions are imported there)."""
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [SUPPORT, os.environ.get("PYTHONPATH")])))
-    with (
-        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster,
-        Client(cluster) as active,
-    ):
-        yield active
-
-
 def _check(path: str, raw: str, storage_options: dict[str, str] | None = None) -> None:
     x, y = expected(raw)
     ds = VersionedDataset(path, storage_options=storage_options)
     ds.verify()
     np.testing.assert_array_equal(np.asarray(ds.X_train), x)
     np.testing.assert_array_equal(np.asarray(ds.y_train), y)
+
+
+def _temporaries(folder: str) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in Path(folder).rglob(".tmp-*"))
 
 
 def test_a_cluster_publishes_to_local_disk(client: Client, tmp_path: Path) -> None:
@@ -85,6 +76,7 @@ def test_a_worker_killed_mid_publish_is_survived(client: Client, tmp_path: Path)
         killer.join()
     assert victim not in client.run(os.getpid).values()  # it really died
     _check(path, raw)
+    assert _temporaries(path) == []
 
 
 CLIENT = """
@@ -140,3 +132,64 @@ def test_with_a_cluster_the_workers_copy_the_raw_files(
     assert raw_files == [*(f"raw/extra/{i:02d}.bin" for i in range(40)), "raw/rows.npy"]
     for rel in raw_files:
         assert Path(path, rel).read_bytes() == Path(raw, rel.removeprefix("raw/")).read_bytes()
+
+
+@pytest.mark.parametrize("scheduler", ["threaded", "cluster"])
+def test_resume_after_a_killed_client_keeps_the_chunks_and_drops_the_temporaries(
+    scheduler: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    raw = write_raw(str(tmp_path / "raw"))
+    root = str(tmp_path / "out")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [SUPPORT, os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CLIENT, raw, root, "0.1"], stdout=subprocess.PIPE, text=True, env=env
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    chunks = Path(root, "v1", "X_train.zarr", "c")
+    deadline = time.monotonic() + 60
+    while len(list(chunks.glob("*/0"))) < 4 and time.monotonic() < deadline:  # some chunks are written
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    written = sorted(p.name for p in chunks.iterdir() if not p.name.startswith("."))
+    assert written, "the publisher was killed before it wrote a chunk"
+    # What a worker killed inside LocalStore.create_exclusive leaves: its temporary file in the
+    # chunk's folder, or the hidden folder it was building the chunk's folder in.
+    Path(chunks, written[0], ".tmp-killed-worker").write_bytes(b"half a chunk")
+    Path(chunks, ".tmp-killed-staging").mkdir()
+    Path(chunks, ".tmp-killed-staging", "0").write_bytes(b"half a chunk")
+    # And a chunk the disk never got whole (its publisher's flush comes before the commit, and
+    # the machine lost power first): the resumed publish replaces it.
+    Path(chunks, written[0], "0").write_bytes(b"torn")
+    if scheduler == "cluster":
+        request.getfixturevalue("client")
+    path = VersionedDatasetBuilder(raw, DaskProcessor(chunk=5)).publish(root, "v1", resume=True)
+    _check(path, raw)
+    assert _temporaries(path) == []
+    dataset = VersionedDataset(path)
+    assert not [f for f in dataset.files if ".tmp-" in f]
+    stats = dataset.metadata["publish"]
+    assert stats["files_written"] + stats["files_reused"] == len(dataset.files), stats  # each counted once
+
+
+def test_a_temporary_left_in_a_chunk_folder_mid_publish_is_not_in_the_version(tmp_path: Path) -> None:
+    raw = write_raw(str(tmp_path / "raw"))
+    last = Path(tmp_path, "out", "v1", "X_train.zarr", "c", "19")
+
+    def leave_temporary(block: np.ndarray, block_info: dict[Any, Any] | None = None) -> np.ndarray:
+        # Before chunk 19 is written (its task computes this block first): what a worker killed
+        # while writing it leaves, a temporary in its folder (then the task reruns elsewhere).
+        if block_info is not None and block_info[0]["chunk-location"] == (19, 0):
+            last.mkdir(parents=True, exist_ok=True)
+            (last / ".tmp-killed-worker").write_bytes(b"half a chunk")
+        return block
+
+    class Leaving(DaskProcessor):
+        def preprocess_features(self, raw_feature_tensor: Any) -> Any:
+            values = super().preprocess_features(raw_feature_tensor)
+            return values.map_blocks(leave_temporary) if values.ndim == 2 else values
+
+    path = VersionedDatasetBuilder(raw, Leaving(chunk=5)).publish(str(tmp_path / "out"), "v1")  # threaded
+    assert (last / "0").is_file()
+    _check(path, raw)
+    assert _temporaries(path) == []

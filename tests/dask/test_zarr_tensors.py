@@ -113,3 +113,47 @@ def test_prediction_data_stays_lazy(raw: str) -> None:
 def test_unstorable_dask_tensors_are_refused_before_anything_runs(raw: str, array: da.Array, message: str) -> None:
     with pytest.raises(InvalidProcessorOutputError, match=message):
         VersionedDatasetBuilder(raw, FixedProcessor({"X": array}, {}))
+
+
+def test_a_chunk_equal_to_the_fill_value_is_stored_like_any_other(raw: str, tmp_path: Path) -> None:
+    # All-zero chunks (a block of identical labels, padding) are what zarr skips by default.
+    values = np.zeros((12, 2), dtype=np.int8)
+    values[4:8] = 3
+    labels = da.from_array(values, chunks=(4, 2))
+    path = VersionedDatasetBuilder(raw, FixedProcessor({"X": labels}, {})).publish(str(tmp_path / "out"), "v1")
+    assert sorted(os.listdir(Path(path, "X.zarr", "c"))) == ["0", "1", "2"]
+    np.testing.assert_array_equal(np.asarray(VersionedDataset(path).X), values)
+    np.testing.assert_array_equal(zarr.open_array(os.path.join(path, "X.zarr"), mode="r")[:], values)
+    VersionedDataset(path).verify()
+
+
+def test_xarray_opens_the_chunked_tensors_of_a_version(published: str, raw: str) -> None:
+    xr = pytest.importorskip("xarray")
+    x, y = expected(raw)
+    with xr.open_zarr(published) as opened:  # the version folder is a group; its metadata consolidated
+        assert set(opened.data_vars) == {"X_train.zarr", "y_train.zarr"}
+        assert opened["X_train.zarr"].dims == ("X_train_dim_0", "X_train_dim_1")
+        assert opened["X_train.zarr"].chunks == ((CHUNK,) * (ROWS // CHUNK), (3,))
+        np.testing.assert_array_equal(opened["X_train.zarr"].values, x)
+        np.testing.assert_array_equal(opened["y_train.zarr"].values, y)
+    plain = zarr.open_array(os.path.join(published, "X_train.zarr"), mode="r")  # each array stays plain
+    assert json.loads(Path(published, "X_train.zarr", "zarr.json").read_text())["dimension_names"] == [
+        "X_train_dim_0",
+        "X_train_dim_1",
+    ]
+    assert plain.shape == (ROWS, 3)
+    files = VersionedDataset(published).files
+    assert "zarr.json" in files  # in the manifest like every file, so verify checks it
+    VersionedDataset(published).verify()
+
+
+def test_a_version_of_numpy_tensors_only_is_no_zarr_group(raw: str, tmp_path: Path) -> None:
+    path = VersionedDatasetBuilder(raw, FixedProcessor({"X": np.arange(4)}, {})).publish(str(tmp_path / "o"), "v1")
+    assert not Path(path, "zarr.json").exists()
+
+
+def test_xarray_opens_a_version_on_s3(raw: str, s3_bucket: str) -> None:
+    xr = pytest.importorskip("xarray")
+    path = VersionedDatasetBuilder(raw, DaskProcessor()).publish(f"{s3_bucket}/rows", "v1")
+    with xr.open_zarr(path) as opened:  # through zarr's fsspec store, the moto server from AWS_ENDPOINT_URL
+        np.testing.assert_array_equal(opened["X_train.zarr"].values, expected(raw)[0])

@@ -111,6 +111,12 @@ class Deduplicator:
         it holds exactly what this publish would write there (see :mod:`mlops.resume`)."""
         self._existing = dict(files)
 
+    def wrote(self, relpath: str, size: int) -> None:
+        """Count a file this publish wrote without :meth:`place` (a Dask task wrote it): never a leftover."""
+        with self._lock:
+            self._existing.pop(relpath, None)
+            self._written[relpath] = size
+
     def leftovers(self) -> list[str]:
         """Files the interrupted publish left that this publish did not keep (to remove before the commit)."""
         with self._lock:

@@ -312,6 +312,20 @@ class VersionWriter:
         )
         return self._record(relpath, entry)
 
+    def record_written(self, relpath: str, entry: FileEntry) -> None:
+        """Add a file that someone else wrote into the version for this writer (a Dask task on a
+        worker) to the manifest and the publish's counts. If it is not durable yet, pass it to
+        :meth:`sync_before_commit` too."""
+        self._dedup.wrote(relpath, entry.size)
+        self._record(relpath, entry)
+
+    def sync_before_commit(self, locs: list[Location]) -> None:
+        """Make these files and folders of the version durable before meta.json is written, together
+        with the other small files (one flush of the filesystem for many, see ``Store.sync_many``)."""
+        if self.store.needs_sync:
+            with self._sync_lock:
+                self._unsynced.extend(locs)
+
     def _record(self, relpath: str, entry: FileEntry, unsynced: Location | None = None) -> FileEntry:
         """Add a written file to the manifest; ``unsynced``: a file still to be made durable, which
         a helper thread now does while the caller goes on writing (small files wait for the commit)."""

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mlops import progress
 from mlops.errors import IntegrityError, MissingDependencyError
 from mlops.metadata import TensorRecord
 from mlops.store import FileEntry, Location
@@ -58,27 +59,52 @@ def write_dask_tensor(writer: VersionWriter, relpath: str, array: Any) -> FileEn
     and only ``(key, sha256, size)`` travels back, merged in a tree. Every chunk is recorded in
     the manifest; ``zarr.json`` is written last by this process. Returns its entry."""
     dask = _dask()
-    from mlops.store.zarr_chunks import METADATA_FILE, array_metadata, write_chunk
+    from mlops.store.zarr_chunks import METADATA_FILE, write_chunk
 
-    chunk_shape = tuple(c[0] if c else 1 for c in array.chunks)
-    meta = array_metadata(array.shape, chunk_shape, np.dtype(array.dtype))
+    meta = _array_metadata(relpath, array)
     folder = writer.loc.child(relpath)
     if array.size:
         blocks = array.to_delayed(optimize_graph=True)
         write = dask.delayed(write_chunk, pure=False)  # a side effect: never deduplicated
-        level = [
-            dask.delayed(_one, pure=True)(write(blocks[index], folder, meta, index))
-            for index in np.ndindex(*blocks.shape)
-        ]
-        while len(level) > 1:
-            level = [
-                dask.delayed(_merge, pure=True)(*level[i : i + MERGE_FAN_IN])
-                for i in range(0, len(level), MERGE_FAN_IN)
-            ]
-        (results,) = dask.compute(level[0])
-        for key, sha256, size in results:
-            writer._record(f"{relpath}/{key}", FileEntry(sha256, size))
+        itemsize = np.dtype(array.dtype).itemsize
+        tasks = []
+        for index in np.ndindex(*blocks.shape):
+            nbytes = itemsize * int(np.prod([array.chunks[axis][i] for axis, i in enumerate(index)]))
+            tasks.append((dask.delayed(_one, pure=True)(write(blocks[index], folder, meta, index)), nbytes))
+        written = _run(tasks)
+        for key, sha256, size in written:
+            writer.record_written(f"{relpath}/{key}", FileEntry(sha256, size))
+        writer.store.abort_uploads(folder)  # what tasks killed mid-write left (a rerun wrote their chunk)
+        writer.sync_before_commit(_with_folders(folder, [key for key, _, _ in written]))
     return writer.write_bytes(f"{relpath}/{METADATA_FILE}", meta)
+
+
+def dimension_names(name: str, ndim: int) -> list[str]:
+    """The axis names of tensor ``name`` in its zarr.json (``X_train_dim_0``...): distinct per tensor,
+    since mlops cannot know which axes of two tensors mean the same thing."""
+    return [f"{name}_dim_{axis}" for axis in range(ndim)]
+
+
+def _array_metadata(relpath: str, array: Any) -> bytes:
+    """The zarr.json of the dask ``array`` stored at ``relpath``: its chunk grid is the dask one."""
+    from mlops.store.zarr_chunks import array_metadata
+
+    chunk_shape = tuple(c[0] if c else 1 for c in array.chunks)
+    name = relpath.removesuffix(SUFFIX)
+    return array_metadata(array.shape, chunk_shape, np.dtype(array.dtype), dimension_names(name, array.ndim))
+
+
+def write_group(writer: VersionWriter, arrays: Mapping[str, Any]) -> FileEntry | None:
+    """Make the version folder a Zarr v3 group of its chunked tensors (``{relpath: dask array}``):
+    its own ``zarr.json``, their metadata consolidated in it, so ``xarray.open_zarr(version)`` opens
+    them all (as ``ds["X_train.zarr"]``) while each ``NAME.zarr`` stays a plain array. Nothing when
+    the version has no chunked tensor."""
+    if not arrays:
+        return None
+    from mlops.store.zarr_chunks import METADATA_FILE, group_metadata
+
+    metas = {relpath: _array_metadata(relpath, array) for relpath, array in arrays.items()}
+    return writer.write_bytes(METADATA_FILE, group_metadata(metas))
 
 
 def active_client() -> Any:
@@ -101,24 +127,75 @@ def _copy_file(relpath: str, src: Location, dest: Location) -> tuple[str, str, i
     return relpath, entry.sha256, entry.size
 
 
-def copy_on_workers(writer: VersionWriter, files: list[tuple[str, Location]]) -> bool:
-    """Copy raw files into the version on the active cluster's workers, which read, hash and write
-    them (the bytes never reach this process); only ``(path, sha256, size)`` come back for the
-    manifest. False, copying nothing, when no ``distributed.Client`` is active."""
+def copy_on_workers(writer: VersionWriter, files: list[tuple[str, Location, int]]) -> bool:
+    """Copy raw files (``(relpath, source, size)``) into the version on the active cluster's
+    workers, which read, hash and write them (the bytes never reach this process; a file on the
+    destination's own store is copied inside it, see ``Store.copy_from``); only ``(path, sha256,
+    size)`` come back for the manifest. False, copying nothing, when no ``distributed.Client`` is
+    active."""
     client = active_client()
     if client is None or not files:
         return False
     dask = _dask()
     copy = dask.delayed(_copy_file, pure=False)
-    level = [dask.delayed(_one, pure=True)(copy(rel, src, writer.loc.child(rel))) for rel, src in files]
+    tasks = [(dask.delayed(_one, pure=True)(copy(rel, src, writer.loc.child(rel))), size) for rel, src, size in files]
+    for rel, sha256, size in _run(tasks):
+        writer.record_written(rel, FileEntry(sha256, size))
+    return True
+
+
+def _with_folders(folder: Location, keys: list[str]) -> list[Location]:
+    """The chunk files ``keys`` of the array ``folder``, then every folder holding them, up to the
+    version's (the chunks were written without a flush; the folders' entries need one too)."""
+    folders = {"/".join(parts[:i]) for parts in (key.split("/") for key in keys) for i in range(1, len(parts))}
+    return [
+        *(folder.child(key) for key in keys),
+        *(folder.child(sub) for sub in sorted(folders, key=len, reverse=True)),
+        folder,
+        folder.parent,
+    ]
+
+
+def _run(tasks: list[tuple[Any, int]]) -> list[tuple[str, str, int]]:
+    """Compute the delayed ``tasks`` (each returning a one-item list) on the active scheduler, their
+    results merged in a tree of :data:`MERGE_FAN_IN` on the way back, and report each task's bytes
+    (its ``int``) to the progress bar as soon as it finishes: from a ``distributed.Client``, by
+    watching the tasks' futures complete (their results stay on the workers until merged); on the
+    local schedulers, from a dask callback run as each task ends."""
+    advance = progress.advancer()
+    client = active_client()
+    if client is not None:
+        import distributed
+
+        futures = client.compute([task for task, _ in tasks])
+        sizes = {future.key: size for future, (_, size) in zip(futures, tasks, strict=True)}
+        level = list(futures)
+        while len(level) > 1:
+            level = [
+                client.submit(_merge, *level[i : i + MERGE_FAN_IN], pure=False)
+                for i in range(0, len(level), MERGE_FAN_IN)
+            ]
+        for done in distributed.as_completed(futures):  # type: ignore[no-untyped-call]
+            advance(sizes[done.key])
+        merged: list[tuple[str, str, int]] = level[0].result()
+        return merged
+    dask = _dask()
+    from dask.callbacks import Callback
+
+    sizes = {task.key: size for task, size in tasks}
+
+    def finished(key: Any, *_: Any) -> None:
+        if key in sizes:
+            advance(sizes[key])
+
+    level = [task for task, _ in tasks]
     while len(level) > 1:
         level = [
             dask.delayed(_merge, pure=True)(*level[i : i + MERGE_FAN_IN]) for i in range(0, len(level), MERGE_FAN_IN)
         ]
-    (results,) = dask.compute(level[0])
-    for rel, sha256, size in results:
-        writer._record(rel, FileEntry(sha256, size))
-    return True
+    with Callback(posttask=finished):  # type: ignore[no-untyped-call]
+        (results,) = dask.compute(level[0])
+    return list(results)
 
 
 def tensor_file(name: str, array: Any) -> tuple[str, str]:

@@ -131,10 +131,12 @@ class VersionedDatasetBuilder:
                 for name, (_role, array) in self._tensors.items()
                 if files[name][1] == lazy.FORMAT
             }
-            raw_pairs = [(relpath, src) for relpath, src, _size in raw_files]
-            if not lazy.copy_on_workers(writer, raw_pairs):  # with a distributed.Client, workers copy
-                writer.copy_many(raw_pairs)
+            if not lazy.copy_on_workers(writer, raw_files):  # with a distributed.Client, workers copy
+                writer.copy_many([(relpath, src) for relpath, src, _size in raw_files])
             content = dict(writer.entries)
+            lazy.write_group(  # derived from the tensors' zarr.json files: not part of the content hash
+                writer, {files[n][0]: a for n, (_role, a) in self._tensors.items() if files[n][1] == lazy.FORMAT}
+            )
             processor_entry = writer.write_bytes(PROCESSOR_FILE, processor_bytes)
             extra = {"raw_link": self._raw.url} if raw == "link" else None
             record = DatasetRecord(

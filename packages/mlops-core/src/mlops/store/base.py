@@ -154,9 +154,11 @@ class Store:
 
     # --- writes (abstract) ---------------------------------------------------------------------------
 
-    def create_exclusive(self, loc: Location, data: bytes) -> None:
+    def create_exclusive(self, loc: Location, data: bytes, *, durable: bool = True) -> None:
         """Create a file holding ``data`` if and only if nothing is at ``loc``: exactly one of several
-        concurrent callers succeeds, the others get ``FileExistsError``. ``data`` must not be empty."""
+        concurrent callers succeeds, the others get ``FileExistsError``. ``data`` must not be empty.
+        ``durable=False`` skips the flush to stable storage: the caller then calls :meth:`sync_many`
+        before anything depends on the file (a publish does, before its commit)."""
         raise NotImplementedError
 
     def open_write(self, loc: Location) -> Any:

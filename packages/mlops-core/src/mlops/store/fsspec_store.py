@@ -5,6 +5,7 @@ cache, verified before use."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import shutil
@@ -30,7 +31,7 @@ from mlops.store.base import (
     missing_file,
     store_errors,
 )
-from mlops.store.hashing import CHUNK_SIZE, sha256_of_own_file
+from mlops.store.hashing import CHUNK_SIZE, chunks, sha256_of_own_file
 from mlops.store.location import Location
 
 _GLOB_CHARACTERS = frozenset("*?[")
@@ -181,7 +182,7 @@ class FsspecStore(Store):
 
     # --- writes --------------------------------------------------------------------------------------
 
-    def create_exclusive(self, loc: Location, data: bytes) -> None:
+    def create_exclusive(self, loc: Location, data: bytes, *, durable: bool = True) -> None:
         """The store's create-only write (S3: ``If-None-Match: *``). A store without one gets a
         check-then-write and a :class:`NonExclusiveStoreWarning`."""
         if not data:
@@ -224,6 +225,73 @@ class FsspecStore(Store):
 
     def open_write(self, loc: Location) -> Any:
         return self.fs.open(loc.path, "wb")
+
+    def copy_from(self, src: Location, dest: Location, *, durable: bool = True) -> FileEntry:
+        """A file of this same store is copied inside it, no bytes through this machine for the
+        write: S3 computes the copy's SHA-256 itself (CopyObject with ``ChecksumAlgorithm``), so
+        nothing moves at all; on other stores with a server-side copy (Azure, GCS) the copy is read
+        back once to hash it: one download instead of a download and an upload, and the sha256 is
+        that of the very bytes stored. Anything else is streamed, hashed while written."""
+        if src.store == self:
+            entry = self._copy_hashed_by_server(src, dest)
+            if entry is None and self.server_copy(src, dest):
+                entry = self._hash_stored(dest)
+            if entry is not None:
+                self.written(dest, entry)
+                return entry
+        return super().copy_from(src, dest, durable=durable)
+
+    def _copy_hashed_by_server(self, src: Location, dest: Location) -> FileEntry | None:
+        """S3: one CopyObject asking the service for the copy's SHA-256, then one HEAD for it and
+        the size. ``None`` (the caller falls back) where the service does not give a whole-object
+        SHA-256 (S3-compatible services without checksums, composite checksums of multipart
+        copies) or refuses the copy (over 5 GB)."""
+        call = getattr(self.fs, "call_s3", None)
+        if call is None:
+            return None
+        bucket, _, key = src.path.partition("/")
+        dest_bucket, _, dest_key = dest.path.partition("/")
+        try:
+            with store_errors(dest, "copy"):
+                try:
+                    call(
+                        "copy_object",
+                        Bucket=dest_bucket,
+                        Key=dest_key,
+                        CopySource={"Bucket": bucket, "Key": key},
+                        ChecksumAlgorithm="SHA256",
+                    )
+                except FileNotFoundError as exc:
+                    raise StoreError(f"{src.url} vanished while it was being copied") from exc
+                except Exception:  # noqa: BLE001 - refused (too large, no checksums): the caller falls back
+                    return None
+                head = call("head_object", Bucket=dest_bucket, Key=dest_key, ChecksumMode="ENABLED")
+        finally:
+            self._invalidate(dest)
+        checksum = head.get("ChecksumSHA256")
+        if not isinstance(checksum, str) or "-" in checksum or head.get("ChecksumType", "FULL_OBJECT") != "FULL_OBJECT":
+            return None  # the copy stays; the caller's fallback copies over it
+        try:
+            digest = base64.b64decode(checksum, validate=True)
+        except ValueError:
+            return None
+        if len(digest) != hashlib.sha256().digest_size:
+            return None
+        size = int(head["ContentLength"])
+        progress.advance(size)
+        return FileEntry(digest.hex(), size)
+
+    def _hash_stored(self, loc: Location) -> FileEntry:
+        """The sha256 and size of the file at ``loc``, read through once."""
+        self._invalidate(loc.parent)  # a listing cached before the copy (adlfs) would say it is missing
+        sha = hashlib.sha256()
+        size = 0
+        with store_errors(loc, "read"), self.open_read(loc) as f:
+            for chunk in chunks(f):
+                sha.update(chunk)
+                size += len(chunk)
+                progress.advance(len(chunk))
+        return FileEntry(sha.hexdigest(), size)
 
     def replace_file(self, loc: Location, data: bytes) -> None:
         """The bytes go to a hidden sibling, which is then moved over ``loc`` (one object replacement)."""

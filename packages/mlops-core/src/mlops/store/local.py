@@ -3,6 +3,7 @@ hard link or no-replace rename, fsync before commit, renames into place, hard li
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import functools
@@ -106,27 +107,30 @@ class LocalStore(Store):
 
     # --- writes --------------------------------------------------------------------------------------
 
-    def create_exclusive(self, loc: Location, data: bytes) -> None:
+    def create_exclusive(self, loc: Location, data: bytes, *, durable: bool = True) -> None:
         """The bytes go to a temporary sibling first and are hard-linked into place (atomic,
         exclusive, never half-written). A missing parent folder is created holding the file in one
-        step, by a rename that never replaces anything (see :func:`rename_noreplace`)."""
+        step, by a rename that never replaces anything (see :func:`rename_noreplace`). With
+        ``durable=False`` the disk is only asked to start writing the bytes back (no waiting), so
+        that the caller's later :meth:`sync_many` finds little left to flush."""
         if not data:
             raise ValueError("create_exclusive needs a non-empty body")
         with store_errors(loc, "write"):
             folder = os.path.dirname(loc.path)
             if not os.path.isdir(folder):
-                _create_folder_with_file(folder, os.path.basename(loc.path), data)
+                _create_folder_with_file(folder, os.path.basename(loc.path), data, durable)
                 return
             fd, tmp = tempfile.mkstemp(dir=folder, prefix=TMP_PREFIX)
             try:
                 with os.fdopen(fd, "wb") as f:
                     f.write(data)
                     f.flush()
-                    os.fsync(f.fileno())
+                    _flush(f.fileno(), durable)
                 os.link(tmp, loc.path)
             finally:
                 os.unlink(tmp)
-            fsync_dir(folder)
+            if durable:
+                fsync_dir(folder)
 
     def open_write(self, loc: Location) -> Any:
         try:  # opened directly: fsspec's wrapper costs more than a small file's write
@@ -307,6 +311,23 @@ class LocalStore(Store):
             return False
         return True
 
+    def abort_uploads(self, loc: Location) -> int:
+        """Remove the temporary files and folders (``.tmp-*``) that writers killed inside
+        :meth:`create_exclusive` left below ``loc``; return how many."""
+        removed = 0
+        with store_errors(loc, "remove the temporary files under"):
+            for folder, dirs, files in os.walk(loc.path):
+                for name in [n for n in dirs if n.startswith(TMP_PREFIX)]:
+                    shutil.rmtree(os.path.join(folder, name), ignore_errors=True)
+                    dirs.remove(name)
+                    removed += 1
+                for name in files:
+                    if name.startswith(TMP_PREFIX):
+                        with contextlib.suppress(FileNotFoundError):
+                            os.unlink(os.path.join(folder, name))
+                        removed += 1
+        return removed
+
     def known_entry(self, loc: Location) -> FileEntry | None:
         """Hashed with ``read()`` (a source may change meanwhile); remembered only when the file's
         identity (inode, size, mtime, ctime) is the same before and after, so a file rewritten while
@@ -388,7 +409,7 @@ def _syncfs(folder: str) -> bool:
     return True
 
 
-def _create_folder_with_file(folder: str, name: str, data: bytes) -> None:
+def _create_folder_with_file(folder: str, name: str, data: bytes, durable: bool = True) -> None:
     """Make ``folder`` appear holding ``name`` in one step: built as a hidden sibling, then renamed
     into place without ever replacing anything (a crash leaves no empty ``folder``, and a folder
     someone else made, even an empty one, makes this fail)."""
@@ -399,12 +420,29 @@ def _create_folder_with_file(folder: str, name: str, data: bytes) -> None:
         with open(os.path.join(staging, name), "wb") as f:
             f.write(data)
             f.flush()
-            os.fsync(f.fileno())
-        fsync_dir(staging)
+            _flush(f.fileno(), durable)
+        if durable:
+            fsync_dir(staging)
         rename_noreplace(staging, folder)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    fsync_dir(parent)
+    if durable:
+        fsync_dir(parent)
+
+
+_SYNC_FILE_RANGE_WRITE = 2
+
+
+def _flush(fd: int, durable: bool) -> None:
+    """fsync ``fd`` (``durable``), or only start writing its dirty pages back: Linux's
+    ``sync_file_range(SYNC_FILE_RANGE_WRITE)`` queues them for the disk without waiting, so the
+    disk stays busy while the caller goes on and a later flush has little left to do."""
+    if durable:
+        os.fsync(fd)
+        return
+    libc = _libc()
+    if libc is not None and hasattr(libc, "sync_file_range"):
+        libc.sync_file_range(fd, ctypes.c_int64(0), ctypes.c_int64(0), _SYNC_FILE_RANGE_WRITE)
 
 
 _RENAME_NOREPLACE = 1

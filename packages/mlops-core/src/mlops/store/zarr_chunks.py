@@ -12,7 +12,8 @@ imported inside the functions: ``import mlops`` must not import it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import warnings
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -26,8 +27,11 @@ _CONFIG: Any = {"write_empty_chunks": True}
 """Every chunk is stored, even one equal to the fill value: one object per task, always."""
 
 
-def array_metadata(shape: Sequence[int], chunks: Sequence[int], dtype: np.dtype[Any]) -> bytes:
-    """The ``zarr.json`` bytes of an array of ``shape`` cut into ``chunks`` (zarr's default codecs)."""
+def array_metadata(
+    shape: Sequence[int], chunks: Sequence[int], dtype: np.dtype[Any], dimension_names: Sequence[str] | None = None
+) -> bytes:
+    """The ``zarr.json`` bytes of an array of ``shape`` cut into ``chunks`` (zarr's default codecs),
+    naming its axes ``dimension_names`` (what xarray needs to open a Zarr v3 array)."""
     import zarr
     from zarr.storage import MemoryStore
 
@@ -38,9 +42,32 @@ def array_metadata(shape: Sequence[int], chunks: Sequence[int], dtype: np.dtype[
         chunks=tuple(max(1, c) for c in chunks),
         dtype=dtype,
         fill_value=np.zeros((), dtype=dtype).item() if dtype.kind != "V" else None,
+        dimension_names=list(dimension_names) if dimension_names is not None else None,
         zarr_format=3,
         config=_CONFIG,
     )
+    data: bytes = held[METADATA_FILE].to_bytes()
+    return data
+
+
+def group_metadata(arrays: Mapping[str, bytes]) -> bytes:
+    """The ``zarr.json`` of a Zarr v3 group whose members are ``arrays`` (``{name: their zarr.json}``),
+    their metadata consolidated into it (zarr-python's inline consolidated metadata, which readers
+    that do not know it ignore): xarray opens the group from this one file, without listing the
+    folder, and sees exactly these arrays."""
+    import zarr
+    from zarr.core.buffer import default_buffer_prototype
+    from zarr.storage import MemoryStore
+
+    prototype = default_buffer_prototype()
+    held: dict[str, Any] = {
+        f"{name}/{METADATA_FILE}": prototype.buffer.from_bytes(meta) for name, meta in arrays.items()
+    }
+    store = MemoryStore(held)
+    zarr.create_group(store=store, zarr_format=3)
+    with warnings.catch_warnings():  # "not part of the Zarr format 3 specification": known, and optional
+        warnings.simplefilter("ignore", UserWarning)
+        zarr.consolidate_metadata(store, zarr_format=3)
     data: bytes = held[METADATA_FILE].to_bytes()
     return data
 
@@ -57,7 +84,8 @@ def _open(meta: bytes, files: dict[str, bytes], mode: str) -> Any:
 
     prototype = default_buffer_prototype()
     held = {key: prototype.buffer.from_bytes(value) for key, value in {METADATA_FILE: meta, **files}.items()}
-    return zarr.open_array(store=MemoryStore(held), mode=mode, zarr_format=3, config=_CONFIG), held
+    array = zarr.open_array(store=MemoryStore(held), mode=mode, zarr_format=3)
+    return array.with_config(_CONFIG), held  # open_array ignores a config= argument (zarr 3.1)
 
 
 def _region(index: Sequence[int], chunks: Sequence[int], shape: Sequence[int]) -> tuple[slice, ...]:
@@ -80,7 +108,8 @@ def decode_chunk(meta: bytes, data: bytes, index: Sequence[int]) -> np.ndarray:
 
 
 def write_chunk(block: np.ndarray, folder: Location, meta: bytes, index: tuple[int, ...]) -> tuple[str, str, int]:
-    """Encode ``block`` as chunk ``index`` and create it, create-only, in the array ``folder``.
+    """Encode ``block`` as chunk ``index`` and create it, create-only, in the array ``folder``
+    (not yet durable: the caller makes every chunk durable with ``Store.sync_many`` before it commits).
 
     Returns ``(key, sha256, size)`` of the bytes written, so the caller gathers the manifest without
     ever holding tensor bytes. Runs on a Dask worker: ``folder`` (and its store's credentials)
@@ -89,16 +118,18 @@ def write_chunk(block: np.ndarray, folder: Location, meta: bytes, index: tuple[i
     key = chunk_key(index)
     dest = folder.child(key)
     try:
-        folder.store.create_exclusive(dest, data)
+        folder.store.create_exclusive(dest, data, durable=False)  # the publisher syncs every chunk at once
     except FileExistsError:
         # Either a racer created this chunk's sub-folder first (a local store creates a missing
-        # folder holding the file in one step), or this task already ran on a worker that died
-        # after writing: encoding is deterministic, so identical bytes are ours. Anything else
-        # there was written by someone else, and the publish fails.
+        # folder holding the file in one step), or this task already ran (on a worker that died
+        # after writing, or in the publish this one resumes): identical bytes are ours. The folder
+        # is claimed by this publish, so other bytes are an earlier run's of a task that is not
+        # deterministic, or a chunk torn by a machine that lost power before its publisher's
+        # flush: ours replace them, and the manifest records what was written last.
         if not folder.store.exists(dest):
-            folder.store.create_exclusive(dest, data)
+            folder.store.create_exclusive(dest, data, durable=False)
         elif folder.store.read_bytes(dest) != data:
-            raise
+            folder.store.replace_file(dest, data)
     return key, hashlib.sha256(data).hexdigest(), len(data)
 
 
