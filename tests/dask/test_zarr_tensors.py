@@ -157,3 +157,37 @@ def test_xarray_opens_a_version_on_s3(raw: str, s3_bucket: str) -> None:
     path = VersionedDatasetBuilder(raw, DaskProcessor()).publish(f"{s3_bucket}/rows", "v1")
     with xr.open_zarr(path) as opened:  # through zarr's fsspec store, the moto server from AWS_ENDPOINT_URL
         np.testing.assert_array_equal(opened["X_train.zarr"].values, expected(raw)[0])
+
+
+def test_a_plugin_store_with_the_two_argument_create_exclusive_takes_chunks(raw: str) -> None:
+    """Chunk writes ask only stores that need syncing (local disks) to defer their flush: a plugin
+    store written against the two-argument ``create_exclusive`` (as README's example) still works."""
+    from typing import Any
+
+    from mlops import FsspecStore, hookimpl, plugins
+    from mlops.store import Location
+
+    created: list[str] = []
+
+    class TwoArgumentStore(FsspecStore):
+        schemes = ("memory",)
+
+        def create_exclusive(self, loc: Location, data: bytes) -> None:  # type: ignore[override]
+            created.append(loc.name)
+            super().create_exclusive(loc, data)
+
+    class Plugin:
+        @hookimpl
+        def mlops_register_stores(self, register: Any) -> None:
+            register(TwoArgumentStore)
+
+    manager = plugins.get_plugin_manager()
+    plugin = Plugin()
+    manager.register(plugin)
+    try:
+        path = VersionedDatasetBuilder(raw, DaskProcessor()).publish("memory://two-argument/rows", "v1")
+        dataset = VersionedDataset(path)
+        np.testing.assert_array_equal(np.asarray(dataset.X_train), expected(raw)[0])
+    finally:
+        manager.unregister(plugin)
+    assert created.count("0") >= ROWS // CHUNK  # every chunk of X_train (keys c/I/0) went through it

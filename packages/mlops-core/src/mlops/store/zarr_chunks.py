@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from mlops.store.base import FileEntry
+from mlops.store.base import FileEntry, Store
 from mlops.store.location import Location
 
 METADATA_FILE = "zarr.json"
@@ -118,7 +118,7 @@ def write_chunk(block: np.ndarray, folder: Location, meta: bytes, index: tuple[i
     key = chunk_key(index)
     dest = folder.child(key)
     try:
-        folder.store.create_exclusive(dest, data, durable=False)  # the publisher syncs every chunk at once
+        _create(folder.store, dest, data)
     except FileExistsError:
         # Either a racer created this chunk's sub-folder first (a local store creates a missing
         # folder holding the file in one step), or this task already ran (on a worker that died
@@ -127,7 +127,7 @@ def write_chunk(block: np.ndarray, folder: Location, meta: bytes, index: tuple[i
         # deterministic, or a chunk torn by a machine that lost power before its publisher's
         # flush: ours replace them, and the manifest records what was written last.
         if not folder.store.exists(dest):
-            folder.store.create_exclusive(dest, data, durable=False)
+            _create(folder.store, dest, data)
         elif folder.store.read_bytes(dest) != data:
             folder.store.replace_file(dest, data)
     return key, hashlib.sha256(data).hexdigest(), len(data)
@@ -138,3 +138,13 @@ def read_chunk(folder: Location, relpath: str, entry: FileEntry, meta: bytes, in
     (:class:`~mlops.errors.IntegrityError` naming ``relpath`` otherwise)."""
     data = folder.store.read_cached_verified(folder.child(chunk_key(index)), entry, relpath)
     return decode_chunk(meta, data, index)
+
+
+def _create(store: Store, dest: Location, data: bytes) -> None:
+    """Create the chunk ``dest``. A store that needs syncing (local disks) is not made to flush each
+    chunk: the publisher syncs them all at once before its commit. Other stores' writes are durable
+    when they return, and get the plain two-argument call (a plugin store may not take ``durable``)."""
+    if store.needs_sync:
+        store.create_exclusive(dest, data, durable=False)
+    else:
+        store.create_exclusive(dest, data)
