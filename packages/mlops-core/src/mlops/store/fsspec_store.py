@@ -246,21 +246,15 @@ class FsspecStore(Store):
         the size. ``None`` (the caller falls back) where the service does not give a whole-object
         SHA-256 (S3-compatible services without checksums, composite checksums of multipart
         copies) or refuses the copy (over 5 GB)."""
-        call = getattr(self.fs, "call_s3", None)
-        if call is None:
+        request = self._s3_copy_request(src, dest)
+        if request is None:
             return None
-        bucket, _, key = src.path.partition("/")
-        dest_bucket, _, dest_key = dest.path.partition("/")
+        call, copy = request
+        dest_bucket, dest_key = copy["Bucket"], copy["Key"]
         try:
             with store_errors(dest, "copy"):
                 try:
-                    call(
-                        "copy_object",
-                        Bucket=dest_bucket,
-                        Key=dest_key,
-                        CopySource={"Bucket": bucket, "Key": key},
-                        ChecksumAlgorithm="SHA256",
-                    )
+                    call("copy_object", **copy, ChecksumAlgorithm="SHA256")
                 except FileNotFoundError as exc:
                     raise StoreError(f"{src.url} vanished while it was being copied") from exc
                 except Exception:  # noqa: BLE001 - refused (too large, no checksums): the caller falls back
@@ -407,16 +401,25 @@ class FsspecStore(Store):
             self._invalidate(dest)
         return True
 
+    def _s3_copy_request(self, src: Location, dest: Location) -> tuple[Any, dict[str, Any]] | None:
+        """s3fs' request function and the arguments of a CopyObject of ``src`` to ``dest``; ``None``
+        where this filesystem is not S3."""
+        call = getattr(self.fs, "call_s3", None)
+        if call is None:
+            return None
+        bucket, _, key = src.path.partition("/")
+        dest_bucket, _, dest_key = dest.path.partition("/")
+        return call, {"Bucket": dest_bucket, "Key": dest_key, "CopySource": {"Bucket": bucket, "Key": key}}
+
     def _copy_object(self, src: Location, dest: Location) -> bool:
         """S3: one CopyObject request (``fs.copy`` first asks for the source's size, a second
         request per file); False elsewhere, and for objects over CopyObject's 5 GB limit."""
-        call = getattr(self.fs, "call_s3", None)
-        if call is None:
+        request = self._s3_copy_request(src, dest)
+        if request is None:
             return False
-        bucket, _, key = src.path.partition("/")
-        dest_bucket, _, dest_key = dest.path.partition("/")
+        call, copy = request
         try:
-            call("copy_object", Bucket=dest_bucket, Key=dest_key, CopySource={"Bucket": bucket, "Key": key})
+            call("copy_object", **copy)
         except FileNotFoundError:
             raise
         except Exception:  # noqa: BLE001 - too large for one CopyObject, or refused: fs.copy decides
