@@ -78,7 +78,7 @@ def _checked_at_once(items: list[Any]) -> dict[str, FileEntry] | None:
         shas = [item["sha256"] for item in items]
         sizes = [item["size"] for item in items]
         joined = "\0".join(paths)  # a TypeError unless every path is a str
-        "".join(shas)
+        "".join(shas)  # likewise a TypeError unless every sha256 is a str
     except (TypeError, KeyError):
         return None
     if not items:
