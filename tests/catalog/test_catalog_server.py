@@ -7,8 +7,11 @@ import os
 import re
 import signal
 import socket
+import struct
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -141,6 +144,57 @@ def test_a_busy_port_fails_with_what_to_do(roots: list[str]) -> None:
         port = taken.getsockname()[1]
         with pytest.raises(CatalogServerError, match=r"--port 0"):
             CatalogServer(build_catalog(roots), "127.0.0.1", port)
+
+
+@pytest.fixture
+def own_server(roots: list[str]) -> Iterator[CatalogServer]:
+    """A server of this test only: closing it at the end waits for every request it is handling."""
+    server = CatalogServer(build_catalog(roots, tensor_stats=False), "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=30)
+
+
+def _stop(server: CatalogServer) -> None:
+    """Stop ``server`` and wait for its request threads, so that all they printed is captured."""
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_client_that_disconnects_gets_no_traceback(
+    own_server: CatalogServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = own_server.server_address[1]
+    request = f"GET /static/vendor/vega.min.js HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as client:
+        client.sendall(request * 20)  # megabytes of responses it never reads
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close with a reset
+    status, _, body = _request(own_server, "GET", "/")  # the server still answers
+    assert status == 200 and b"Roots" in body
+    _stop(own_server)
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "ConnectionResetError" not in err and "BrokenPipeError" not in err, err
+
+
+def test_other_failures_of_a_request_still_print_their_traceback(
+    own_server: CatalogServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlops.catalog.server import CatalogHandler
+
+    def broken(self: CatalogHandler, *args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug in the handler")
+
+    monkeypatch.setattr(CatalogHandler, "_send", broken)
+    port = own_server.server_address[1]
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as client:
+        client.sendall(f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+        assert client.recv(100) == b""  # the server closed the connection after the failure
+    _stop(own_server)
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "RuntimeError: a bug in the handler" in err
 
 
 def _start_ui(roots: list[str], *args: str) -> tuple[subprocess.Popen[str], str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import socket
+import sys
 import threading
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -26,6 +27,8 @@ from mlops.errors import CatalogServerError
 logger = logging.getLogger(__name__)
 
 ALLOWED_METHODS = "GET, HEAD"
+_DISCONNECTS = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
+"""What reading a request from, or writing a response to, a client that left raises."""
 _CONTENT_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 _DIFFS_KEPT = 64
 
@@ -80,6 +83,15 @@ class CatalogServer(ThreadingHTTPServer):
                 f"cannot serve on {host}:{port}: {exc.strerror or exc}; pick another port with --port N "
                 "(--port 0 takes any free one)"
             ) from exc
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away mid-request (a closed tab, a cancelled download) is routine:
+        logged at debug level, without a traceback. Anything else is reported as the base class does."""
+        error = sys.exc_info()[1]
+        if isinstance(error, _DISCONNECTS):
+            logger.debug("client %s disconnected: %s", client_address, error)
+            return
+        super().handle_error(request, client_address)
 
     @property
     def url(self) -> str:
