@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import http.client
 import os
 import re
@@ -10,12 +11,13 @@ import socket
 import struct
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from catalog_store import serving
+from damaged_versions import XSS_FOLDER
 from mlops.catalog.data import build_catalog, version_id
 from mlops.catalog.server import CatalogServer, exposure_warning, is_loopback
 from mlops.errors import CatalogServerError
@@ -149,13 +151,8 @@ def test_a_busy_port_fails_with_what_to_do(roots: list[str]) -> None:
 @pytest.fixture
 def own_server(roots: list[str]) -> Iterator[CatalogServer]:
     """A server of this test only: closing it at the end waits for every request it is handling."""
-    server = CatalogServer(build_catalog(roots, tensor_stats=False), "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=30)
+    with serving(roots, tensor_stats=False) as server:
+        yield server
 
 
 def _stop(server: CatalogServer) -> None:
@@ -244,3 +241,46 @@ def test_mlops_ui_warns_when_serving_beyond_loopback(roots: list[str]) -> None:
     assert url.startswith("http://0.0.0.0:")
     assert "mlops: warning: serving on 0.0.0.0, not on a loopback address" in err
     assert process.returncode == 0
+
+
+def test_damaged_versions_are_shown_with_their_reason_and_the_rest_served(damaged_store: dict[str, str]) -> None:
+    with serving([damaged_store["root"]], tensor_stats=False) as server:
+        status, _, body = _request(server, "GET", "/")
+        page = body.decode()
+        assert status == 200 and "4 damaged" in page
+        rows = re.findall(r'<tr class="damaged" data-version="(\w+)"><td class="path">(.*?)</td>(.*?)</tr>', page)
+        shown = {folder: reason for _, folder, reason in rows}
+        assert sorted(shown) == sorted(["truncated", "missing", "unknown", html.escape(XSS_FOLDER)])
+        assert "does not match the sha256 recorded in meta.json" in shown["truncated"]
+        assert "the manifest manifest.jsonl of" in shown["missing"]
+        assert "schema 99 is not one this mlops reads" in shown["unknown"]
+        assert "is not valid JSON" in shown[html.escape(XSS_FOLDER)] and XSS_FOLDER not in page
+        assert {vid for vid, _, _ in rows} == {
+            version_id(damaged_store[n]) for n in ("truncated", "missing", "unknown", XSS_FOLDER)
+        }
+        assert '>v1-copy</a> <span class="flag moved"' in page  # a copied folder, flagged
+        for name in ("v1", "v1-copy"):
+            assert _request(server, "GET", f"/dataset/{version_id(damaged_store[name])}")[0] == 200
+        assert _request(server, "GET", f"/dataset/{version_id(damaged_store['truncated'])}")[0] == 404
+
+
+@pytest.mark.slow
+def test_mlops_ui_starts_on_a_root_with_damaged_versions(damaged_store: dict[str, str]) -> None:
+    process, url = _start_ui([damaged_store["root"]], "--no-stats")
+    try:
+        host, port = url[len("http://") : -1].rsplit(":", 1)
+        connection = http.client.HTTPConnection(host, int(port), timeout=30)
+        connection.request("GET", "/")
+        response = connection.getresponse()
+        assert response.status == 200 and response.read().count(b'<tr class="damaged"') == 4
+        connection.close()
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0 and "Traceback" not in err
+    lines = err.splitlines()
+    assert lines[0] == "mlops: warning: v1-copy holds version v1 (copied or renamed folder)"
+    assert len(lines) == 5 and all(line.startswith("mlops: warning: damaged version ") for line in lines[1:])

@@ -196,14 +196,14 @@ def route(server: CatalogServer, target: str) -> Response:
     if parts[0] in ("dataset", "model") and len(parts) == 2:
         record = (catalog.datasets if parts[0] == "dataset" else catalog.models).get(parts[1])
         if record is not None:
-            return _page(catalog, parts[0], title=f"{record.name} {record.version}", record=record)
+            return _page(catalog, parts[0], title=f"{record.name} {record.shown_version}", record=record)
     if parts[0] == "compare" and len(parts) in (1, 3):
         a_id, b_id = (parts[1], parts[2]) if len(parts) == 3 else (query.get("a"), query.get("b"))
         a = catalog.version(a_id) if a_id else None
         b = catalog.version(b_id) if b_id else None
         if a is not None and b is not None and a_id and b_id:
             result = server.diff(a_id, b_id)
-            return _page(catalog, "diff", title=f"{a.version} -> {b.version}", a=a, b=b, result=result)
+            return _page(catalog, "diff", title=f"{a.shown_version} -> {b.shown_version}", a=a, b=b, result=result)
         if len(parts) == 1:
             message = "" if not (a_id or b_id) else "pick two versions of this catalog"
             return _page(catalog, "compare", title="Compare", a=a, b=b, message=message)
