@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from catalog_store import build_store
+from catalog_store import build_store, serving
+from damaged_versions import build_damaged_store
 from mlops.catalog import write_report
-from mlops.catalog.data import build_catalog
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page, Request
@@ -53,15 +52,14 @@ def report_path(roots: list[str], tmp_path_factory: pytest.TempPathFactory) -> P
 @pytest.fixture(scope="session")
 def live_server(roots: list[str]) -> Iterator[CatalogServer]:
     """The catalog server on 127.0.0.1 and a free port, in a thread, stopped after the session."""
-    from mlops.catalog.server import CatalogServer
+    with serving(roots) as server:
+        yield server
 
-    server = CatalogServer(build_catalog(roots), "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=10)
+
+@pytest.fixture(scope="session")
+def damaged_store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A root with an intact version, a copy of its folder and four damaged versions, built once."""
+    return build_damaged_store(str(tmp_path_factory.mktemp("damaged-store")))
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from catalog_store import XSS_TAG
+from catalog_store import XSS_TAG, serving
+from damaged_versions import XSS_FOLDER
+from mlops.catalog import write_report
 from mlops.catalog.data import version_id
 
 if TYPE_CHECKING:
@@ -193,3 +195,43 @@ def test_live_server_pages_render_without_console_errors(
     assert tab.input_value("#filter-dataset") == "points v1"
     assert log.errors == [] and log.dialogs == []
     assert log.outside(lambda url: url.startswith((live_server.url, "data:"))) == []
+
+
+def _damaged_rows_shown(tab: Page, log: PageLog, store: dict[str, str]) -> None:
+    """The roots view lists each damaged version as a row marked damaged, with its reason as text."""
+    rows = tab.locator("tr.damaged")
+    assert rows.count() == 4 and all(rows.nth(i).is_visible() for i in range(4))
+    assert tab.locator("tr.damaged .flag.damaged:visible").count() == 4
+    reasons = {
+        rows.nth(i).locator("td.path").inner_text(): rows.nth(i).locator(".reason").inner_text() for i in range(4)
+    }
+    assert sorted(reasons) == sorted(["truncated", "missing", "unknown", XSS_FOLDER])
+    assert "is not valid JSON" in reasons[XSS_FOLDER] and XSS_FOLDER in reasons[XSS_FOLDER]
+    assert "schema 99 is not one this mlops reads" in reasons["unknown"]
+    assert "does not match the sha256 recorded in meta.json" in reasons["truncated"]
+    copied = tab.locator(f'tr[data-version="{version_id(store["v1-copy"])}"]')
+    assert copied.locator(".flag.moved").inner_text() == "holds version v1"
+    assert tab.locator("main img").count() == 0
+    assert log.errors == [] and log.dialogs == []
+
+
+def test_report_shows_damaged_versions_as_damaged_rows(
+    page: tuple[Page, PageLog], damaged_store: dict[str, str], tmp_path: Path
+) -> None:
+    tab, log = page
+    report = Path(write_report([damaged_store["root"]], str(tmp_path / "damaged.html"), tensor_stats=False))
+    tab.goto(report.as_uri())
+    _damaged_rows_shown(tab, log, damaged_store)
+    assert log.outside(lambda url: url.startswith(("file://", "data:"))) == []
+
+
+def test_live_server_shows_damaged_versions_as_damaged_rows(
+    page: tuple[Page, PageLog], damaged_store: dict[str, str]
+) -> None:
+    tab, log = page
+    with serving([damaged_store["root"]], tensor_stats=False) as server:
+        tab.goto(server.url)
+        _damaged_rows_shown(tab, log, damaged_store)
+        tab.goto(f"{server.url}dataset/{version_id(damaged_store['v1-copy'])}")
+        assert tab.locator("main h1").inner_text() == "dataset damaged v1 (folder v1-copy)"
+        assert log.outside(lambda url: url.startswith((server.url, "data:"))) == []

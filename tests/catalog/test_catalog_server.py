@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import html
 import http.client
 import os
 import re
 import signal
 import socket
+import struct
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from catalog_store import serving
+from damaged_versions import XSS_FOLDER
 from mlops.catalog.data import build_catalog, version_id
 from mlops.catalog.server import CatalogServer, exposure_warning, is_loopback
 from mlops.errors import CatalogServerError
@@ -143,6 +148,52 @@ def test_a_busy_port_fails_with_what_to_do(roots: list[str]) -> None:
             CatalogServer(build_catalog(roots), "127.0.0.1", port)
 
 
+@pytest.fixture
+def own_server(roots: list[str]) -> Iterator[CatalogServer]:
+    """A server of this test only: closing it at the end waits for every request it is handling."""
+    with serving(roots, tensor_stats=False) as server:
+        yield server
+
+
+def _stop(server: CatalogServer) -> None:
+    """Stop ``server`` and wait for its request threads, so that all they printed is captured."""
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_client_that_disconnects_gets_no_traceback(
+    own_server: CatalogServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = own_server.server_address[1]
+    request = f"GET /static/vendor/vega.min.js HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as client:
+        client.sendall(request * 20)  # megabytes of responses it never reads
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close with a reset
+    status, _, body = _request(own_server, "GET", "/")  # the server still answers
+    assert status == 200 and b"Roots" in body
+    _stop(own_server)
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "ConnectionResetError" not in err and "BrokenPipeError" not in err, err
+
+
+def test_other_failures_of_a_request_still_print_their_traceback(
+    own_server: CatalogServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlops.catalog.server import CatalogHandler
+
+    def broken(self: CatalogHandler, *args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug in the handler")
+
+    monkeypatch.setattr(CatalogHandler, "_send", broken)
+    port = own_server.server_address[1]
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as client:
+        client.sendall(f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+        assert client.recv(100) == b""  # the server closed the connection after the failure
+    _stop(own_server)
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "RuntimeError: a bug in the handler" in err
+
+
 def _start_ui(roots: list[str], *args: str) -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "mlops", "ui", *roots, "--port", "0", *args],
@@ -190,3 +241,46 @@ def test_mlops_ui_warns_when_serving_beyond_loopback(roots: list[str]) -> None:
     assert url.startswith("http://0.0.0.0:")
     assert "mlops: warning: serving on 0.0.0.0, not on a loopback address" in err
     assert process.returncode == 0
+
+
+def test_damaged_versions_are_shown_with_their_reason_and_the_rest_served(damaged_store: dict[str, str]) -> None:
+    with serving([damaged_store["root"]], tensor_stats=False) as server:
+        status, _, body = _request(server, "GET", "/")
+        page = body.decode()
+        assert status == 200 and "4 damaged" in page
+        rows = re.findall(r'<tr class="damaged" data-version="(\w+)"><td class="path">(.*?)</td>(.*?)</tr>', page)
+        shown = {folder: reason for _, folder, reason in rows}
+        assert sorted(shown) == sorted(["truncated", "missing", "unknown", html.escape(XSS_FOLDER)])
+        assert "does not match the sha256 recorded in meta.json" in shown["truncated"]
+        assert "the manifest manifest.jsonl of" in shown["missing"]
+        assert "schema 99 is not one this mlops reads" in shown["unknown"]
+        assert "is not valid JSON" in shown[html.escape(XSS_FOLDER)] and XSS_FOLDER not in page
+        assert {vid for vid, _, _ in rows} == {
+            version_id(damaged_store[n]) for n in ("truncated", "missing", "unknown", XSS_FOLDER)
+        }
+        assert '>v1-copy</a> <span class="flag moved"' in page  # a copied folder, flagged
+        for name in ("v1", "v1-copy"):
+            assert _request(server, "GET", f"/dataset/{version_id(damaged_store[name])}")[0] == 200
+        assert _request(server, "GET", f"/dataset/{version_id(damaged_store['truncated'])}")[0] == 404
+
+
+@pytest.mark.slow
+def test_mlops_ui_starts_on_a_root_with_damaged_versions(damaged_store: dict[str, str]) -> None:
+    process, url = _start_ui([damaged_store["root"]], "--no-stats")
+    try:
+        host, port = url[len("http://") : -1].rsplit(":", 1)
+        connection = http.client.HTTPConnection(host, int(port), timeout=30)
+        connection.request("GET", "/")
+        response = connection.getresponse()
+        assert response.status == 200 and response.read().count(b'<tr class="damaged"') == 4
+        connection.close()
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0 and "Traceback" not in err
+    lines = err.splitlines()
+    assert lines[0] == "mlops: warning: v1-copy holds version v1 (copied or renamed folder)"
+    assert len(lines) == 5 and all(line.startswith("mlops: warning: damaged version ") for line in lines[1:])

@@ -296,7 +296,8 @@ def test_bad_input_gives_one_line_and_status_1(published: Published, root: str) 
     fs.pipe_file(f"{path}/v9/meta.json", b"{damaged")
     assert "is not valid JSON" in fails("show", published.datasets.rstrip("/") + "/v9")
     listing = mlops("ls", published.datasets)
-    assert listing.returncode == 0 and listing.stderr.startswith("mlops: warning: skipped ")
+    assert listing.returncode == 0 and listing.stderr.startswith("mlops: warning: damaged version ")
+    assert listing.stdout.splitlines()[-1].split() == ["v9", "-", "-", "-", "-", "DAMAGED"]
 
 
 def test_usage_errors_give_status_2() -> None:

@@ -5,12 +5,18 @@ cheap model versions for the scale test and benchmarks/bench_catalog.py."""
 from __future__ import annotations
 
 import os
-from typing import Any
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from mlops import ModelSerializer, TrainingConfig, VersionedDatasetBuilder, VersionedModelBuilder
 from sample_processors import CsvProcessor, write_raw
+
+if TYPE_CHECKING:
+    from mlops.catalog.server import CatalogServer
 
 XSS_TAG = "<img src=x onerror=alert(1)>"
 
@@ -131,3 +137,22 @@ def build_many_models(folder: str, count: int, *, epochs: int = 20, seed: int = 
             models, f"m{index:05d}", tags=tags, serializer=serializer
         )
     return {"datasets": datasets, "models": models, "dataset": dataset}
+
+
+@contextmanager
+def serving(roots: list[str], **options: Any) -> Iterator[CatalogServer]:
+    """The catalog of ``roots`` (:func:`~mlops.catalog.data.build_catalog` ``options``) served on
+    127.0.0.1 and a free port, in a thread, until the end of the block; stopping waits for the
+    requests it is handling, so that what they printed is there to check."""
+    from mlops.catalog.data import build_catalog
+    from mlops.catalog.server import CatalogServer
+
+    server = CatalogServer(build_catalog(roots, **options), "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)

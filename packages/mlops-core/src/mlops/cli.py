@@ -24,6 +24,7 @@ import mlops
 from mlops import registry
 from mlops.catalog.commands import report_command, ui_command
 from mlops.errors import IntegrityError, MlopsError, NoVersionsError
+from mlops.layout import folder_name, listing_warnings
 from mlops.metadata import AnyRecord, DatasetRecord, ModelRecord, ProcessorRecord, PublishStats, RawRecord
 from mlops.model.versioned_model import VersionedModel
 from mlops.space_commands import du_command, rm_command
@@ -199,26 +200,42 @@ def main(argv: Sequence[str] | None = None) -> None:
 def ls_command(settings: Settings, root: str, tags: tuple[str, ...], incomplete: bool, as_json: bool) -> None:
     """List the versions under ROOT, newest first.
 
-    Shows each version's name, creation time, tags, the start of its content hash and its size.
-    Fails (status 1) when ROOT holds no complete version.
+    Shows each version's folder, creation time, tags, the start of its content hash and its size.
+    A damaged version (its meta.json cannot be read or validated) is listed as DAMAGED, whatever
+    the tags asked for, with the reason on stderr (`mlops verify` is the check that fails on damage);
+    a folder whose name is not the version its meta.json records (a copied or renamed folder) is
+    noted. Fails (status 1) when ROOT holds no version at all.
     """
     if incomplete:
         _list_incomplete(settings, root, as_json)
         return
     listing = registry.scan_root(root, storage_options=settings.storage_options)
-    for path, reason in listing.unreadable.items():
-        _warning(f"skipped {path}: {reason}")
     wanted = set(tags)
-    versions = [registry.VersionInfo.of(found) for found in listing.versions if wanted <= set(found.record.tags)]
-    if not versions:
+    found = [v for v in listing.versions if wanted <= set(v.record.tags)]
+    for line in listing_warnings(found, listing.unreadable):
+        _warning(line)
+    if not found and not listing.unreadable:
         raise NoVersionsError(registry.no_versions_message(listing, wanted))
     if as_json:
-        _print_json([info.to_json() for info in versions])
+        listed = [{**registry.VersionInfo.of(v).to_json(), "damaged": None} for v in found]
+        _print_json(listed + [_damaged_json(path, reason) for path, reason in listing.unreadable.items()])
         return
-    rows = [[v.version, _when(v.created_at), ", ".join(v.tags), v.hash[:12], _size(v.size)] for v in versions]
-    _print_table(["VERSION", "CREATED", "TAGS", "HASH", "SIZE"], rows)
+    rows = []
+    for v in found:
+        info = registry.VersionInfo.of(v)
+        note = f"holds version {info.version}" if v.moved else ""
+        rows.append([info.folder, _when(info.created_at), ", ".join(info.tags), info.hash[:12], _size(info.size), note])
+    rows += [[folder_name(path), "-", "-", "-", "-", "DAMAGED"] for path in listing.unreadable]
+    if not any(row[-1] for row in rows):
+        rows = [row[:-1] for row in rows]
+    _print_table(["VERSION", "CREATED", "TAGS", "HASH", "SIZE", "NOTE"][: len(rows[0])], rows)
     if listing.incomplete:
         click.echo(f"({len(listing.incomplete)} incomplete, not listed: see `mlops ls --incomplete {root}`)")
+
+
+def _damaged_json(path: str, reason: str) -> dict[str, Any]:
+    empty = dict.fromkeys(["version", "kind", "name", "created_at", "hash", "size"])
+    return {**empty, "folder": folder_name(path), "path": path, "tags": [], "damaged": reason}
 
 
 def _list_incomplete(settings: Settings, root: str, as_json: bool) -> None:

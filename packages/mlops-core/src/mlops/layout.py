@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import time
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from mlops import metadata
@@ -17,6 +19,7 @@ from mlops.errors import (
     MetadataError,
     NoVersionsError,
     RootNotFoundError,
+    StoreError,
     VersionNotFoundError,
 )
 from mlops.metadata import AnyRecord, VersionRecord
@@ -112,6 +115,37 @@ class FoundVersion:
     path: str
     record: AnyRecord
 
+    @property
+    def folder(self) -> str:
+        """The name of the version's folder (what the root's listing shows)."""
+        return folder_name(self.path)
+
+    @property
+    def moved(self) -> bool:
+        """Whether the folder's name differs from the version its meta.json records: the folder
+        was copied or renamed (``cp -r v1 v1-backup``), so two folders may claim one version."""
+        return moved_note(self.folder, self.record.version) is not None
+
+
+def folder_name(path: str) -> str:
+    """The last part of a version's path: its folder's name."""
+    return path.rstrip("/").rsplit("/", 1)[-1]
+
+
+def moved_note(folder: str, version: str) -> str | None:
+    """What to tell people when the folder ``folder`` holds a version recorded as ``version``
+    under another name (a copied or renamed folder), else ``None``."""
+    if unicodedata.normalize("NFC", folder) == unicodedata.normalize("NFC", version):
+        return None
+    return f"{folder} holds version {version} (copied or renamed folder)"
+
+
+def listing_warnings(found: Iterable[FoundVersion], damaged: Mapping[str, str]) -> list[str]:
+    """What a command listing versions tells on stderr, one line each: every copied or renamed
+    folder among ``found``, and every damaged version (path -> reason) with the reason."""
+    notes = [moved_note(version.folder, version.record.version) for version in found]
+    return [note for note in notes if note] + [f"damaged version {path}: {reason}" for path, reason in damaged.items()]
+
 
 @dataclass(frozen=True)
 class RootListing:
@@ -123,7 +157,7 @@ class RootListing:
     incomplete: list[str] = field(default_factory=list)
     """Paths of folders without meta.json (see :func:`mlops.maintenance.list_incomplete`)."""
     unreadable: dict[str, str] = field(default_factory=dict)
-    """Paths of versions whose meta.json could not be read or validated, with the reason."""
+    """Paths of damaged versions, whose meta.json could not be read or validated, with the reason."""
 
 
 def scan(root: Location) -> RootListing:
@@ -135,8 +169,7 @@ def scan(root: Location) -> RootListing:
     """
     started = time.perf_counter()
     folders = version_folders(root)
-    store = root.store
-    metas = store.read_many([root.child(name).child(metadata.META_FILE) for name in folders])
+    metas = _read_metas([root.child(name).child(metadata.META_FILE) for name in folders])
     listing = RootListing(root.url)
     for name, raw in zip(folders, metas, strict=True):
         version = root.child(name)
@@ -145,10 +178,12 @@ def scan(root: Location) -> RootListing:
                 listing.incomplete.append(version.url)
             continue
         try:
+            if isinstance(raw, StoreError):
+                raise raw
             record = metadata.parse(raw, version.url)
-        except MetadataError as exc:
-            logger.warning("skipping %s: %s", version.url, exc)
-            listing.unreadable[version.url] = str(exc)
+        except (MetadataError, StoreError) as exc:
+            logger.warning("damaged version %s: %s", version.url, exc)
+            listing.unreadable[version.url] = " ".join(str(exc).split())
             continue
         listing.versions.append(FoundVersion(version.url, record))
     listing.versions.sort(key=lambda found: (found.record.created_at, found.record.version), reverse=True)
@@ -158,6 +193,24 @@ def scan(root: Location) -> RootListing:
         time.perf_counter() - started,
     )  # fmt: skip
     return listing
+
+
+def _read_metas(locs: Sequence[Location]) -> list[bytes | FileNotFoundError | StoreError]:
+    """Every meta.json of a root in one batch; when one of them cannot be read (a permission, an
+    I/O error) the batch fails, so they are read one by one to tell which."""
+    try:
+        return list(locs[0].store.read_many(locs)) if locs else []
+    except StoreError:
+        pass
+    metas: list[bytes | FileNotFoundError | StoreError] = []
+    for loc in locs:
+        try:
+            metas.append(loc.store.read_bytes(loc))
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
+            metas.append(FileNotFoundError(str(exc)))
+        except StoreError as exc:
+            metas.append(exc)
+    return metas
 
 
 def version_folders(root: Location, *, hidden: bool = False) -> list[str]:

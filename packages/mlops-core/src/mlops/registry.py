@@ -72,10 +72,16 @@ class VersionInfo:
     def of(cls, found: FoundVersion) -> VersionInfo:
         return cls.from_record(found.record, found.path)
 
+    @property
+    def folder(self) -> str:
+        """The name of the version's folder: ``version`` unless the folder was copied or renamed."""
+        return layout.folder_name(self.path)
+
     def to_json(self) -> dict[str, Any]:
         """Plain JSON types, for ``mlops --json`` and scripts."""
         return {
             "version": self.version,
+            "folder": self.folder,
             "path": self.path,
             "kind": self.kind,
             "name": self.name,
@@ -187,7 +193,7 @@ def no_versions_message(listing: RootListing, tags: set[str] | frozenset[str] = 
     if listing.incomplete:
         message += f" ({len(listing.incomplete)} incomplete: see `mlops ls --incomplete`)"
     if listing.unreadable:
-        message += f" ({len(listing.unreadable)} with an unreadable meta.json)"
+        message += f" ({len(listing.unreadable)} damaged: their meta.json cannot be read)"
     return message
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mlops import layout
 from mlops.concurrency import concurrently
-from mlops.store import FileEntry, resolve
+from mlops.errors import MlopsError
+from mlops.store import FileEntry, Location, resolve
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,8 @@ class VersionUsage:
     """The size of its data files, as a tool copying the folder would count it."""
     unique_bytes: int
     """Bytes of the files no other version of the root holds: what removing it frees on a local disk."""
+    folder: str = ""
+    """The name of its folder: ``version`` unless the folder was copied or renamed."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,9 @@ class RootUsage:
     """The sum of the versions' bytes (what the root would hold without deduplication)."""
     distinct_bytes: int
     """The bytes of the distinct file contents (sha256, size) in the root."""
+    damaged: dict[str, str] = field(default_factory=dict)
+    """Versions whose meta.json or manifest cannot be read or validated (path -> reason): not
+    counted in the totals (and the files they share with others count as the others' own)."""
 
 
 def disk_usage(root: str | os.PathLike[str], *, storage_options: dict[str, Any] | None = None) -> RootUsage:
@@ -43,17 +49,24 @@ def disk_usage(root: str | os.PathLike[str], *, storage_options: dict[str, Any] 
     (every manifest of the root is read, concurrently). Bookkeeping files (meta.json, manifest,
     signature) are not counted. Files are matched by content: on local disks deduplicated files are
     hard links, so ``distinct_bytes`` is what the data takes on disk; object stores keep each
-    server-side copy as its own object, so there the root stores ``bytes``."""
+    server-side copy as its own object, so there the root stores ``bytes``. A damaged version is
+    left out of the counts and named in ``damaged`` with the reason (``mlops verify`` checks it)."""
     loc = resolve(root, storage_options)
-    found = layout.scan(loc).versions
-    folders = [loc.child(v.path.rstrip("/").rsplit("/", 1)[-1]) for v in found]
+    listing = layout.scan(loc)
     manifests = concurrently(
-        lambda item: layout.read_manifest(item[0], item[1].record),
-        list(zip(folders, found, strict=True)),
+        lambda found: _manifest(loc.child(found.folder), found),
+        listing.versions,
         workers=loc.store.transfer_workers,
     )
+    damaged = dict(listing.unreadable)
+    readable: list[tuple[layout.FoundVersion, dict[str, FileEntry]]] = []
+    for found, files in zip(listing.versions, manifests, strict=True):
+        if isinstance(files, str):
+            damaged[found.path] = files
+        else:
+            readable.append((found, files))
     holders: Counter[FileEntry] = Counter()
-    for files in manifests:
+    for _, files in readable:
         holders.update(set(files.values()))
     versions = [
         VersionUsage(
@@ -62,12 +75,22 @@ def disk_usage(root: str | os.PathLike[str], *, storage_options: dict[str, Any] 
             files=len(files),
             bytes=sum(e.size for e in files.values()),
             unique_bytes=sum(e.size for e in set(files.values()) if holders[e] == 1),
+            folder=v.folder,
         )
-        for v, files in zip(found, manifests, strict=True)
+        for v, files in readable
     ]
     return RootUsage(
         root=loc.url,
         versions=versions,
         bytes=sum(v.bytes for v in versions),
         distinct_bytes=sum(entry.size for entry in holders),
+        damaged=damaged,
     )
+
+
+def _manifest(version: Location, found: layout.FoundVersion) -> dict[str, FileEntry] | str:
+    """The version's files from its manifest, or why the manifest cannot be read."""
+    try:
+        return layout.read_manifest(version, found.record)
+    except (MlopsError, OSError) as exc:
+        return " ".join(str(exc).split()) or type(exc).__name__

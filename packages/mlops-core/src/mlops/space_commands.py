@@ -50,19 +50,33 @@ def rm_command(path: str, dry_run: bool, models_root: str | None, as_json: bool)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts instead of text.")
 def du_command(root: str, as_json: bool) -> None:
     """Show each version's bytes under ROOT, the bytes only it holds (what `mlops rm` frees on a
-    local disk), and the root's total and distinct bytes (deduplicated files count once)."""
+    local disk), and the root's total and distinct bytes (deduplicated files count once).
+
+    A damaged version (its meta.json or manifest cannot be read) is listed as DAMAGED and left out
+    of the counts, with the reason on stderr; `mlops verify` is the check that fails on damage."""
+    from mlops.layout import folder_name, moved_note
     from mlops.space import disk_usage
 
     usage = disk_usage(root, storage_options=_storage_options())
+    notes = [moved_note(v.folder, v.version) for v in usage.versions]
+    for line in [*filter(None, notes), *(f"damaged version {p}: {why}" for p, why in usage.damaged.items())]:
+        click.echo(f"mlops: warning: {line}", err=True)
     if as_json:
         click.echo(json.dumps(asdict(usage), indent=2))
         return
-    width = max([len("VERSION"), *(len(v.version) for v in usage.versions)])
-    click.echo(f"{'VERSION':<{width}}  {'FILES':>7}  {'BYTES':>14}  {'UNIQUE':>14}")
-    for v in usage.versions:
-        click.echo(f"{v.version:<{width}}  {v.files:>7}  {v.bytes:>14}  {v.unique_bytes:>14}")
+    rows = [
+        (v.folder, str(v.files), str(v.bytes), str(v.unique_bytes), f"holds version {v.version}" if note else "")
+        for v, note in zip(usage.versions, notes, strict=True)
+    ]
+    rows += [(folder_name(path), "-", "-", "-", "DAMAGED") for path in usage.damaged]
+    width = max([len("VERSION"), *(len(row[0]) for row in rows)])
+    noted = any(row[4] for row in rows)
+    click.echo(f"{'VERSION':<{width}}  {'FILES':>7}  {'BYTES':>14}  {'UNIQUE':>14}" + ("  NOTE" if noted else ""))
+    for folder, files, size, unique, note in rows:
+        click.echo(f"{folder:<{width}}  {files:>7}  {size:>14}  {unique:>14}" + (f"  {note}" if note else ""))
     saved = usage.bytes - usage.distinct_bytes
+    damaged = f"; {len(usage.damaged)} damaged, not counted" if usage.damaged else ""
     click.echo(
         f"{len(usage.versions)} version(s): {usage.bytes} bytes in all, {usage.distinct_bytes} distinct "
-        f"({saved} shared between versions)"
+        f"({saved} shared between versions){damaged}"
     )

@@ -21,6 +21,15 @@ def _storage_options(ctx: click.Context) -> dict[str, Any] | None:
     return options
 
 
+def _warn(lines: list[str]) -> None:
+    for line in lines:
+        _warn_one(line)
+
+
+def _warn_one(line: str) -> None:
+    click.echo(f"mlops: warning: {line}", err=True)
+
+
 @click.command("ui")
 @click.argument("roots", nargs=-1, required=True, metavar="ROOT [ROOT ...]")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port (0: any free one).")
@@ -39,9 +48,10 @@ def ui_command(ctx: click.Context, roots: tuple[str, ...], port: int, host: str,
     and model, a leaderboard of every model version (sortable, filterable, training curves,
     parallel coordinates of hyperparameters), the lineage graph and the diff of any two
     versions. Only GET and HEAD are answered: nothing in the store is ever written. The store is
-    read once at start; restart to see newer versions. Ctrl-C stops the server.
+    read once at start; restart to see newer versions. Ctrl-C stops the server. A damaged version
+    is shown as damaged with the reason (also warned on stderr); `mlops verify` checks a version.
     """
-    from mlops.catalog.data import build_catalog
+    from mlops.catalog.data import build_catalog, catalog_warnings
     from mlops.catalog.render import environment
     from mlops.catalog.server import CatalogServer, exposure_warning
 
@@ -50,6 +60,7 @@ def ui_command(ctx: click.Context, roots: tuple[str, ...], port: int, host: str,
     if warning:
         click.echo(f"mlops: warning: {warning}", err=True)
     catalog = build_catalog(list(roots), storage_options=_storage_options(ctx), tensor_stats=not no_stats)
+    _warn(catalog_warnings(catalog))
     server = CatalogServer(catalog, host, port)
     try:  # the URL is printed inside: a Ctrl-C as soon as it shows still stops cleanly
         click.echo(
@@ -80,11 +91,14 @@ def report_command(ctx: click.Context, roots: tuple[str, ...], output: str, no_s
 
     The same views as `mlops ui`, with the data and the charting library inside the file: it
     opens from disk (file://) or from a bucket with no network request. It holds the diff of
-    each version with the one before it (`mlops ui` compares any two).
+    each version with the one before it (`mlops ui` compares any two). A damaged version is shown
+    as damaged with the reason (also warned on stderr); `mlops verify` checks a version.
     """
     from mlops.catalog.report import write_report
 
     started = time.perf_counter()
-    path = write_report(list(roots), output, storage_options=_storage_options(ctx), tensor_stats=not no_stats)
+    path = write_report(
+        list(roots), output, storage_options=_storage_options(ctx), tensor_stats=not no_stats, on_warning=_warn_one
+    )
     size = os.path.getsize(path)
     click.echo(f"catalog written to {path} ({size / 1e6:.1f} MB, {time.perf_counter() - started:.1f} s)")

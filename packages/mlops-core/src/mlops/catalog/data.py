@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from mlops.errors import MlopsError, NoVersionsError
+from mlops.layout import folder_name, moved_note
 
 if TYPE_CHECKING:
     from mlops.layout import FoundVersion
@@ -57,13 +58,30 @@ class TensorRecord:
     note: str = ""
 
 
+class _Shown:
+    """How the views name a version (shared by datasets and models)."""
+
+    version: str
+    folder: str
+
+    @property
+    def shown_version(self) -> str:
+        """The version, with its folder's name when the folder was copied or renamed (two folders
+        may then hold one version)."""
+        if moved_note(self.folder, self.version) is None:
+            return self.version
+        return f"{self.version} (folder {self.folder})"
+
+
 @dataclass(frozen=True)
-class DatasetRecord:
+class DatasetRecord(_Shown):
     """A dataset version as its page shows it."""
 
     id: str
     root: str
     path: str
+    folder: str
+    """The name of its folder: ``version`` unless the folder was copied or renamed."""
     name: str
     version: str
     created_at: str
@@ -98,12 +116,14 @@ class DatasetLink:
 
 
 @dataclass(frozen=True)
-class ModelRecord:
+class ModelRecord(_Shown):
     """A model version as its page and its leaderboard row show it."""
 
     id: str
     root: str
     path: str
+    folder: str
+    """The name of its folder: ``version`` unless the folder was copied or renamed."""
     name: str
     version: str
     created_at: str
@@ -125,6 +145,16 @@ class ModelRecord:
 
 
 @dataclass(frozen=True)
+class DamagedRecord:
+    """A version whose meta.json or manifest cannot be read or validated: shown with the reason."""
+
+    id: str
+    path: str
+    folder: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class RootRecord:
     """One publication root given to the catalog."""
 
@@ -133,7 +163,8 @@ class RootRecord:
     version_ids: tuple[str, ...]
     """Its versions, newest first."""
     incomplete: tuple[str, ...]
-    unreadable: dict[str, str]
+    damaged: tuple[DamagedRecord, ...] = ()
+    """Its damaged versions (left out of every other view)."""
 
 
 @dataclass(frozen=True)
@@ -193,7 +224,9 @@ def build_catalog(
     """Scan every root once and turn what it holds into view records.
 
     ``tensor_stats`` reads each dataset tensor (up to :data:`STATS_MAX_BYTES`) to show its
-    mean/std/min/max. Raises :class:`~mlops.errors.NoVersionsError` when no root holds a version.
+    mean/std/min/max. A version whose meta.json or manifest cannot be read or validated is kept
+    as a :class:`DamagedRecord` of its root, with the reason. Raises
+    :class:`~mlops.errors.NoVersionsError` when no root holds a version, damaged or not.
     """
     from mlops.registry import scan_root
 
@@ -201,23 +234,29 @@ def build_catalog(
         listings = list(pool.map(lambda root: scan_root(root, storage_options=storage_options), roots))
         found = [(listing.root, version) for listing in listings for version in listing.versions]
         metas = list(pool.map(lambda item: _meta_with_files(item[1], storage_options), found))
-    root_records: list[RootRecord] = []
+    damaged: dict[str, dict[str, str]] = {listing.root: dict(listing.unreadable) for listing in listings}
     dataset_meta: list[tuple[str, str, dict[str, Any]]] = []
     model_meta: list[tuple[str, str, dict[str, Any]]] = []
     for (root, version), meta in zip(found, metas, strict=True):
-        (dataset_meta if version.record.kind == "dataset" else model_meta).append((root, version.path, meta))
-    for listing in listings:
-        ids = [version_id(version.path) for version in listing.versions]
-        root_records.append(
-            RootRecord(
-                id=version_id(listing.root),
-                url=listing.root,
-                version_ids=tuple(ids),
-                incomplete=tuple(listing.incomplete),
-                unreadable=dict(listing.unreadable),
-            )
+        if isinstance(meta, str):
+            damaged[root][version.path] = meta
+        else:
+            (dataset_meta if version.record.kind == "dataset" else model_meta).append((root, version.path, meta))
+    kept = {path for _, path, _ in (*dataset_meta, *model_meta)}
+    root_records = [
+        RootRecord(
+            id=version_id(listing.root),
+            url=listing.root,
+            version_ids=tuple(version_id(v.path) for v in listing.versions if v.path in kept),
+            incomplete=tuple(listing.incomplete),
+            damaged=tuple(
+                DamagedRecord(version_id(path), path, folder_name(path), reason)
+                for path, reason in damaged[listing.root].items()
+            ),
         )
-    if not dataset_meta and not model_meta:
+        for listing in listings
+    ]
+    if not kept and not any(root.damaged for root in root_records):
         from mlops.registry import no_versions_message
 
         raise NoVersionsError("; ".join(no_versions_message(listing) for listing in listings))
@@ -239,6 +278,15 @@ def build_catalog(
         built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         storage_options=storage_options,
     )
+
+
+def catalog_warnings(catalog: Catalog) -> list[str]:
+    """What ``mlops ui`` and ``mlops report`` tell on stderr, one line each: copied or renamed
+    version folders, and damaged versions with the reason."""
+    records: list[DatasetRecord | ModelRecord] = [*catalog.datasets.values(), *catalog.models.values()]
+    notes = [moved_note(record.folder, record.version) for record in sorted(records, key=lambda r: r.path)]
+    damaged = [f"damaged version {item.path}: {item.reason}" for root in catalog.roots for item in root.damaged]
+    return [note for note in notes if note] + damaged
 
 
 def diff(catalog: Catalog, a_id: str, b_id: str) -> dict[str, Any]:
@@ -296,14 +344,18 @@ def _tensors_to_read(catalog: Catalog, a_id: str, b_id: str, read_tensors: bool)
     )
 
 
-def _meta_with_files(found: FoundVersion, storage_options: dict[str, Any] | None) -> dict[str, Any]:
+def _meta_with_files(found: FoundVersion, storage_options: dict[str, Any] | None) -> dict[str, Any] | str:
     """A version's meta.json as plain JSON, with every file's entry under ``files`` (read from the
-    version's manifest, checked against meta.json): what the records below are built from."""
+    version's manifest, checked against meta.json): what the records below are built from. When
+    the manifest cannot be read or does not match, the reason instead."""
     from mlops import layout, metadata
     from mlops.store import resolve
 
     meta = metadata.to_json(found.record)
-    manifest = layout.read_manifest(resolve(found.path, storage_options), found.record)
+    try:
+        manifest = layout.read_manifest(resolve(found.path, storage_options), found.record)
+    except (MlopsError, OSError) as exc:
+        return " ".join(str(exc).split()) or type(exc).__name__
     meta["files"] = {rel: {"sha256": e.sha256, "size": e.size} for rel, e in manifest.items()}
     return meta
 
@@ -330,6 +382,7 @@ def _common(root: str, path: str, meta: Mapping[str, Any]) -> dict[str, Any]:
         "id": version_id(path),
         "root": root,
         "path": path,
+        "folder": folder_name(path),
         "name": str(meta["name"]),
         "version": str(meta["version"]),
         "created_at": str(meta["created_at"]),
@@ -498,7 +551,7 @@ def _lineage(
         source = record.raw_source
         raw_id = raw_nodes.setdefault(source, f"raw-{version_id(source)}")
         edges.append((raw_id, f"dataset-{record.id}"))
-        dataset_order.append((f"dataset-{record.id}", f"{record.name} {record.version}", f"dataset/{record.id}"))
+        dataset_order.append((f"dataset-{record.id}", f"{record.name} {record.shown_version}", f"dataset/{record.id}"))
     external: dict[str, DatasetLink] = {}
     models_of: dict[str, list[ModelRecord]] = {}
     for model in models:
@@ -520,7 +573,7 @@ def _lineage(
             edges.append((key, node))
             continue
         for model in group:
-            label = f"{model.name} {model.version}" + (f" [{', '.join(model.tags)}]" if model.tags else "")
+            label = f"{model.name} {model.shown_version}" + (f" [{', '.join(model.tags)}]" if model.tags else "")
             model_order.append((f"model-{model.id}", "model", label, f"model/{model.id}"))
             edges.append((key, f"model-{model.id}"))
     columns = [

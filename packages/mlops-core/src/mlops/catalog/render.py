@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlops.catalog.data import Catalog, ModelRecord, lower_is_better, to_json
 from mlops.errors import MissingDependencyError
+from mlops.layout import moved_note
 
 if TYPE_CHECKING:
     import jinja2
@@ -64,6 +65,7 @@ def environment() -> jinja2.Environment:
     env.filters["shape"] = shape_text
     env.filters["value"] = value_text
     env.globals["lower_is_better"] = lower_is_better
+    env.globals["moved_note"] = moved_note
     return env
 
 
@@ -130,7 +132,7 @@ def leaderboard_data(catalog: Catalog) -> dict[str, Any]:
             {
                 "id": model.id,
                 "name": model.name,
-                "version": model.version,
+                "version": model.shown_version,
                 "root": model.root,
                 "created_at": model.created_at,
                 "framework": model.serializer,

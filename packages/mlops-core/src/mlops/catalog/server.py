@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import socket
+import sys
 import threading
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -26,6 +27,8 @@ from mlops.errors import CatalogServerError
 logger = logging.getLogger(__name__)
 
 ALLOWED_METHODS = "GET, HEAD"
+_DISCONNECTS = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
+"""What reading a request from, or writing a response to, a client that left raises."""
 _CONTENT_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 _DIFFS_KEPT = 64
 
@@ -80,6 +83,15 @@ class CatalogServer(ThreadingHTTPServer):
                 f"cannot serve on {host}:{port}: {exc.strerror or exc}; pick another port with --port N "
                 "(--port 0 takes any free one)"
             ) from exc
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away mid-request (a closed tab, a cancelled download) is routine:
+        logged at debug level, without a traceback. Anything else is reported as the base class does."""
+        error = sys.exc_info()[1]
+        if isinstance(error, _DISCONNECTS):
+            logger.debug("client %s disconnected: %s", client_address, error)
+            return
+        super().handle_error(request, client_address)
 
     @property
     def url(self) -> str:
@@ -184,14 +196,14 @@ def route(server: CatalogServer, target: str) -> Response:
     if parts[0] in ("dataset", "model") and len(parts) == 2:
         record = (catalog.datasets if parts[0] == "dataset" else catalog.models).get(parts[1])
         if record is not None:
-            return _page(catalog, parts[0], title=f"{record.name} {record.version}", record=record)
+            return _page(catalog, parts[0], title=f"{record.name} {record.shown_version}", record=record)
     if parts[0] == "compare" and len(parts) in (1, 3):
         a_id, b_id = (parts[1], parts[2]) if len(parts) == 3 else (query.get("a"), query.get("b"))
         a = catalog.version(a_id) if a_id else None
         b = catalog.version(b_id) if b_id else None
         if a is not None and b is not None and a_id and b_id:
             result = server.diff(a_id, b_id)
-            return _page(catalog, "diff", title=f"{a.version} -> {b.version}", a=a, b=b, result=result)
+            return _page(catalog, "diff", title=f"{a.shown_version} -> {b.shown_version}", a=a, b=b, result=result)
         if len(parts) == 1:
             message = "" if not (a_id or b_id) else "pick two versions of this catalog"
             return _page(catalog, "compare", title="Compare", a=a, b=b, message=message)
