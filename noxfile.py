@@ -1,4 +1,4 @@
-"""Developer tasks. `nox` runs the default sessions (lint, tests, then packaging); `nox -s demo` runs
+"""Developer tasks. `nox` runs the default sessions (lint, docs, tests, then packaging); `nox -s demo` runs
 the examples end to end; `nox -l` lists everything."""
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ TEST_DEPS = [
     "xarray",  # the dask tests open zarr tensors with xarray, as users would
 ]
 
-nox.options.sessions = ["lint", "tests", "packaging"]
+nox.options.sessions = ["lint", "docs", "tests", "packaging"]
 nox.options.error_on_missing_interpreters = True
 
 
@@ -189,6 +189,16 @@ def lint(session: nox.Session) -> None:
     session.run(
         "mypy", *(str(p) for p in ROOT.glob("packages/*/src/*") if p.is_dir() and not p.name.endswith(".egg-info"))
     )
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation site (mkdocs.yml, docs/) into .nox/site in strict mode: a broken link
+    or anchor, a page missing from the nav or a snippet that includes nothing fails the build. Needs
+    no network once installed (no plugin downloads at build time). Its code blocks run in tests/docs."""
+    session.install("mkdocs>=1.6,<2", "mkdocs-material>=9.5,<10")
+    quiet = {"NO_MKDOCS_2_WARNING": "1"}  # Material's banner about MkDocs 2, printed on every build
+    session.run("mkdocs", "build", "--strict", "--config-file", str(ROOT / "mkdocs.yml"), env=quiet)
 
 
 @nox.session(default=False)
