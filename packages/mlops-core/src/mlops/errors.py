@@ -52,6 +52,11 @@ class UnsafeLinkError(MlopsError, ValueError):
     ``follow_symlinks=True``), a broken link, or a link loop."""
 
 
+class SpecialFileError(MlopsError, ValueError):
+    """Raised by ``publish`` when the raw folder holds a named pipe, a socket or a device: only regular
+    files and folders can be copied (reading a pipe would wait forever for a writer)."""
+
+
 class MaskedTensorError(MlopsError, TypeError):
     """Raised when a processor returns a ``numpy.ma.MaskedArray``: its mask would be lost in ``.npy``."""
 

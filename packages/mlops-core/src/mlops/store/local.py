@@ -23,7 +23,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any, ClassVar
 
 from mlops import progress
-from mlops.errors import IntegrityError, StoreError, UnsafeLinkError
+from mlops.errors import IntegrityError, SpecialFileError, StoreError, UnsafeLinkError
 from mlops.store import cache
 from mlops.store.base import TMP_PREFIX, DirEntry, FileEntry, Store, check_entry, missing_file, store_errors
 from mlops.store.hashing import chunks, hash_own_file, sha256_of_file
@@ -69,6 +69,7 @@ class LocalStore(Store):
         with store_errors(loc, "list"):
             st = os.stat(loc.path)
             if not stat.S_ISDIR(st.st_mode):
+                _check_regular(loc.path, st)
                 return {loc.name: st.st_size}
             files: dict[str, int] = {}
             root = os.path.realpath(loc.path)
@@ -100,7 +101,9 @@ class LocalStore(Store):
                         )
                     self._walk(entry.path, rel + "/", root, [*ancestors, key], follow, out)
                 else:
-                    out[rel] = entry.stat().st_size
+                    st = entry.stat()
+                    _check_regular(entry.path, st)
+                    out[rel] = st.st_size
 
     def read_bytes(self, loc: Location) -> bytes:
         with store_errors(loc, "read"), open(loc.path, "rb") as f:
@@ -376,6 +379,27 @@ class LocalStore(Store):
             return os.stat(loc.path).st_size == entry.size
         except OSError:
             return False
+
+
+_SPECIAL_KINDS = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISCHR, "a character device"),
+)
+
+
+def _check_regular(path: str, st: os.stat_result) -> None:
+    """Refuse a file that is not a regular file: reading a named pipe waits for a writer forever,
+    and sockets and devices hold no bytes to copy."""
+    if stat.S_ISREG(st.st_mode):
+        return
+    kind = next((name for test, name in _SPECIAL_KINDS if test(st.st_mode)), "a special file")
+    link = f"a symbolic link to {os.path.realpath(path)}, which is " if os.path.islink(path) else ""
+    raise SpecialFileError(
+        f"{path} is {link}{kind}, not a regular file: only files and folders can be published. Move it "
+        "out of the raw folder, or publish with raw='link' to record the folder without copying it"
+    )
 
 
 def _read_small(path: str, limit: int) -> bytes:
