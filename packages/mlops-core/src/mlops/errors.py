@@ -120,7 +120,7 @@ class UntrustedVersionError(IntegrityError):
 
 
 class SigningKeyError(MlopsError, ValueError):
-    """Raised when a key file cannot be used: not PEM, not an ECDSA P-256 key, or the wrong half of a pair."""
+    """Raised when a key file cannot be used (not PEM, not P-256, the wrong half) or ``MLOPS_SIGNING_KEY`` is blank."""
 
 
 class KeyFileNotFoundError(SigningKeyError, FileNotFoundError):
@@ -148,7 +148,7 @@ class SignatureExistsError(MlopsError, FileExistsError):
 
 
 class TrustPolicyError(MlopsError, ValueError):
-    """Raised when ``trusted_keys`` is given but names no key file."""
+    """Raised when ``trusted_keys`` or ``MLOPS_TRUSTED_KEYS`` is given (set) but names no key file."""
 
 
 class PickleInspectionError(MlopsError, ValueError):
