@@ -7,6 +7,8 @@ so generic handlers keep working. Messages say what went wrong and what to do ne
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class MlopsError(Exception):
     """Base class of every error raised by mlops."""
@@ -94,6 +96,19 @@ class IntegrityError(MlopsError):
     def __init__(self, message: str, *, file: str | None = None) -> None:
         super().__init__(message)
         self.file = file
+
+
+class DatasetChangedError(MlopsError):
+    """Raised by ``VersionedModel.dataset`` when the dataset path now holds other content than the model's."""
+
+    # recorded / found: the content hashes in the model's link and in the dataset there now; path: that
+    # dataset's URL; dataset: the VersionedDataset found there (opened, for tools that report the change).
+    def __init__(self, message: str, *, path: str, recorded: str, found: str, dataset: Any) -> None:
+        super().__init__(message)
+        self.path = path
+        self.recorded = recorded
+        self.found = found
+        self.dataset = dataset
 
 
 class PythonVersionMismatchError(MlopsError):

@@ -10,6 +10,7 @@ import numpy as np
 
 from mlops import pickling, plugins
 from mlops.dataset.versioned_dataset import VersionedDataset
+from mlops.errors import DatasetChangedError
 from mlops.metadata import ModelRecord
 from mlops.model.serializer import ModelSerializer
 from mlops.model.training_config import TrainingConfig
@@ -56,8 +57,26 @@ class VersionedModel(PublishedVersion[ModelRecord]):
     @cached_property
     def dataset(self) -> VersionedDataset:
         """The dataset this model was trained on, opened from :attr:`dataset_path` (with this
-        model's storage options when it is on the same kind of store), held to this model's trust policy."""
-        return VersionedDataset(resolve_in(self._loc, self.dataset_path), trusted_keys=self._policy)
+        model's storage options when it is on the same kind of store), held to this model's trust policy.
+
+        The link is checked by content: when the version there now has another hash than the one
+        recorded at publish (it was removed and other data published under its name), this raises
+        :class:`~mlops.errors.DatasetChangedError` instead of returning data the model never saw."""
+        link = self.record.dataset
+        found = VersionedDataset(resolve_in(self._loc, link.path), trusted_keys=self._policy)
+        if found.hash != link.hash:
+            raise DatasetChangedError(
+                f"model {self.name} {self.version} ({self.path}) was trained on dataset "
+                f"{link.name or found.name} {link.version} with content hash {link.hash[:12]}, but {found.path} "
+                f"now holds other data (hash {found.hash[:12]}, {found.name} {found.version} created "
+                f"{found.created_at}): the version was removed and another published under its name. To use "
+                f"that data anyway, open it on purpose: VersionedDataset({found.path!r})",
+                path=found.path,
+                recorded=link.hash,
+                found=found.hash,
+                dataset=found,
+            )
+        return found
 
     @cached_property
     def training_config(self) -> TrainingConfig:
