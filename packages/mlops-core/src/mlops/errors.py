@@ -206,7 +206,7 @@ class InvalidOnnxModelError(ModelSerializationError, ValueError):
 
 
 class ModelInputError(MlopsError, ValueError):
-    """Raised by ``predict`` when the features do not fit the model's declared input (ONNX graphs)."""
+    """Raised by ``predict`` for features that are not arrays (str, bytes, a path) or do not fit an ONNX input."""
 
 
 # --- registry and tooling ---------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import numpy as np
 
 from mlops import pickling, plugins
 from mlops.dataset.versioned_dataset import VersionedDataset
-from mlops.errors import DatasetChangedError
+from mlops.errors import DatasetChangedError, ModelInputError
 from mlops.metadata import ModelRecord
 from mlops.model.serializer import ModelSerializer
 from mlops.model.training_config import TrainingConfig
@@ -112,14 +112,21 @@ class VersionedModel(PublishedVersion[ModelRecord]):
 
     def predict(self, features: Any) -> np.ndarray:
         """Predictions of the model for ``features``: a numpy array, or the single-tensor dict that
-        ``data_processor.get_preprocessed_features`` returns (e.g. ``{'X_pred': ...}``)."""
+        ``data_processor.get_preprocessed_features`` returns (e.g. ``{'X_pred': ...}``).
+
+        A str, bytes or path is refused with :class:`~mlops.errors.ModelInputError` before the
+        model sees it (some frameworks would read it as a file name or URI)."""
         if isinstance(features, dict):
+            for name, value in features.items():
+                _check_features(value, f"features[{name!r}]")
             if len(features) != 1:
                 raise ValueError(
                     f"predict takes one feature tensor; got a dict with {sorted(features)}: "
                     "pass one of them, e.g. features['X_pred']"
                 )
             (features,) = features.values()
+        else:
+            _check_features(features, "features")
         return np.asarray(self.serializer.predict(self.model, features))
 
     def plot_history(self, out: str | os.PathLike[str] = "history.png") -> str:
@@ -128,3 +135,15 @@ class VersionedModel(PublishedVersion[ModelRecord]):
         from mlops.plotting import plot_history
 
         return plot_history(self.history, out, title=f"{self.name} {self.version}")
+
+
+def _check_features(features: Any, what: str) -> None:
+    """Refuse text, bytes and paths as features: XGBoost, for one, reads a string as a data file's URI."""
+    if isinstance(features, (str, bytes, bytearray, os.PathLike)):
+        shown = repr(os.fspath(features) if isinstance(features, os.PathLike) else features)
+        raise ModelInputError(
+            f"predict takes features as arrays (numpy, or DataFrames where the model's plugin accepts them); "
+            f"{what} is a {type(features).__name__} ({shown[:80]}), which is neither read nor passed to the "
+            "model. To predict from files, load them first, e.g. "
+            "features = model.dataset.data_processor.get_preprocessed_features(path)"
+        )
