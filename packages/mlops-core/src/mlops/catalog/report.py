@@ -15,7 +15,7 @@ def write_report(
     The file embeds its data and the charting library: it opens from disk or from a bucket with no
     network request. It holds the diff of each version with the one before it under its root
     (``tensor_stats=False`` also skips reading the tensors that differ between dataset versions).
-    Returns the file's absolute path. Needs Jinja2: ``pip install "mlops-core[ui]"``.
+    Returns the file's absolute path. Needs Jinja2 (mlops-core's ``ui`` extra).
     """
     from mlops.catalog.data import build_catalog, neighbour_diffs
     from mlops.catalog.render import environment, render_report

@@ -131,7 +131,7 @@ class VersionedModel(PublishedVersion[ModelRecord]):
 
     def plot_history(self, out: str | os.PathLike[str] = "history.png") -> str:
         """Draw the training curves stored in meta.json into the image ``out`` (format from its
-        extension) and return its path. Needs matplotlib: ``pip install "mlops-core[plot]"``."""
+        extension) and return its path. Needs matplotlib (mlops-core's ``plot`` extra)."""
         from mlops.plotting import plot_history
 
         return plot_history(self.history, out, title=f"{self.name} {self.version}")
