@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from install_hints import assert_install_hint
 
 from mlops.errors import MissingDependencyError, PlotError
 from mlops.model.versioned_model import VersionedModel
@@ -67,5 +68,6 @@ def test_missing_matplotlib_names_the_extra_to_install(
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
 
-    with pytest.raises(MissingDependencyError, match=r'pip install "mlops-core\[plot\]"'):
+    with pytest.raises(MissingDependencyError, match="plotting needs matplotlib") as caught:
         VersionedModel(model_path).plot_history(tmp_path / "history.png")
+    assert_install_hint(str(caught.value), "plot")

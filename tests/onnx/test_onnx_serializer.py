@@ -11,6 +11,7 @@ import numpy as np
 import onnx
 import onnxruntime
 import pytest
+from install_hints import assert_install_hint
 from onnx import TensorProto, helper, numpy_helper
 
 from format_checks import manifest_of
@@ -178,4 +179,4 @@ def test_loading_without_the_plugin_names_the_install_command(
 ) -> None:
     path = publish_model(str(tmp_path), wine[1], linear_classifier(), "linear")
 
-    assert 'pip install "mlops-core[onnx]"' in load_without_plugin(path, "sklearn")
+    assert_install_hint(load_without_plugin(path, "sklearn"), "onnx")

@@ -232,7 +232,8 @@ def test_policy_from_argument_or_environment(
     monkeypatch.delenv(TRUSTED_KEYS_ENV, raising=False)
     assert trust_policy() is None
     monkeypatch.setenv(TRUSTED_KEYS_ENV, "")
-    assert trust_policy() is None
+    with pytest.raises(TrustPolicyError, match=f"{TRUSTED_KEYS_ENV} is set but names no key"):
+        trust_policy()  # set but empty fails closed: it never means "no policy"
     import os
 
     monkeypatch.setenv(TRUSTED_KEYS_ENV, os.pathsep.join([str(key_pair[1]), "", str(other_key_pair[1])]))

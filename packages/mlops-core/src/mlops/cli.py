@@ -500,17 +500,16 @@ def _node(record: AnyRecord, path: str) -> dict[str, Any]:
 def _follow_dataset_link(model: VersionedModel, settings: Settings) -> tuple[str, DatasetRecord | None]:
     """Status of a model's dataset link ('ok', 'missing', 'changed: ...', 'unreadable: ...') and,
     when it can be read, the linked dataset's record."""
-    from mlops.errors import VersionNotFoundError
+    from mlops.errors import DatasetChangedError, VersionNotFoundError
 
-    link = model.record.dataset
     try:
         dataset = model.dataset
     except VersionNotFoundError:
         return "missing: no dataset at this path any more", None
+    except DatasetChangedError as exc:
+        return f"changed: the path now holds other content (hash {exc.found[:12]})", exc.dataset.record
     except (MlopsError, OSError) as exc:
         return f"unreadable: {_describe(exc)}", None
-    if dataset.hash != link.hash:
-        return f"changed: the path now holds other content (hash {dataset.hash[:12]})", dataset.record
     return "ok", dataset.record
 
 

@@ -7,6 +7,8 @@ so generic handlers keep working. Messages say what went wrong and what to do ne
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class MlopsError(Exception):
     """Base class of every error raised by mlops."""
@@ -52,6 +54,11 @@ class UnsafeLinkError(MlopsError, ValueError):
     ``follow_symlinks=True``), a broken link, or a link loop."""
 
 
+class SpecialFileError(MlopsError, ValueError):
+    """Raised by ``publish`` when the raw folder holds a named pipe, a socket or a device: only regular
+    files and folders can be copied (reading a pipe would wait forever for a writer)."""
+
+
 class MaskedTensorError(MlopsError, TypeError):
     """Raised when a processor returns a ``numpy.ma.MaskedArray``: its mask would be lost in ``.npy``."""
 
@@ -91,6 +98,19 @@ class IntegrityError(MlopsError):
         self.file = file
 
 
+class DatasetChangedError(MlopsError):
+    """Raised by ``VersionedModel.dataset`` when the dataset path now holds other content than the model's."""
+
+    # recorded / found: the content hashes in the model's link and in the dataset there now; path: that
+    # dataset's URL; dataset: the VersionedDataset found there (opened, for tools that report the change).
+    def __init__(self, message: str, *, path: str, recorded: str, found: str, dataset: Any) -> None:
+        super().__init__(message)
+        self.path = path
+        self.recorded = recorded
+        self.found = found
+        self.dataset = dataset
+
+
 class PythonVersionMismatchError(MlopsError):
     """Raised when a by-value pickle written by another Python minor version would be loaded."""
 
@@ -115,7 +135,7 @@ class UntrustedVersionError(IntegrityError):
 
 
 class SigningKeyError(MlopsError, ValueError):
-    """Raised when a key file cannot be used: not PEM, not an ECDSA P-256 key, or the wrong half of a pair."""
+    """Raised when a key file cannot be used (not PEM, not P-256, the wrong half) or ``MLOPS_SIGNING_KEY`` is blank."""
 
 
 class KeyFileNotFoundError(SigningKeyError, FileNotFoundError):
@@ -143,7 +163,7 @@ class SignatureExistsError(MlopsError, FileExistsError):
 
 
 class TrustPolicyError(MlopsError, ValueError):
-    """Raised when ``trusted_keys`` is given but names no key file."""
+    """Raised when ``trusted_keys`` or ``MLOPS_TRUSTED_KEYS`` is given (set) but names no key file."""
 
 
 class PickleInspectionError(MlopsError, ValueError):
@@ -186,7 +206,7 @@ class InvalidOnnxModelError(ModelSerializationError, ValueError):
 
 
 class ModelInputError(MlopsError, ValueError):
-    """Raised by ``predict`` when the features do not fit the model's declared input (ONNX graphs)."""
+    """Raised by ``predict`` for features that are not arrays (str, bytes, a path) or do not fit an ONNX input."""
 
 
 # --- registry and tooling ---------------------------------------------------------------------------

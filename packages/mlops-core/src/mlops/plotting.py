@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from mlops.errors import MissingDependencyError, PlotError
+from mlops.install import install_command
 
 _VAL = "val_"
 _MARKERS_UP_TO = 30
@@ -77,7 +78,7 @@ def _figure_class() -> Any:
         from matplotlib.figure import Figure
     except ImportError as exc:
         raise MissingDependencyError(
-            'plotting needs matplotlib, which is not installed; run: pip install "mlops-core[plot]"'
+            f"plotting needs matplotlib, which is not installed; run: {install_command('plot')}"
         ) from exc
     return Figure
 

@@ -21,6 +21,7 @@ import pluggy
 
 from mlops import hookspecs
 from mlops.errors import NoSerializerError, PluginError, SerializerNotInstalledError
+from mlops.install import FIRST_PARTY_EXTRAS, install_command
 from mlops.store.base import Store
 
 if TYPE_CHECKING:
@@ -28,15 +29,13 @@ if TYPE_CHECKING:
     from mlops.model.serializer import ModelSerializer
 
 ENTRY_POINT_GROUP = "mlops"
-FIRST_PARTY_EXTRAS = {
-    "mlops-keras": "keras",
-    "mlops-torch": "torch",
-    "mlops-sklearn": "sklearn",
-    "mlops-xgboost": "xgboost",
-    "mlops-lightgbm": "lightgbm",
-    "mlops-onnx": "onnx",
+_FRAMEWORK_EXTRAS = {
+    "keras": "keras",
+    "tensorflow": "keras",
+    "tf_keras": "keras",
+    **{e: e for e in FIRST_PARTY_EXTRAS.values()},
 }
-"""Our plugin distributions and the mlops-core extra that installs each."""
+"""The mlops-core extra whose plugin saves models of each framework (by top-level module)."""
 
 
 class PluginLoadWarning(UserWarning):
@@ -158,11 +157,19 @@ def serializer_for(model: Any) -> ModelSerializer:
     names = ", ".join(sorted(available)) or "none"
     raise NoSerializerError(
         f"no installed serializer can save a {type(model).__module__}.{type(model).__qualname__} "
-        f"(installed: {names}). Install the plugin for its framework, e.g. "
-        f'pip install "mlops-core[keras]" (or [torch], [sklearn], [xgboost], [lightgbm], [onnx]), '
-        "pass serializer=... explicitly, "
+        f"(installed: {names}). To publish it, {_plugin_hint(model)}; or pass serializer=... explicitly, "
         "or write a serializer plugin (see the README's plugin section)."
     )
+
+
+def _plugin_hint(model: Any) -> str:
+    """Which plugin to install for ``model``: the one for the framework in its class hierarchy, if known."""
+    for cls in type(model).__mro__:
+        extra = _FRAMEWORK_EXTRAS.get(cls.__module__.split(".", 1)[0])
+        if extra:
+            return f"install its plugin: {install_command(extra)}"
+    extras = ", ".join(FIRST_PARTY_EXTRAS.values())
+    return f"install the plugin for its framework (mlops-core's extras: {extras}), e.g. {install_command('keras')}"
 
 
 def serializer_named(name: str, distribution: str | None = None) -> ModelSerializer:
@@ -171,7 +178,7 @@ def serializer_named(name: str, distribution: str | None = None) -> ModelSeriali
     if name in available:
         return available[name]
     if distribution in FIRST_PARTY_EXTRAS:
-        command = f'pip install "mlops-core[{FIRST_PARTY_EXTRAS[distribution]}]"'
+        command = install_command(FIRST_PARTY_EXTRAS[distribution])
     elif distribution:
         command = f'pip install "{distribution}"'
     else:
@@ -287,7 +294,7 @@ def dataset_adapter(framework: str) -> DatasetAdapter:
     if framework in adapters:
         return adapters[framework]
     if framework in FIRST_PARTY_EXTRAS.values():
-        command = f'pip install "mlops-core[{framework}]"'
+        command = install_command(framework)
     else:
         command = f"install a plugin that registers a {framework!r} dataset adapter"
     installed = ", ".join(sorted(adapters)) or "none"

@@ -74,9 +74,10 @@ def timestamp() -> str:
 
 def signing_key(key: str | os.PathLike[str] | SigningKey | None) -> SigningKey | None:
     """The key a publish signs with: ``key`` (a private key file) or ``MLOPS_SIGNING_KEY``; ``None``
-    when neither is set. Loaded (and checked: format, permissions) before anything is written; the
-    trust package is imported only when a key is asked for."""
-    if key is None and not os.environ.get("MLOPS_SIGNING_KEY", "").strip():
+    when neither is set (set but blank: :class:`~mlops.errors.SigningKeyError`). Loaded (and checked:
+    format, permissions) before anything is written; the trust package is imported only when a key
+    is asked for."""
+    if key is None and "MLOPS_SIGNING_KEY" not in os.environ:
         return None
     from mlops.trust.policy import signing_key_from
 

@@ -1,6 +1,6 @@
 """LightGBM models (native text format, no pickle) for mlops.
 
-Installed with ``pip install "mlops-core[lightgbm]"``; mlops finds it through its entry point, so
+Installed by mlops-core's ``lightgbm`` extra; mlops finds it through its entry point, so
 users never import this package themselves.
 """
 

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from mlops.errors import ModelCodeNotStorableError, UnfittedModelError, UnknownModelClassError
+from mlops.install import upgrade_command
 from mlops.model.serializer import ModelSerializer, installed_versions
 
 MODEL_FILE = "model.txt"
@@ -113,7 +114,7 @@ def decode(value: Any) -> Any:
         return encoder
     raise UnknownModelClassError(
         f"estimator.json holds a value of kind {kind!r}, which this mlops-lightgbm cannot read: "
-        'upgrade it with pip install -U "mlops-core[lightgbm]"'
+        f"upgrade it: {upgrade_command('mlops-lightgbm')}"
     )
 
 
@@ -169,7 +170,7 @@ class LightGBMSerializer(ModelSerializer):
         if class_name not in ESTIMATORS | {BOOSTER}:
             raise UnknownModelClassError(
                 f"this model was saved as lightgbm.{class_name}, which this mlops-lightgbm cannot rebuild: "
-                'upgrade it with pip install -U "mlops-core[lightgbm]"'
+                f"upgrade it: {upgrade_command('mlops-lightgbm')}"
             )
         booster = lightgbm.Booster(model_file=os.path.join(directory, MODEL_FILE))
         if class_name == BOOSTER:

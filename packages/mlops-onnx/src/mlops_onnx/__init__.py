@@ -1,6 +1,6 @@
 """ONNX models (``model.onnx``, run with onnxruntime on CPU) for mlops.
 
-Installed with ``pip install "mlops-core[onnx]"``; mlops finds it through its entry point, so
+Installed by mlops-core's ``onnx`` extra; mlops finds it through its entry point, so
 users never import this package themselves.
 """
 

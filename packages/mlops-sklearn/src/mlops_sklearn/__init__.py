@@ -1,6 +1,6 @@
 """scikit-learn estimators and pipelines (model.joblib) for mlops.
 
-Installed with ``pip install "mlops-core[sklearn]"``; mlops finds it through its entry point, so
+Installed by mlops-core's ``sklearn`` extra; mlops finds it through its entry point, so
 users never import this package themselves.
 """
 

@@ -1,6 +1,6 @@
 """XGBoost models (native UBJSON, no pickle) for mlops.
 
-Installed with ``pip install "mlops-core[xgboost]"``; mlops finds it through its entry point, so
+Installed by mlops-core's ``xgboost`` extra; mlops finds it through its entry point, so
 users never import this package themselves.
 """
 

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from mlops.errors import ModelCodeNotStorableError, UnfittedModelError, UnknownModelClassError
+from mlops.install import upgrade_command
 from mlops.model.serializer import ModelSerializer, installed_versions
 
 MODEL_FILE = "model.ubj"
@@ -134,7 +135,7 @@ class XGBoostSerializer(ModelSerializer):
         if class_name not in ESTIMATORS | {BOOSTER}:
             raise UnknownModelClassError(
                 f"this model was saved as xgboost.{class_name}, which this mlops-xgboost cannot rebuild: "
-                'upgrade it with pip install -U "mlops-core[xgboost]"'
+                f"upgrade it: {upgrade_command('mlops-xgboost')}"
             )
         model_file = os.path.join(directory, MODEL_FILE)
         if class_name == BOOSTER:

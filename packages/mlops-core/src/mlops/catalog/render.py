@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlops.catalog.data import Catalog, ModelRecord, lower_is_better, to_json
 from mlops.errors import MissingDependencyError
+from mlops.install import install_command
 from mlops.layout import moved_note
 
 if TYPE_CHECKING:
@@ -51,7 +52,9 @@ def environment() -> jinja2.Environment:
     try:
         import jinja2
     except ImportError as exc:
-        raise MissingDependencyError('the catalog needs Jinja2: pip install "mlops-core[ui]"') from exc
+        raise MissingDependencyError(
+            f"the catalog needs Jinja2, which is not installed; run: {install_command('ui')}"
+        ) from exc
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("mlops.catalog", "templates"),
         autoescape=True,

@@ -22,7 +22,7 @@ def write_report(
     (``tensor_stats=False`` also skips reading the tensors that differ between dataset versions).
     A damaged version is shown as damaged, with the reason; ``on_warning`` receives one line for
     each (and for each copied or renamed version folder). Returns the file's absolute path. Needs
-    Jinja2: ``pip install "mlops-core[ui]"``.
+    Jinja2 (mlops-core's ``ui`` extra).
     """
     from mlops.catalog.data import build_catalog, catalog_warnings, neighbour_diffs
     from mlops.catalog.render import environment, render_report

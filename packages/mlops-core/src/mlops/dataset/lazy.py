@@ -3,7 +3,7 @@
 The one place that knows how a chunked tensor sits in a version (``NAME.zarr/zarr.json`` and one
 manifest entry per chunk, ``NAME.zarr/c/I/J``) and that reads those :class:`TensorRecord` fields,
 so a change of format is made here. dask is imported inside the functions: ``import mlops`` and
-numpy-only datasets never import it (install it with ``pip install "mlops-core[dask]"``).
+numpy-only datasets never import it (mlops-core's ``dask`` extra installs it).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import numpy as np
 
 from mlops import progress
 from mlops.errors import IntegrityError, MissingDependencyError
+from mlops.install import install_command
 from mlops.metadata import TensorRecord
 from mlops.store import FileEntry, Location
 
@@ -38,7 +39,7 @@ def _dask() -> Any:
         import dask.array
     except ImportError as exc:
         raise MissingDependencyError(
-            f'chunked (zarr) tensors need dask and zarr: pip install "mlops-core[dask]" ({exc})'
+            f"chunked (zarr) tensors need dask and zarr ({exc}); run: {install_command('dask')}"
         ) from exc
     return dask
 

@@ -151,7 +151,7 @@ class VersionedDataset(PublishedVersion[DatasetRecord], Mapping[str, np.ndarray]
         the tensor alone). Rows are copied only when asked for (a batched ``__getitems__`` serves
         ``DataLoader``), and the object pickles without its arrays, so ``DataLoader(num_workers=N)``
         workers memory-map the verified files themselves. Needs mlops-torch
-        (``pip install "mlops-core[torch]"``); the tensors must have the same number of rows."""
+        (mlops-core's ``torch`` extra); the tensors must have the same number of rows."""
         return plugins.dataset_adapter("torch")(self, (name, *names))
 
     def keras_dataset(
@@ -168,7 +168,7 @@ class VersionedDataset(PublishedVersion[DatasetRecord], Mapping[str, np.ndarray]
         ``shuffle`` draws a new order of the rows every epoch (from ``seed``); ``options`` go to
         ``PyDataset`` (``workers``, ``use_multiprocessing``, ``max_queue_size``). Workers open the
         verified files themselves, as with :meth:`torch_dataset`. Needs mlops-keras
-        (``pip install "mlops-core[keras]"``)."""
+        (mlops-core's ``keras`` extra)."""
         return plugins.dataset_adapter("keras")(
             self, (name, *names), batch_size=batch_size, shuffle=shuffle, seed=seed, **options
         )

@@ -7,6 +7,7 @@ from typing import Any
 
 from mlops import plugins
 from mlops.errors import MetadataError, TrainingConfigError
+from mlops.install import install_command
 from mlops.metadata import check_json
 
 
@@ -39,7 +40,7 @@ class TrainingConfig:
                 raise TrainingConfigError(
                     f"history of type {type(history).__module__}.{type(history).__qualname__} is not understood: "
                     "pass a dict of per-epoch lists, None, or a framework history whose plugin is installed "
-                    '(e.g. pip install "mlops-core[keras]" for a Keras History)'
+                    f"(for a Keras History: {install_command('keras')})"
                 )
             history = converted
         try:

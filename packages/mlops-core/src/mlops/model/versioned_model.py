@@ -10,6 +10,7 @@ import numpy as np
 
 from mlops import pickling, plugins
 from mlops.dataset.versioned_dataset import VersionedDataset
+from mlops.errors import DatasetChangedError, ModelInputError
 from mlops.metadata import ModelRecord
 from mlops.model.serializer import ModelSerializer
 from mlops.model.training_config import TrainingConfig
@@ -56,8 +57,26 @@ class VersionedModel(PublishedVersion[ModelRecord]):
     @cached_property
     def dataset(self) -> VersionedDataset:
         """The dataset this model was trained on, opened from :attr:`dataset_path` (with this
-        model's storage options when it is on the same kind of store), held to this model's trust policy."""
-        return VersionedDataset(resolve_in(self._loc, self.dataset_path), trusted_keys=self._policy)
+        model's storage options when it is on the same kind of store), held to this model's trust policy.
+
+        The link is checked by content: when the version there now has another hash than the one
+        recorded at publish (it was removed and other data published under its name), this raises
+        :class:`~mlops.errors.DatasetChangedError` instead of returning data the model never saw."""
+        link = self.record.dataset
+        found = VersionedDataset(resolve_in(self._loc, link.path), trusted_keys=self._policy)
+        if found.hash != link.hash:
+            raise DatasetChangedError(
+                f"model {self.name} {self.version} ({self.path}) was trained on dataset "
+                f"{link.name or found.name} {link.version} with content hash {link.hash[:12]}, but {found.path} "
+                f"now holds other data (hash {found.hash[:12]}, {found.name} {found.version} created "
+                f"{found.created_at}): the version was removed and another published under its name. To use "
+                f"that data anyway, open it on purpose: VersionedDataset({found.path!r})",
+                path=found.path,
+                recorded=link.hash,
+                found=found.hash,
+                dataset=found,
+            )
+        return found
 
     @cached_property
     def training_config(self) -> TrainingConfig:
@@ -93,19 +112,38 @@ class VersionedModel(PublishedVersion[ModelRecord]):
 
     def predict(self, features: Any) -> np.ndarray:
         """Predictions of the model for ``features``: a numpy array, or the single-tensor dict that
-        ``data_processor.get_preprocessed_features`` returns (e.g. ``{'X_pred': ...}``)."""
+        ``data_processor.get_preprocessed_features`` returns (e.g. ``{'X_pred': ...}``).
+
+        A str, bytes or path is refused with :class:`~mlops.errors.ModelInputError` before the
+        model sees it (some frameworks would read it as a file name or URI)."""
         if isinstance(features, dict):
+            for name, value in features.items():
+                _check_features(value, f"features[{name!r}]")
             if len(features) != 1:
                 raise ValueError(
                     f"predict takes one feature tensor; got a dict with {sorted(features)}: "
                     "pass one of them, e.g. features['X_pred']"
                 )
             (features,) = features.values()
+        else:
+            _check_features(features, "features")
         return np.asarray(self.serializer.predict(self.model, features))
 
     def plot_history(self, out: str | os.PathLike[str] = "history.png") -> str:
         """Draw the training curves stored in meta.json into the image ``out`` (format from its
-        extension) and return its path. Needs matplotlib: ``pip install "mlops-core[plot]"``."""
+        extension) and return its path. Needs matplotlib (mlops-core's ``plot`` extra)."""
         from mlops.plotting import plot_history
 
         return plot_history(self.history, out, title=f"{self.name} {self.version}")
+
+
+def _check_features(features: Any, what: str) -> None:
+    """Refuse text, bytes and paths as features: XGBoost, for one, reads a string as a data file's URI."""
+    if isinstance(features, (str, bytes, bytearray, os.PathLike)):
+        shown = repr(os.fspath(features) if isinstance(features, os.PathLike) else features)
+        raise ModelInputError(
+            f"predict takes features as arrays (numpy, or DataFrames where the model's plugin accepts them); "
+            f"{what} is a {type(features).__name__} ({shown[:80]}), which is neither read nor passed to the "
+            "model. To predict from files, load them first, e.g. "
+            "features = model.dataset.data_processor.get_preprocessed_features(path)"
+        )

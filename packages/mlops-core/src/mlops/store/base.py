@@ -128,7 +128,8 @@ class Store:
     def list_files(self, loc: Location, *, follow_outside_links: bool = False) -> dict[str, int]:
         """``{relative posix path: size}`` of every file below ``loc`` (``{name: size}`` if ``loc``
         is a file). Stores with symbolic links refuse links that lead outside ``loc`` unless
-        ``follow_outside_links``, and refuse link loops, with :class:`~mlops.errors.UnsafeLinkError`."""
+        ``follow_outside_links``, and refuse link loops, with :class:`~mlops.errors.UnsafeLinkError`;
+        named pipes, sockets and devices with :class:`~mlops.errors.SpecialFileError`."""
         raise NotImplementedError
 
     def read_bytes(self, loc: Location) -> bytes:

@@ -21,6 +21,7 @@ import fsspec.callbacks
 
 from mlops import progress
 from mlops.errors import StoreError
+from mlops.install import install_command
 from mlops.store import cache
 from mlops.store.base import (
     DirEntry,
@@ -52,7 +53,7 @@ class FsspecStore(Store):
         except (ImportError, ValueError) as exc:
             protocol = url.split("://", 1)[0] if "://" in url else "file"
             extra = {"s3": "s3", "s3a": "s3", "az": "azure", "abfs": "azure", "abfss": "azure"}.get(protocol)
-            hint = f' (pip install "mlops-core[{extra}]")' if extra else ""
+            hint = f"; to add support for it run: {install_command(extra)}" if extra else ""
             raise StoreError(f"cannot open {url!r}: {exc}{hint}") from exc
         path = path.rstrip("/") or path
         return Location(cls(fs), path, url.rstrip("/") if len(url) > 1 else url)

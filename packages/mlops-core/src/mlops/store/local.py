@@ -1,5 +1,10 @@
 """This machine's disks, through the operating system directly (no fsspec): exclusive creation by
-hard link or no-replace rename, fsync before commit, renames into place, hard links, memory maps."""
+hard link or no-replace rename, fsync before commit, renames into place, hard links, memory maps.
+
+Every file and folder written here, temporaries included, gets the mode a plain ``open()`` or
+``mkdir()`` gives in this process (0o666 and 0o777 less the umask): ``tempfile.mkstemp`` and
+``mkdtemp`` (0600, 0700) are not used, so a version published under a umask of 022 is readable
+by every user who can reach its folder."""
 
 from __future__ import annotations
 
@@ -11,7 +16,6 @@ import hashlib
 import os
 import shutil
 import stat
-import tempfile
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +23,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any, ClassVar
 
 from mlops import progress
-from mlops.errors import IntegrityError, StoreError, UnsafeLinkError
+from mlops.errors import IntegrityError, SpecialFileError, StoreError, UnsafeLinkError
 from mlops.store import cache
 from mlops.store.base import TMP_PREFIX, DirEntry, FileEntry, Store, check_entry, missing_file, store_errors
 from mlops.store.hashing import chunks, hash_own_file, sha256_of_file
@@ -65,6 +69,7 @@ class LocalStore(Store):
         with store_errors(loc, "list"):
             st = os.stat(loc.path)
             if not stat.S_ISDIR(st.st_mode):
+                _check_regular(loc.path, st)
                 return {loc.name: st.st_size}
             files: dict[str, int] = {}
             root = os.path.realpath(loc.path)
@@ -96,7 +101,9 @@ class LocalStore(Store):
                         )
                     self._walk(entry.path, rel + "/", root, [*ancestors, key], follow, out)
                 else:
-                    out[rel] = entry.stat().st_size
+                    st = entry.stat()
+                    _check_regular(entry.path, st)
+                    out[rel] = st.st_size
 
     def read_bytes(self, loc: Location) -> bytes:
         with store_errors(loc, "read"), open(loc.path, "rb") as f:
@@ -120,7 +127,7 @@ class LocalStore(Store):
             if not os.path.isdir(folder):
                 _create_folder_with_file(folder, os.path.basename(loc.path), data, durable)
                 return
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=TMP_PREFIX)
+            fd, tmp = _new_temporary_file(folder)
             try:
                 with os.fdopen(fd, "wb") as f:
                     f.write(data)
@@ -216,12 +223,12 @@ class LocalStore(Store):
         for _attempt in range(3):  # another publisher may remove an empty root it had created
             os.makedirs(root.path, exist_ok=True)
             try:
-                folder = tempfile.mkdtemp(dir=root.path, prefix=TMP_PREFIX)
+                folder = _new_temporary_folder(root.path)
                 break
             except FileNotFoundError:
                 continue
         if folder is None:
-            folder = tempfile.mkdtemp(dir=root.path, prefix=TMP_PREFIX)
+            folder = _new_temporary_folder(root.path)
         try:
             yield folder
         finally:
@@ -297,9 +304,14 @@ class LocalStore(Store):
     # --- optional primitives -------------------------------------------------------------------------
 
     def hard_link(self, src: Location, dest: Location) -> bool:
+        """Declined (the caller copies) when ``src`` has other permissions than a file this process
+        creates: a version published under a wider umask must not share a private file's inode."""
         if not isinstance(src.store, LocalStore):
             return False
+        mode = file_creation_mode()
         try:
+            if mode is not None and stat.S_IMODE(os.stat(src.path).st_mode) != mode:
+                return False
             try:
                 os.link(src.path, dest.path)
             except FileNotFoundError:
@@ -369,6 +381,27 @@ class LocalStore(Store):
             return False
 
 
+_SPECIAL_KINDS = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISCHR, "a character device"),
+)
+
+
+def _check_regular(path: str, st: os.stat_result) -> None:
+    """Refuse a file that is not a regular file: reading a named pipe waits for a writer forever,
+    and sockets and devices hold no bytes to copy."""
+    if stat.S_ISREG(st.st_mode):
+        return
+    kind = next((name for test, name in _SPECIAL_KINDS if test(st.st_mode)), "a special file")
+    link = f"a symbolic link to {os.path.realpath(path)}, which is " if os.path.islink(path) else ""
+    raise SpecialFileError(
+        f"{path} is {link}{kind}, not a regular file: only files and folders can be published. Move it "
+        "out of the raw folder, or publish with raw='link' to record the folder without copying it"
+    )
+
+
 def _read_small(path: str, limit: int) -> bytes:
     """Up to ``limit`` bytes of the file at ``path``, read to its end or the limit with bare
     descriptor calls: ``open()`` would add a buffered reader, an ``fstat`` and a tty check per file,
@@ -415,7 +448,7 @@ def _create_folder_with_file(folder: str, name: str, data: bytes, durable: bool 
     someone else made, even an empty one, makes this fail)."""
     parent = os.path.dirname(folder)
     os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(dir=parent, prefix=TMP_PREFIX)
+    staging = _new_temporary_folder(parent)
     try:
         with open(os.path.join(staging, name), "wb") as f:
             f.write(data)
@@ -430,6 +463,35 @@ def _create_folder_with_file(folder: str, name: str, data: bytes, durable: bool 
         fsync_dir(parent)
 
 
+def file_creation_mode() -> int | None:
+    """The permission bits of a file ``open()`` creates in this process (0o666 less the umask),
+    read from Linux's ``/proc/self/status`` (``os.umask`` can only be read by changing it, which
+    races with other threads); ``None`` where that file is missing."""
+    try:
+        with open("/proc/self/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _new_temporary_file(folder: str) -> tuple[int, str]:
+    """A new, empty hidden file in ``folder`` (descriptor open for writing, path), created with the
+    mode ``open(path, "wb")`` would give it."""
+    path = os.path.join(folder, f"{TMP_PREFIX}{uuid.uuid4().hex}")
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _CREATE_FLAGS, 0o666), path
+
+
+def _new_temporary_folder(parent: str) -> str:
+    """A new, empty hidden folder in ``parent``, created with the mode ``os.mkdir`` gives by default."""
+    path = os.path.join(parent, f"{TMP_PREFIX}{uuid.uuid4().hex}")
+    os.mkdir(path, 0o777)
+    return path
+
+
+_CREATE_FLAGS = getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
 _SYNC_FILE_RANGE_WRITE = 2
 
 

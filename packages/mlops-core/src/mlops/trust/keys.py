@@ -3,7 +3,7 @@
 ``mlops keygen NAME`` writes the private key ``NAME`` (PKCS#8 PEM, mode 0600) and the public key
 ``NAME.pub`` (SubjectPublicKeyInfo PEM). P-256 because ``model_signing verify key`` accepts EC keys
 only, so a version signed by mlops can be checked by that tool too. All cryptography goes through
-the ``cryptography`` library (``pip install "mlops-core[signing]"``), imported only when a key is used.
+the ``cryptography`` library (mlops-core's ``signing`` extra), imported only when a key is used.
 
 A key's *fingerprint* is the sha256 of its public key PEM: the "hint" a signature carries to name
 the key that made it (the same value ``model_signing`` writes), shown in errors and by ``keygen``.
@@ -26,6 +26,7 @@ from mlops.errors import (
     MissingDependencyError,
     SigningKeyError,
 )
+from mlops.install import install_command
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey, EllipticCurvePublicKey
@@ -63,7 +64,8 @@ def crypto() -> Any:
         import cryptography
     except ImportError as exc:
         raise MissingDependencyError(
-            'signing and verifying versions needs the cryptography library: pip install "mlops-core[signing]"'
+            "signing and verifying versions needs the cryptography library, which is not installed; run: "
+            + install_command("signing")
         ) from exc
     return cryptography
 

@@ -2,9 +2,13 @@
 
 A :class:`TrustPolicy` comes from ``trusted_keys=[paths]`` or, when that is not given, from the
 ``MLOPS_TRUSTED_KEYS`` environment variable (public key files separated by ``os.pathsep``);
-nothing set means no policy (``None``): versions load as before, checked against their manifest
+neither given means no policy (``None``): versions load as before, checked against their manifest
 only. With a policy, a version loads only if its ``mlops.sig`` verifies with one of the keys and
 covers exactly the files it holds. Public keys are loaded once per file content and cached.
+
+The variable set to an empty or blank value is an error, not "no policy": a policy a deployment
+meant to set (``MLOPS_TRUSTED_KEYS=$KEYS`` with ``KEYS`` unset) must not switch itself off. So is
+a blank ``MLOPS_SIGNING_KEY``, rather than "publish unsigned".
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from mlops.errors import TrustPolicyError, UntrustedVersionError
+from mlops.errors import SigningKeyError, TrustPolicyError, UntrustedVersionError
 from mlops.trust.keys import SigningKey, TrustedKey, load_signing_key, load_trusted_key
 from mlops.trust.signature import SIGNATURE_FILE, check_covered, signer_hint, verify_signature
 
@@ -66,22 +70,37 @@ def trust_policy(trusted_keys: KeyPaths | None = None) -> TrustPolicy | None:
                 f"(None) to use {TRUSTED_KEYS_ENV}"
             )
     else:
-        paths = [p for p in os.environ.get(TRUSTED_KEYS_ENV, "").split(os.pathsep) if p.strip()]
-        if not paths:
+        value = os.environ.get(TRUSTED_KEYS_ENV)
+        if value is None:
             return None
+        paths = [p for p in value.split(os.pathsep) if p.strip()]
+        if not paths:
+            raise TrustPolicyError(
+                f"{TRUSTED_KEYS_ENV} is set but names no key ({value!r}), and an empty policy is refused rather "
+                f"than read as no policy: set it to public key files separated by {os.pathsep!r} (e.g. "
+                f"{TRUSTED_KEYS_ENV}=team.pub), or unset it to load versions without a trust policy"
+            )
     keys = tuple(_cached_trusted_key(p) for p in dict.fromkeys(paths))
     return TrustPolicy(keys)
 
 
 def signing_key_from(signing_key: str | os.PathLike[str] | SigningKey | None = None) -> SigningKey | None:
     """The key to sign a publish with: ``signing_key`` (a private key file) when given, else the file
-    named by ``MLOPS_SIGNING_KEY``; ``None`` when neither is set (the version is not signed)."""
+    named by ``MLOPS_SIGNING_KEY``; ``None`` when neither is set (the version is not signed). The
+    variable set to an empty or blank value raises :class:`~mlops.errors.SigningKeyError`."""
     if isinstance(signing_key, SigningKey):
         return signing_key
     if signing_key is None:
-        signing_key = os.environ.get(SIGNING_KEY_ENV, "").strip() or None
-        if signing_key is None:
+        value = os.environ.get(SIGNING_KEY_ENV)
+        if value is None:
             return None
+        if not value.strip():
+            raise SigningKeyError(
+                f"{SIGNING_KEY_ENV} is set but empty ({value!r}), so it names no key, and nothing is published "
+                f"unsigned by accident: set it to a private key file from `mlops keygen` (e.g. "
+                f"{SIGNING_KEY_ENV}=team), or unset it to publish without signing"
+            )
+        signing_key = value.strip()
     return load_signing_key(signing_key)
 
 
