@@ -13,6 +13,7 @@ against ``mlflow.<flavor>.log_model`` and ``mlflow.pyfunc.load_model``. Every fi
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import shutil
 import subprocess
@@ -121,7 +122,12 @@ def models(tmp: Path, repeats: int, results: Results) -> None:
 
 
 def _peer_model(tmp: Path, framework: str, model: Any, ds: Any, repeats: int, results: Results) -> None:
-    """One framework: mlops publish/load against mlflow.<flavor>.log_model / mlflow.pyfunc.load_model."""
+    """One framework: mlops publish/load against mlflow.<flavor>.log_model / mlflow.pyfunc.load_model.
+
+    ``model`` itself goes to no tool: every call gets its own copy, made before the clock starts,
+    since a tool may change the object it saves (MLflow's ONNX flavor converts the model it is
+    given to external data in place, emptying its tensors: the next save of that object, by
+    MLflow or mlops, would have no weights to write)."""
     import mlflow
 
     from mlops import VersionedModel, VersionedModelBuilder
@@ -135,17 +141,23 @@ def _peer_model(tmp: Path, framework: str, model: Any, ds: Any, repeats: int, re
         kwargs["serialization_format"] = "pickle"
     uris: dict[int, str] = {}
     store = str(tmp / f"models-{framework}")
+    given: dict[str, Any] = {}
+
+    def copy_model(_: int) -> None:
+        given["model"] = None  # the previous copy is freed first
+        given["model"] = copy.deepcopy(model)
 
     def log(i: int) -> None:
         with mlflow.start_run():
-            info = flavor.log_model(model, **kwargs)
+            info = flavor.log_model(given["model"], **kwargs)
         uris[i] = info.model_uri
 
     def publish(i: int) -> None:
-        VersionedModelBuilder(ds, model).publish(store, f"v{i}")
+        VersionedModelBuilder(ds, given["model"]).publish(store, f"v{i}")
 
-    stats = run_many({"mlops": publish, "mlflow": log}, repeats)
-    path = VersionedModelBuilder(ds, model).publish(store, "load")
+    stats = run_many({"mlops": publish, "mlflow": log}, repeats, before=copy_model)
+    path = VersionedModelBuilder(ds, copy.deepcopy(model)).publish(store, "load")
+    given.clear()
     loads = run_many({"mlops": lambda i: VersionedModel(path).model,
                       "mlflow": lambda i: mlflow.pyfunc.load_model(uris[0])}, repeats)  # fmt: skip
     for kind, found in (("publish", stats), ("load", loads)):

@@ -205,6 +205,14 @@ class InvalidOnnxModelError(ModelSerializationError, ValueError):
     """Raised by the ONNX serializer, before anything is written, for a graph ONNX's checker rejects."""
 
 
+class OnnxExternalDataError(ModelSerializationError, ValueError):
+    """Raised by the ONNX serializer when a tensor's data is in an external file the model in memory does not hold."""
+
+
+class OnnxModelTooLargeError(ModelSerializationError, ValueError):
+    """Raised by the ONNX serializer when a graph is over protobuf's 2 GB limit even with its initializers apart."""
+
+
 class ModelInputError(MlopsError, ValueError):
     """Raised by ``predict`` for features that are not arrays (str, bytes, a path) or do not fit an ONNX input."""
 

@@ -4,8 +4,8 @@ Installed by mlops-core's ``onnx`` extra; mlops finds it through its entry point
 users never import this package themselves.
 """
 
-from mlops_onnx.serializer import MODEL_FILE, OnnxSerializer
+from mlops_onnx.serializer import DATA_FILE, MODEL_FILE, PROTOBUF_LIMIT, OnnxSerializer
 
 __version__ = "0.1.0"
 
-__all__ = ["MODEL_FILE", "OnnxSerializer", "__version__"]
+__all__ = ["DATA_FILE", "MODEL_FILE", "PROTOBUF_LIMIT", "OnnxSerializer", "__version__"]
