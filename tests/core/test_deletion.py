@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -23,20 +24,22 @@ from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder
 from mlops.maintenance import list_incomplete, remove_incomplete
 from mlops.publication import VersionWriter
 from mlops.store import Location, resolve
-from sample_processors import CsvProcessor, write_raw
+from sample_processors import CsvProcessor, FixedProcessor, write_raw
 
 GLOB_ROOT = "data[1]/ds"
 """A legal folder name and S3 key that fsspec's pattern-expanding calls read as ``data1/ds``."""
 LOOKALIKE_ROOT = "data1/ds"
 
 
-@pytest.fixture(params=["local", "memory", "s3"])
+@pytest.fixture(params=["local", "memory", "s3", "azure"])
 def base(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh, empty folder on local disk, memory:// and the S3 server."""
+    """A fresh, empty folder on local disk, memory://, the S3 server and azurite."""
     if request.param == "local":
         return str(tmp_path / "store")
     if request.param == "memory":
         return f"memory://deletion-{uuid.uuid4().hex[:12]}"
+    if request.param == "azure":
+        return str(request.getfixturevalue("azure_container")) + "/store"
     bucket: str = request.getfixturevalue("s3_bucket")
     return f"{bucket}/store"
 
@@ -418,3 +421,27 @@ def test_no_pattern_expanding_fsspec_call_is_made(
     with pytest.raises(OSError, match="injected"):
         publish(raw, root, "v4")
     assert [info.version for info in mlops.list_versions(root)] == ["v2"]
+
+
+def _third_block_fails(block: np.ndarray, block_info: dict[object, dict[str, object]] | None = None) -> np.ndarray:
+    if block_info is not None and block_info[None]["chunk-location"] == (2, 0):
+        raise OSError("the processor failed on the third block (injected)")
+    return block
+
+
+def test_a_failed_publish_removes_the_chunks_its_tasks_wrote(base: str, raw: str) -> None:
+    """A chunked tensor's chunks are written by Dask tasks: a failed publish removes those its tasks
+    had written (the folder it owned), and the version folder with them."""
+    da = pytest.importorskip("dask.array")
+    import dask
+
+    root = _join(base, "rows")
+    publish(raw, root, "v1")
+    before = fingerprint(_join(root, "v1"))
+    features = da.from_array(np.arange(40.0).reshape(20, 2), chunks=(5, 2)).map_blocks(_third_block_fails)
+    builder = VersionedDatasetBuilder(raw, FixedProcessor({"X_train": features}, {"y_train": np.zeros(20)}))
+    with dask.config.set(scheduler="synchronous"), pytest.raises(OSError, match="injected"):
+        builder.publish(root, "v2")
+    assert fingerprint(_join(root, "v2")) == {}
+    assert fingerprint(_join(root, "v1")) == before
+    assert list_incomplete(root) == []
