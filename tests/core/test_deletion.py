@@ -210,6 +210,21 @@ def test_a_removal_killed_half_way_leaves_an_incomplete_version_clean_removes(
     assert fingerprint(v1) == {} and fingerprint(v2) == before
 
 
+def test_rm_deletes_links_and_empty_folders_in_the_version_never_what_links_point_to(tmp_path: Path, raw: str) -> None:
+    root = str(tmp_path / "ds")
+    v1 = publish(raw, root, "v1")
+    files = len(fingerprint(v1))
+    outside = tmp_path / "precious"
+    (outside / "sub").mkdir(parents=True)
+    (outside / "sub" / "keep.txt").write_text("mine")
+    os.symlink(outside, os.path.join(v1, "link-to-a-folder"))
+    os.symlink(outside / "sub" / "keep.txt", os.path.join(v1, "link-to-a-file"))
+    os.makedirs(os.path.join(v1, "empty", "folders"))
+    assert mlops.remove_version(v1).files == files + 2
+    assert not os.path.lexists(v1)
+    assert (outside / "sub" / "keep.txt").read_text() == "mine"
+
+
 def test_rm_refuses_what_is_not_a_version(tmp_path: Path, raw: str) -> None:
     root = str(tmp_path / "ds")
     publish(raw, root, "v1")
