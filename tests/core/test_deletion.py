@@ -304,6 +304,16 @@ def test_clean_never_removes_a_folder_without_a_claim(base: str, raw: str) -> No
     assert "incomplete" not in result.output, result.output  # nothing for `mlops clean` to remove: not suggested
 
 
+def test_clean_never_removes_a_claimed_folder_that_holds_versions(tmp_path: Path, raw: str) -> None:
+    root = str(tmp_path / "ds")
+    publish(raw, root, "v1")
+    claimed = leave_incomplete(root, "v9")
+    publish(raw, claimed, "inner")  # v9 is now a publication root too
+    before = fingerprint(root)
+    assert remove_incomplete(root, dry_run=True) == [] and remove_incomplete(root) == []
+    assert fingerprint(root) == before
+
+
 def test_ls_suggests_clean_only_for_what_clean_removes(tmp_path: Path, raw: str) -> None:
     root = str(tmp_path / "ds")
     publish(raw, root, "v1")
