@@ -18,9 +18,9 @@ from mlops import VersionedDataset, VersionedDatasetBuilder, VersionedModelBuild
 from mlops.catalog import data, render
 from mlops.catalog.data import build_catalog, lower_is_better, neighbour_diffs, version_id
 from mlops.cli import cli
-from mlops.compare import compare
 from mlops.errors import NoVersionsError
-from mlops.registry import open_version
+from mlops.model.compare import compare
+from mlops.versions.listing import open_version
 from sample_processors import CsvProcessor, write_raw
 
 

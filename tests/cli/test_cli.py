@@ -332,5 +332,5 @@ def test_verbose_logs_to_stderr(tmp_path: Path, publish_dataset: Any) -> None:
     loud = mlops("-v", "republish", original, str(tmp_path / "b"))
 
     assert quiet.returncode == loud.returncode == 0 and quiet.stderr == ""
-    assert "mlops.transfer: INFO: republishing " in loud.stderr and "DEBUG" not in loud.stderr
+    assert "mlops.versions.republish: INFO: republishing " in loud.stderr and "DEBUG" not in loud.stderr
     assert "copied raw/data.csv" in mlops("-vv", "republish", original, str(tmp_path / "c")).stderr

@@ -9,10 +9,10 @@ import fsspec
 import pytest
 
 import mlops
-from mlops import registry
 from mlops.dataset.versioned_dataset import VersionedDataset
 from mlops.errors import IncompleteVersionError, NoVersionsError, RootNotFoundError, VersionNotFoundError
 from mlops.model.versioned_model import VersionedModel
+from mlops.versions import listing as registry
 
 
 def _fs(url: str) -> tuple[fsspec.AbstractFileSystem, str]:

@@ -14,11 +14,12 @@ import numpy as np
 import pytest
 from install_hints import assert_install_hint
 
-from mlops import errors, hookimpl, plugins
+from mlops import errors, hookimpl
 from mlops.dataset.data_processor import DataProcessor
 from mlops.dataset.versioned_dataset import VersionedDataset
 from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder
 from mlops.model.serializer import ModelSerializer, mro_modules
+from mlops.plugins import manager as plugins
 from mlops.store import FsspecStore, Location, resolve
 from sample_processors import CsvProcessor
 

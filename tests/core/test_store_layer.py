@@ -74,7 +74,7 @@ def test_core_modules_import_each_other_without_a_circle() -> None:
     paths = {_module_name(p): p for p in CORE.rglob("*.py")}
     modules = set(paths)
     graph = {name: _imports(path, modules) - {name} for name, path in paths.items()}
-    assert graph["mlops.store.urls"] >= {"mlops.plugins"}  # the plugin lookup happens in resolve
+    assert graph["mlops.store.urls"] >= {"mlops.plugins.manager"}  # the plugin lookup happens in resolve
     cycles: list[list[str]] = []
     state: dict[str, int] = {}
 

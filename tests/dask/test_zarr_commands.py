@@ -20,9 +20,9 @@ from counting_proxy import CountingProxy  # noqa: E402
 
 from dask_processors import DaskProcessor, expected, write_raw  # noqa: E402
 from mlops.cli import cli  # noqa: E402
-from mlops.compare import compare  # noqa: E402
 from mlops.dataset.versioned_dataset import VersionedDataset  # noqa: E402
 from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder  # noqa: E402
+from mlops.model.compare import compare  # noqa: E402
 from sample_processors import FixedProcessor  # noqa: E402
 
 

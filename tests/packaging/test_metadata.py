@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import tomllib
 
-from mlops.plugins import FIRST_PARTY_EXTRAS
+from mlops.plugins.manager import FIRST_PARTY_EXTRAS
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = sorted(p.name for p in (ROOT / "packages").iterdir() if (p / "pyproject.toml").is_file())

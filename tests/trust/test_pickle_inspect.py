@@ -16,10 +16,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from mlops import pickling, plugins
 from mlops.cli import cli
+from mlops.dataset import by_value as pickling
 from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder
 from mlops.errors import PickleInspectionError
+from mlops.plugins import manager as plugins
 from mlops.trust.pickle_inspect import ByValue, inspect_bytes, is_pickle_name
 from sample_processors import CsvProcessor, write_raw
 

@@ -18,9 +18,9 @@ import pytest
 import mlops
 from forgery import forge_processor, replace_file
 from mlops.errors import SignatureExistsError, SignedVersionError, UntrustedVersionError
-from mlops.trust import versions
 from mlops.trust.keys import load_signing_key
 from mlops.trust.policy import TRUSTED_KEYS_ENV
+from mlops.versions import published as versions
 from sample_processors import CsvProcessor, write_raw
 
 
@@ -169,7 +169,7 @@ def test_republish_keeps_a_valid_signature(root: str, tmp_path: Path, key_pair: 
     path = _publish(root, tmp_path, signing_key=key_pair[0])
     copy = mlops.republish(path, tmp_path / "copy")
     assert mlops.VersionedDataset(copy, trusted_keys=[key_pair[1]]).signer
-    with pytest.warns(mlops.transfer.SignatureDroppedWarning, match="not signed"):
+    with pytest.warns(mlops.versions.republish.SignatureDroppedWarning, match="not signed"):
         renamed = mlops.republish(path, tmp_path / "copy", version="v1-renamed")
     assert "mlops.sig" not in os.listdir(renamed)
     resigned = mlops.republish(path, tmp_path / "copy", version="v1-signed", signing_key=key_pair[0])

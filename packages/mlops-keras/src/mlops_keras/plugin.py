@@ -37,7 +37,7 @@ def mlops_training_history(history: Any) -> dict[str, list[Any]] | None:
 def keras_dataset(dataset: VersionedDataset, names: tuple[str, ...], /, **options: Any) -> KerasDataset:
     """The ``keras`` dataset adapter: a :class:`~mlops_keras.datasets.KerasDataset` over ``names``
     (``batch_size``, ``shuffle``, ``seed`` and ``PyDataset``'s own options pass through)."""
-    from mlops.dataset.adapters import LazyTensors
+    from mlops.dataset.lazy_tensors import LazyTensors
     from mlops_keras.datasets import KerasDataset
 
     return KerasDataset(LazyTensors(dataset, names), **options)

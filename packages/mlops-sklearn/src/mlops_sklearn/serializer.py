@@ -56,7 +56,7 @@ class SklearnSerializer(ModelSerializer):
 
     def save(self, model: Any, directory: str) -> None:
         """Dump ``model`` (fitted or not) into ``directory/model.joblib``, the user's code by value."""
-        from mlops.pickling import pickled_by_value
+        from mlops.dataset.by_value import pickled_by_value
         from mlops_sklearn.by_value import ByValuePickler, model_user_modules
 
         modules = model_user_modules(model)

@@ -25,7 +25,7 @@ def mlops_register_serializers(register: Callable[[ModelSerializer], None]) -> N
 def torch_dataset(dataset: VersionedDataset, names: tuple[str, ...], /, **options: Any) -> TorchDataset:
     """The ``torch`` dataset adapter: a :class:`~mlops_torch.datasets.TorchDataset` over ``names``
     (``options`` go to it)."""
-    from mlops.dataset.adapters import LazyTensors
+    from mlops.dataset.lazy_tensors import LazyTensors
     from mlops_torch.datasets import TorchDataset
 
     return TorchDataset(LazyTensors(dataset, names), **options)

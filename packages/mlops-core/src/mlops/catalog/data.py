@@ -2,9 +2,9 @@
 
 Every meta.json field the catalog shows is read here and nowhere else (the templates and the
 JavaScript only see the records below), so a change of the metadata format is one edit in this
-module. Listing uses :func:`mlops.registry.scan_root` (meta.json only); tensor statistics open
+module. Listing uses :func:`mlops.versions.listing.scan_root` (meta.json only); tensor statistics open
 each dataset with :class:`~mlops.dataset.versioned_dataset.VersionedDataset` (verified reads);
-diffs are :func:`mlops.compare.compare`, exactly what ``mlops diff`` prints.
+diffs are :func:`mlops.model.compare.compare`, exactly what ``mlops diff`` prints.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from mlops.errors import MlopsError, NoVersionsError
-from mlops.layout import folder_name, moved_note
+from mlops.versions.layout import folder_name, moved_note
 
 if TYPE_CHECKING:
-    from mlops.layout import FoundVersion
+    from mlops.versions.layout import FoundVersion
 
 STATS_MAX_BYTES = 256 * 1024 * 1024
 """Tensors stored in more bytes than this get no statistics (they would be read whole)."""
@@ -228,7 +228,7 @@ def build_catalog(
     as a :class:`DamagedRecord` of its root, with the reason. Raises
     :class:`~mlops.errors.NoVersionsError` when no root holds a version, damaged or not.
     """
-    from mlops.registry import scan_root
+    from mlops.versions.listing import scan_root
 
     with ThreadPoolExecutor(_WORKERS) as pool:
         listings = list(pool.map(lambda root: scan_root(root, storage_options=storage_options), roots))
@@ -257,7 +257,7 @@ def build_catalog(
         for listing in listings
     ]
     if not kept and not any(root.damaged for root in root_records):
-        from mlops.registry import no_versions_message
+        from mlops.versions.listing import no_versions_message
 
         raise NoVersionsError("; ".join(no_versions_message(listing) for listing in listings))
 
@@ -290,9 +290,9 @@ def catalog_warnings(catalog: Catalog) -> list[str]:
 
 
 def diff(catalog: Catalog, a_id: str, b_id: str) -> dict[str, Any]:
-    """What ``mlops diff A B`` reports for two versions of the catalog (see :func:`mlops.compare.compare`)."""
-    from mlops.compare import compare
-    from mlops.registry import open_version
+    """What ``mlops diff A B`` reports for two versions of the catalog (see :func:`mlops.model.compare.compare`)."""
+    from mlops.model.compare import compare
+    from mlops.model.lineage import open_version
 
     a, b = catalog.version(a_id), catalog.version(b_id)
     if a is None or b is None:
@@ -348,8 +348,9 @@ def _meta_with_files(found: FoundVersion, storage_options: dict[str, Any] | None
     """A version's meta.json as plain JSON, with every file's entry under ``files`` (read from the
     version's manifest, checked against meta.json): what the records below are built from. When
     the manifest cannot be read or does not match, the reason instead."""
-    from mlops import layout, metadata
+    from mlops import metadata
     from mlops.store import resolve
+    from mlops.versions import layout
 
     meta = metadata.to_json(found.record)
     try:
@@ -447,8 +448,8 @@ def _tensor_stats(
     path: str, meta: Mapping[str, Any], storage_options: dict[str, Any] | None
 ) -> tuple[dict[str, dict[str, float | int | None]], dict[str, str]]:
     """mean/std/min/max of each tensor small enough to read, and why the others have none."""
-    from mlops.compare import tensor_stats
     from mlops.dataset.versioned_dataset import VersionedDataset
+    from mlops.model.compare import tensor_stats
 
     stats: dict[str, dict[str, float | int | None]] = {}
     notes: dict[str, str] = {}
@@ -474,7 +475,7 @@ def _tensor_stats(
 
 
 def _model_record(root: str, path: str, meta: Mapping[str, Any], datasets: Sequence[DatasetRecord]) -> ModelRecord:
-    from mlops.compare import final_metrics
+    from mlops.model.compare import final_metrics
 
     serializer = _object(meta, "serializer")
     dist, dist_version = serializer.get("distribution"), serializer.get("distribution_version")

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from mlops.catalog.data import Catalog, ModelRecord, lower_is_better, to_json
 from mlops.errors import MissingDependencyError
-from mlops.install import install_command
-from mlops.layout import moved_note
+from mlops.utils.install import install_command
+from mlops.versions.layout import moved_note
 
 if TYPE_CHECKING:
     import jinja2

@@ -8,8 +8,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from mlops import metadata, pickling, plugins, publication
-from mlops import resume as resumption
+from mlops import metadata
+from mlops.dataset import by_value as pickling
 from mlops.dataset import lazy
 from mlops.dataset.data_processor import DataProcessor
 from mlops.dataset.tensors import check_tensors
@@ -22,9 +22,14 @@ from mlops.errors import (
     MetadataError,
 )
 from mlops.metadata import DatasetRecord, ProcessorRecord, RawRecord, TensorRecord
-from mlops.progress import task as progress_task
-from mlops.publication import check_name, check_tags, check_version, timestamp
+
+# plugin contract: plugins add modules to store by value (mlops_pickle_by_value)
+from mlops.plugins import manager as plugins  # noqa: I001
 from mlops.store import Location, resolve
+from mlops.utils.progress import task as progress_task
+from mlops.versions import resume as resumption
+from mlops.versions import writer as publication
+from mlops.versions.writer import check_name, check_tags, check_version, timestamp
 
 PROCESSOR_FILE = "data_processor.pkl"
 LARGE_PROCESSOR_BYTES = 64 * 1024 * 1024
@@ -96,7 +101,7 @@ class VersionedDatasetBuilder:
         a progress bar (default: when stderr is a terminal and the work takes over a second).
         ``resume=True`` takes over an incomplete version of that name whose publisher is gone (a dead
         process on this machine, or a claim older than ``older_than`` seconds): the files it wrote that
-        match are kept, the rest written (see :mod:`mlops.resume`).
+        match are kept, the rest written (see :mod:`mlops.versions.resume`).
         """
         created_at = timestamp()
         version = check_version(created_at if version is None else version)

@@ -6,16 +6,20 @@ import os
 from dataclasses import replace
 from typing import Any
 
-from mlops import metadata, plugins, publication
-from mlops import resume as resumption
+from mlops import metadata
 from mlops.dataset.versioned_dataset import VersionedDataset
 from mlops.errors import MlopsError, PluginError
 from mlops.metadata import DatasetLink, ModelRecord, SerializerRecord
 from mlops.model.serializer import ModelSerializer
 from mlops.model.training_config import TrainingConfig
-from mlops.progress import task as progress_task
-from mlops.publication import check_name, check_tags, check_version, timestamp
+
+# plugin contract: serializers come from plugins (mlops_register_serializers)
+from mlops.plugins import manager as plugins  # noqa: I001
 from mlops.store import resolve
+from mlops.utils.progress import task as progress_task
+from mlops.versions import resume as resumption
+from mlops.versions import writer as publication
+from mlops.versions.writer import check_name, check_tags, check_version, timestamp
 
 
 class VersionedModelBuilder:
@@ -64,7 +68,7 @@ class VersionedModelBuilder:
         stderr is a terminal and the work takes over a second).
         ``resume=True`` takes over an incomplete version of that name whose publisher is gone (a dead
         process on this machine, or a claim older than ``older_than`` seconds): the files it wrote that
-        match are kept, the rest written (see :mod:`mlops.resume`).
+        match are kept, the rest written (see :mod:`mlops.versions.resume`).
         """
         created_at = timestamp()
         version = check_version(created_at if version is None else version)

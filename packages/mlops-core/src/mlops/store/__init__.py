@@ -10,11 +10,10 @@ classes. Nothing outside this package imports fsspec.
 
 from __future__ import annotations
 
-from mlops.store.base import FileEntry, NonExclusiveStoreWarning, Store, StoreCapabilityWarning
+from mlops.store.base import FileEntry, Location, NonExclusiveStoreWarning, Store, StoreCapabilityWarning
 from mlops.store.cache import cache_dir
 from mlops.store.fsspec_store import FsspecStore
 from mlops.store.local import LocalStore
-from mlops.store.location import Location
 from mlops.store.urls import resolve, resolve_in
 
 __all__ = [

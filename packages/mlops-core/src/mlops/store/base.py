@@ -1,25 +1,58 @@
 """The contract every store fulfils, and the logic all stores share (hashing while writing,
 verified reads). :class:`~mlops.store.local.LocalStore` and
 :class:`~mlops.store.fsspec_store.FsspecStore` implement what differs; a plugin can subclass either
-for the URL schemes it claims (see :func:`mlops.hookspecs.mlops_register_stores`)."""
+for the URL schemes it claims (see :func:`mlops.plugins.hookspecs.mlops_register_stores`)."""
 
 from __future__ import annotations
 
 import hashlib
+import posixpath
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
 
-from mlops import progress
 from mlops.errors import IntegrityError, MlopsError, StoreError
 from mlops.store.hashing import PipelinedSha256, chunks
-from mlops.store.location import Location
+from mlops.utils import progress
 
 TMP_PREFIX = ".tmp-"
 """Prefix of the temporary files and folders mlops creates next to what it writes atomically."""
 MAX_TRANSFERS = 8
 """Files moved at once on latency-bound stores (object stores): small files go much faster in parallel."""
+
+
+@dataclass(frozen=True)
+class Location:
+    """A file or folder on some store. ``path`` is the store's own (posix) path; ``url`` is what
+    the user gave (local paths made absolute), extended with the store's separator by :meth:`child`."""
+
+    store: Store
+    path: str
+    url: str
+    sep: str = "/"
+
+    def child(self, relpath: str) -> Location:
+        """The location ``relpath`` (posix, relative) below this one."""
+        relpath = relpath.strip("/")
+        url = self.url.rstrip("/" + self.sep) + self.sep + relpath.replace("/", self.sep)
+        return Location(self.store, posixpath.join(self.path, relpath), url, self.sep)
+
+    @property
+    def parent(self) -> Location:
+        """The folder holding this location."""
+        path = posixpath.dirname(self.path.rstrip("/")) or self.path
+        cut = self.url.rstrip("/" + self.sep)
+        cut = cut[: max(cut.rfind(self.sep), cut.rfind("/"))] or cut
+        return Location(self.store, path, cut, self.sep)
+
+    @property
+    def name(self) -> str:
+        """The last component of the path."""
+        return posixpath.basename(self.path.rstrip("/"))
+
+    def __str__(self) -> str:
+        return self.url
 
 
 class FileEntry(NamedTuple):
@@ -156,7 +189,7 @@ class Store:
     def read_many(self, locs: Sequence[Location]) -> list[bytes | FileNotFoundError]:
         """The bytes of each file in ``locs``, or ``FileNotFoundError`` for a missing one, in order;
         concurrent where the store allows. Any other failure raises :class:`StoreError`."""
-        from mlops.concurrency import concurrently
+        from mlops.utils.concurrency import concurrently
 
         def one(loc: Location) -> bytes | FileNotFoundError:
             try:
@@ -208,7 +241,7 @@ class Store:
         call per step. With ``prune``, a folder holding every one of ``locs``, the empty folders
         below it are then removed, deepest first, and ``prune`` itself if empty (on stores that
         have folders: an object store's prefix vanishes with its last object). Callers decide
-        what to delete; see :mod:`mlops.deletion`."""
+        what to delete; see :mod:`mlops.versions.deletion`."""
         raise NotImplementedError
 
     def list_tree(self, loc: Location) -> dict[str, int]:
@@ -236,7 +269,7 @@ class Store:
         """Read every file of the folder ``loc`` again (no cache) and check it against ``files``;
         raises :class:`IntegrityError` naming the first that does not match. Default: the files
         fetched side by side (object stores are latency-bound)."""
-        from mlops.concurrency import concurrently
+        from mlops.utils.concurrency import concurrently
 
         concurrently(
             lambda item: self.fetch_verified(loc.child(item[0]), item[1], item[0], use_cache=False),

@@ -23,13 +23,12 @@ import fsspec.callbacks
 from fsspec.implementations.local import LocalFileSystem
 from fsspec.implementations.memory import MemoryFileSystem
 
-from mlops import progress
 from mlops.errors import StoreError
-from mlops.install import install_command
 from mlops.store import cache
 from mlops.store.base import (
     DirEntry,
     FileEntry,
+    Location,
     NonExclusiveStoreWarning,
     Store,
     check_entry,
@@ -38,7 +37,8 @@ from mlops.store.base import (
     store_errors,
 )
 from mlops.store.hashing import CHUNK_SIZE, chunks, sha256_of_own_file
-from mlops.store.location import Location
+from mlops.utils import progress
+from mlops.utils.install import install_command
 
 _GLOB_CHARACTERS = frozenset("*?[")
 """Characters that make fsspec's multi-path calls treat a path as a pattern."""
@@ -332,7 +332,7 @@ class FsspecStore(Store):
             if getattr(self.fs, "call_s3", None) is not None:
                 self._delete_objects(locs)
             else:
-                from mlops.concurrency import concurrently
+                from mlops.utils.concurrency import concurrently
 
                 concurrently(self._delete_one, locs, workers=self.transfer_workers)
         finally:
@@ -445,7 +445,7 @@ class FsspecStore(Store):
 
     @contextmanager
     def local_folder(self, loc: Location, files: Mapping[str, FileEntry]) -> Iterator[str]:
-        from mlops.concurrency import concurrently
+        from mlops.utils.concurrency import concurrently
 
         fetched = concurrently(lambda item: self.fetch_verified(loc.child(item[0]), item[1], item[0]), files.items())
         directory = tempfile.mkdtemp(prefix="mlops-load-")

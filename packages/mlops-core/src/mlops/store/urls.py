@@ -6,11 +6,13 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from mlops import plugins
 from mlops.errors import StoreError
+
+# plugin contract: plugins claim URL schemes with their own stores (mlops_register_stores)
+from mlops.plugins import manager as plugins  # noqa: I001
+from mlops.store.base import Location
 from mlops.store.fsspec_store import FsspecStore
 from mlops.store.local import LocalStore
-from mlops.store.location import Location
 
 LOCAL_SCHEMES = frozenset({"file", "local"})
 

@@ -74,11 +74,11 @@ def inspect_command(path: str, files: tuple[str, ...], as_json: bool) -> None:
     Flags are hints: only a signature by a key you trust (trusted_keys=, MLOPS_TRUSTED_KEYS)
     makes loading safe.
     """
-    from mlops import registry
-    from mlops.trust import versions
+    from mlops.model import lineage
     from mlops.trust.pickle_inspect import inspect_bytes
+    from mlops.versions import published as versions
 
-    version = registry.open_version(path, storage_options=_storage_options())
+    version = lineage.open_version(path, storage_options=_storage_options())
     wanted = versions.pickle_files(version)
     if files:
         unknown = [f for f in files if f not in versions.manifest_hashes(version)]
@@ -141,17 +141,17 @@ def sign_command(path: str, key: str | None, as_json: bool) -> None:
     Reads no data (the hashes come from the manifest); the version must not be signed already.
     Verify with `mlops verify PATH --key NAME.pub`, or OpenSSF's model_signing.
     """
-    from mlops import registry
     from mlops.errors import SigningKeyError
-    from mlops.trust import versions
+    from mlops.model import lineage
     from mlops.trust.policy import signing_key_from
+    from mlops.versions import published as versions
 
     signing_key = signing_key_from(key)
     if signing_key is None:
         raise SigningKeyError(
             "no key to sign with: pass --key NAME (a private key from `mlops keygen`) or set MLOPS_SIGNING_KEY"
         )
-    version = registry.open_version(path, storage_options=_storage_options())
+    version = lineage.open_version(path, storage_options=_storage_options())
     written = versions.sign_version(version, signing_key)
     if as_json:
         _print_json({"path": version.path, "signature": written, "fingerprint": signing_key.fingerprint})

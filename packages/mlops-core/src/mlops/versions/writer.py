@@ -26,16 +26,14 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlops import deletion, layout, metadata
-from mlops.concurrency import concurrently
-from mlops.dedup import Deduplicator, npy_entry
+from mlops import metadata
 from mlops.errors import (
     InvalidNameError,
     InvalidTagsError,
@@ -47,9 +45,11 @@ from mlops.metadata import AnyRecord, PublishStats
 from mlops.metadata import manifest as manifest_codec
 from mlops.store import FileEntry, Location
 from mlops.store.hashing import CHUNK_SIZE, sha256_of_file
+from mlops.utils.concurrency import concurrently
+from mlops.versions import deletion, layout
+from mlops.versions.dedup import Deduplicator, npy_entry
 
 if TYPE_CHECKING:
-    from mlops.resume import TakenOver
     from mlops.trust.keys import SigningKey
 
 _MAX_LABEL = 200
@@ -61,7 +61,7 @@ while the next is written); smaller ones are made durable together before the co
 many files is one filesystem flush instead of one fsync each (see ``Store.sync_many``)."""
 logger = logging.getLogger(__name__)
 ACTIVE_CLAIMS = layout.ACTIVE_CLAIMS
-"""Tokens of the claims this process holds right now (see mlops.maintenance)."""
+"""Tokens of the claims this process holds right now (see mlops.versions.incomplete)."""
 
 
 def timestamp() -> str:
@@ -133,9 +133,19 @@ def _label_problem(text: str) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class TakenOver:
+    """An incomplete version this process now owns: the files its dead publisher left, and the marker."""
+
+    loc: Location
+    files: dict[str, int]
+    """``{relpath: size}`` of the files already there (bookkeeping files of mlops excluded)."""
+    marker: str
+
+
 class StagingClaim:
     """Marks a staging folder as in use by this process, so that a cleanup of incomplete
-    versions running meanwhile leaves it alone (see :mod:`mlops.maintenance`)."""
+    versions running meanwhile leaves it alone (see :mod:`mlops.versions.incomplete`)."""
 
     def __init__(self, folder: str) -> None:
         self.token, claim = layout.new_claim()
@@ -175,12 +185,12 @@ class VersionWriter:
 
     @property
     def claim(self) -> bytes:
-        """The bytes of this publisher's claim (what :func:`mlops.resume.take_over` puts in place)."""
+        """The bytes of this publisher's claim (what :func:`mlops.versions.resume.take_over` puts in place)."""
         return self._claim
 
     def resuming(self, taken: TakenOver | None) -> VersionWriter:
         """Write into the incomplete version ``taken`` (already claimed for this writer by
-        :func:`mlops.resume.take_over`), keeping the files there that match; ``None``: a new version."""
+        :func:`mlops.versions.resume.take_over`), keeping the files there that match; ``None``: a new version."""
         if taken is not None:
             self._takeover_marker = taken.marker
             self._dedup.keep_existing(taken.files)
@@ -233,7 +243,7 @@ class VersionWriter:
             raise PublicationPathAlreadyExistsError(
                 f"{self.loc.url} holds an incomplete version: another process is publishing it, or a publish "
                 "crashed there. If no publish is running, remove it with "
-                "mlops.maintenance.remove_incomplete(ROOT) or `mlops clean ROOT`, then publish again."
+                "mlops.versions.incomplete.remove_incomplete(ROOT) or `mlops clean ROOT`, then publish again."
             )
         raise PublicationPathAlreadyExistsError(
             f"{self.loc.url} already exists and is not an mlops version; refusing to write into it. "
@@ -244,7 +254,7 @@ class VersionWriter:
 
     def write_array(self, relpath: str, array: np.ndarray) -> FileEntry:
         """Store ``array`` as a ``.npy`` file, streamed and hashed chunk by chunk (or reused, see
-        :mod:`mlops.dedup`: hashed first when a committed file of the root has its size)."""
+        :mod:`mlops.versions.dedup`: hashed first when a committed file of the root has its size)."""
         dest = self.loc.child(relpath)
         self._touched.add(relpath)
         size = len(next(_npy_chunks(array))) + array.nbytes
@@ -399,7 +409,7 @@ class VersionWriter:
         meta_bytes = metadata.dump(record)
         signed: bytes | None = None
         if signing_key is not None:
-            from mlops.trust.versions import covered_files, signature_for
+            from mlops.versions.signing import covered_files, signature_for
 
             signed = signature_for(self.loc, covered_files(record, entries, meta_bytes), signing_key)
         elif signature is not None:
@@ -424,7 +434,7 @@ class VersionWriter:
         the folders it owned), then, when nothing else is left in the version folder, its claim and
         the folder. Anything else there (what a killed publish this one resumed left, or a
         stranger's file) stays under the claim: an incomplete version, never visible, that
-        :func:`mlops.maintenance.remove_incomplete` removes. Nothing is deleted once meta.json is
+        :func:`mlops.versions.incomplete.remove_incomplete` removes. Nothing is deleted once meta.json is
         there, nor when the claim is no longer this publisher's. If the store fails meanwhile (it is
         often why we abort), the original error is what the caller sees."""
         folder = deletion.held(self.loc)

@@ -32,7 +32,7 @@ def _storage_options() -> dict[str, Any] | None:
 def rm_command(path: str, dry_run: bool, models_root: str | None, as_json: bool) -> None:
     """Remove the version PATH: meta.json first (it disappears from listings and loads at once),
     then its files. Versions sharing files with it (deduplicated publishes) are not affected."""
-    from mlops.removal import remove_version
+    from mlops.versions.removal import remove_version
 
     removed = remove_version(path, if_unused_by=models_root, dry_run=dry_run, storage_options=_storage_options())
     if as_json:
@@ -54,8 +54,8 @@ def du_command(root: str, as_json: bool) -> None:
 
     A damaged version (its meta.json or manifest cannot be read) is listed as DAMAGED and left out
     of the counts, with the reason on stderr; `mlops verify` is the check that fails on damage."""
-    from mlops.layout import folder_name, moved_note
-    from mlops.space import disk_usage
+    from mlops.versions.layout import folder_name, moved_note
+    from mlops.versions.usage import disk_usage
 
     usage = disk_usage(root, storage_options=_storage_options())
     notes = [moved_note(v.folder, v.version) for v in usage.versions]

@@ -20,17 +20,19 @@ from typing import Any, TypeVar
 
 import click
 
-import mlops
-from mlops import registry
-from mlops.catalog.commands import report_command, ui_command
+from mlops._version import __version__
+from mlops.cli.catalog import report_command, ui_command
+from mlops.cli.space import du_command, rm_command
+from mlops.cli.trust import inspect_command, keygen_command, sign_command
 from mlops.errors import IntegrityError, MlopsError, NoVersionsError
-from mlops.layout import folder_name, listing_warnings
 from mlops.metadata import AnyRecord, DatasetRecord, ModelRecord, ProcessorRecord, PublishStats, RawRecord
+from mlops.model import lineage
 from mlops.model.versioned_model import VersionedModel
-from mlops.space_commands import du_command, rm_command
 from mlops.store import FileEntry
-from mlops.transfer import republish, update_tags
-from mlops.trust.commands import inspect_command, keygen_command, sign_command
+from mlops.versions import listing as registry
+from mlops.versions.layout import folder_name, listing_warnings
+from mlops.versions.republish import republish
+from mlops.versions.tags import update_tags
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -127,7 +129,7 @@ def _parse_storage_options(ctx: click.Context, param: click.Parameter, values: S
 )
 @click.option("-v", "--verbose", count=True, help="Log what mlops does on stderr (-v: steps, -vv: details).")
 @click.option("--debug", is_flag=True, help="Show the full traceback of a failure (and -vv logging).")
-@click.version_option(mlops.__version__, "-V", "--version", package_name="mlops-core", prog_name="mlops")
+@click.version_option(__version__, "-V", "--version", package_name="mlops-core", prog_name="mlops")
 @click.pass_context
 def cli(ctx: click.Context, storage_options: dict[str, Any] | None, verbose: int, debug: bool) -> None:
     """Browse, check, compare and move versioned datasets and models.
@@ -239,7 +241,7 @@ def _damaged_json(path: str, reason: str) -> dict[str, Any]:
 
 
 def _list_incomplete(settings: Settings, root: str, as_json: bool) -> None:
-    from mlops.maintenance import list_incomplete
+    from mlops.versions.incomplete import list_incomplete
 
     found = list_incomplete(root, storage_options=settings.storage_options)
     if as_json:
@@ -300,7 +302,7 @@ def show_command(settings: Settings, path: str, plot: str | None, all_files: boo
     For a model: its serializer, framework versions, training arguments, final metrics and the
     dataset it was trained on. Reads meta.json only (--plot needs matplotlib).
     """
-    version = registry.open_version(path, storage_options=settings.storage_options)
+    version = lineage.open_version(path, storage_options=settings.storage_options)
     record = version.record
     if plot is not None and not isinstance(record, ModelRecord):
         raise click.UsageError("--plot draws a model's training curves; this is a dataset")
@@ -363,7 +365,7 @@ def _print_tensors(record: DatasetRecord, files: Mapping[str, FileEntry]) -> Non
 
 
 def _print_metrics(record: ModelRecord) -> None:
-    from mlops.compare import final_metrics
+    from mlops.model.compare import final_metrics
 
     history = record.history
     finals = final_metrics(history)
@@ -418,7 +420,7 @@ def verify_command(settings: Settings, path: str, keys: tuple[str, ...], as_json
     Remote files are downloaded and hashed again, never taken from the local cache. With --key
     (or MLOPS_TRUSTED_KEYS), the version must also be signed by a trusted key, covering every file.
     """
-    version = registry.open_version(path, storage_options=settings.storage_options, trusted_keys=list(keys) or None)
+    version = lineage.open_version(path, storage_options=settings.storage_options, trusted_keys=list(keys) or None)
     summary = f"{version.kind} {version.name} {version.version}"
     try:
         version.verify()
@@ -451,7 +453,7 @@ def lineage_command(settings: Settings, path: str, models_root: str | None, as_j
     The dataset a model links to is opened to check it is still there with the same content
     (same hash); a moved or changed dataset is reported, not an error.
     """
-    version = registry.open_version(path, storage_options=settings.storage_options)
+    version = lineage.open_version(path, storage_options=settings.storage_options)
     chain: list[dict[str, Any]] = []
     record = version.record
     dataset_record: DatasetRecord | None = None
@@ -471,7 +473,7 @@ def lineage_command(settings: Settings, path: str, models_root: str | None, as_j
     if models_root is not None:
         if not isinstance(record, DatasetRecord):
             raise click.UsageError("--models lists the models of a dataset; PATH is a model")
-        models = registry.models_trained_on(models_root, version, storage_options=settings.storage_options)  # type: ignore[arg-type]
+        models = lineage.models_trained_on(models_root, version, storage_options=settings.storage_options)  # type: ignore[arg-type]
     if as_json:
         out: dict[str, Any] = {"chain": chain}
         if models is not None:
@@ -528,10 +530,10 @@ def diff_command(settings: Settings, path_a: str, path_b: str, as_json: bool) ->
     dtype and mean/std/min/max on both sides. Also lists raw files added, removed or changed,
     tag changes, final metrics (models) and every other metadata difference.
     """
-    from mlops.compare import compare
+    from mlops.model.compare import compare
 
-    a = registry.open_version(path_a, storage_options=settings.storage_options)
-    b = registry.open_version(path_b, storage_options=settings.storage_options)
+    a = lineage.open_version(path_a, storage_options=settings.storage_options)
+    b = lineage.open_version(path_b, storage_options=settings.storage_options)
     result = compare(a, b)
     if as_json:
         _print_json(result)
@@ -598,7 +600,7 @@ def plugins_command(as_json: bool) -> None:
     Serializers save and load models of a framework, stores serve URL schemes, processors
     are ready-made data processors. Each comes with its distribution and version.
     """
-    from mlops import plugins
+    from mlops.plugins import manager as plugins
 
     def origin(module: str) -> dict[str, Any]:
         dist = plugins.distribution_of_module(module)
@@ -776,7 +778,7 @@ def clean_command(
     publish()); anything else is refused and nothing is removed. --dry-run lists exactly what a
     real run removes.
     """
-    from mlops.maintenance import remove_incomplete
+    from mlops.versions.incomplete import remove_incomplete
 
     removed = remove_incomplete(
         root,

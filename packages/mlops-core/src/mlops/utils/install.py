@@ -8,7 +8,7 @@ would install that project over this one. Every hint names this release exactly,
 
 from __future__ import annotations
 
-from mlops import __version__
+from mlops._version import __version__
 
 FIRST_PARTY_EXTRAS = {
     "mlops-keras": "keras",

@@ -1,0 +1,1 @@
+"""Small helpers every layer may use (internal): running I/O side by side, progress bars, install hints."""
