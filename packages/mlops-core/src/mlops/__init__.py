@@ -1,7 +1,10 @@
 """mlops: reproducible, versioned datasets and models on any filesystem.
 
-Everything public is importable from here. Submodules load on first use, so ``import mlops`` stays
-fast and never imports an ML framework.
+Everything public is importable from here (``__all__``), with the types public calls return.
+Submodules load on first use, so ``import mlops`` stays fast and never imports an ML framework.
+Plugin authors import :mod:`mlops.plugin`, the plugin SDK; errors live in :mod:`mlops.errors`.
+Every other module is internal: its layer folders (``store``, ``metadata``, ``versions``,
+``dataset``, ``model``, ``plugins``, ``cli``, ``catalog``) may change between releases.
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ if TYPE_CHECKING:  # the names __getattr__ provides, for type checkers and IDEs
     from mlops.dataset.invertible_data_processor import InvertibleDataProcessor as InvertibleDataProcessor
     from mlops.dataset.versioned_dataset import VersionedDataset as VersionedDataset
     from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder as VersionedDatasetBuilder
+    from mlops.metadata import DatasetRecord as DatasetRecord
+    from mlops.metadata import ModelRecord as ModelRecord
+    from mlops.metadata import TensorRecord as TensorRecord
     from mlops.model.lineage import models_trained_on as models_trained_on
     from mlops.model.lineage import open_version as open_version
     from mlops.model.serializer import ModelSerializer as ModelSerializer
@@ -27,11 +33,16 @@ if TYPE_CHECKING:  # the names __getattr__ provides, for type checkers and IDEs
     from mlops.store import LocalStore as LocalStore
     from mlops.store import Store as Store
     from mlops.store import resolve as resolve
+    from mlops.store.base import DirEntry as DirEntry
+    from mlops.store.base import FileEntry as FileEntry
+    from mlops.store.base import Location as Location
+    from mlops.versions.incomplete import IncompleteVersion as IncompleteVersion
     from mlops.versions.incomplete import list_incomplete as list_incomplete
     from mlops.versions.incomplete import remove_incomplete as remove_incomplete
     from mlops.versions.listing import VersionInfo as VersionInfo
     from mlops.versions.listing import latest as latest
     from mlops.versions.listing import list_versions as list_versions
+    from mlops.versions.removal import RemovedVersion as RemovedVersion
     from mlops.versions.removal import remove_version as remove_version
     from mlops.versions.republish import republish as republish
     from mlops.versions.tags import update_tags as update_tags
@@ -61,6 +72,15 @@ _EXPORTS = {
     "models_trained_on": "mlops.model.lineage",
     "republish": "mlops.versions.republish",
     "update_tags": "mlops.versions.tags",
+    # the types public calls return
+    "Location": "mlops.store.base",
+    "FileEntry": "mlops.store.base",
+    "DirEntry": "mlops.store.base",
+    "RemovedVersion": "mlops.versions.removal",
+    "IncompleteVersion": "mlops.versions.incomplete",
+    "DatasetRecord": "mlops.metadata",
+    "ModelRecord": "mlops.metadata",
+    "TensorRecord": "mlops.metadata",
 }
 
 # Quiet unless the application configures logging (``mlops -v`` does): records go to the "mlops" logger.

@@ -26,7 +26,7 @@ import cloudpickle
 import numpy as np
 from joblib.numpy_pickle import NumpyPickler
 
-from mlops.dataset.by_value import check_python_version, user_modules
+from mlops.plugin import check_python_version, user_modules
 
 _LEAVES = (str, bytes, bytearray, int, float, complex, bool, type(None), range, slice)
 _WALK_LIMIT = 1_000_000

@@ -29,7 +29,6 @@ from mlops.store import Location, resolve
 from mlops.utils.progress import task as progress_task
 from mlops.versions import resume as resumption
 from mlops.versions import writer as publication
-from mlops.versions.writer import check_name, check_tags, check_version, timestamp
 
 PROCESSOR_FILE = "data_processor.pkl"
 LARGE_PROCESSOR_BYTES = 64 * 1024 * 1024
@@ -103,14 +102,15 @@ class VersionedDatasetBuilder:
         process on this machine, or a claim older than ``older_than`` seconds): the files it wrote that
         match are kept, the rest written (see :mod:`mlops.versions.resume`).
         """
-        created_at = timestamp()
-        version = check_version(created_at if version is None else version)
-        tags = check_tags(tags)
         if raw not in ("copy", "link"):
             raise InvalidRawStrategyError(f"raw must be 'copy' or 'link', got {raw!r}")
-        root = resolve(path, storage_options)
-        name = check_name(name if name is not None else (root.name or "dataset"))
-        key = publication.signing_key(signing_key)
+        target = publication.publish_target(
+            path, version, name=name, tags=tags, signing_key=signing_key, storage_options=storage_options,
+            default_name="dataset",
+        )  # fmt: skip
+        root, version, name, tags, created_at, key = (
+            target.root, target.version, target.name, target.tags, target.created_at, target.key
+        )  # fmt: skip
         raw_files = self._raw_files(follow_symlinks) if raw == "copy" else []
         processor_bytes = pickling.dumps_processor(self.data_processor, plugins.by_value_modules(self.data_processor))
         if len(processor_bytes) > LARGE_PROCESSOR_BYTES:

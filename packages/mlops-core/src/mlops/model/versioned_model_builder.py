@@ -19,7 +19,6 @@ from mlops.store import resolve
 from mlops.utils.progress import task as progress_task
 from mlops.versions import resume as resumption
 from mlops.versions import writer as publication
-from mlops.versions.writer import check_name, check_tags, check_version, timestamp
 
 
 class VersionedModelBuilder:
@@ -70,13 +69,14 @@ class VersionedModelBuilder:
         process on this machine, or a claim older than ``older_than`` seconds): the files it wrote that
         match are kept, the rest written (see :mod:`mlops.versions.resume`).
         """
-        created_at = timestamp()
-        version = check_version(created_at if version is None else version)
-        tags = check_tags(tags)
-        root = resolve(path, storage_options)
-        name = check_name(name if name is not None else (root.name or "model"))
+        target = publication.publish_target(
+            path, version, name=name, tags=tags, signing_key=signing_key, storage_options=storage_options,
+            default_name="model",
+        )  # fmt: skip
+        root, version, name, tags, created_at, key = (
+            target.root, target.version, target.name, target.tags, target.created_at, target.key
+        )  # fmt: skip
         chosen = self._serializer(serializer)
-        key = publication.signing_key(signing_key)
         distribution = plugins.distribution_of(chosen)
         record = ModelRecord(
             schema=metadata.SCHEMA_VERSION,

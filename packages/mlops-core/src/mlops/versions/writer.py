@@ -43,7 +43,7 @@ from mlops.errors import (
 )
 from mlops.metadata import AnyRecord, PublishStats
 from mlops.metadata import manifest as manifest_codec
-from mlops.store import FileEntry, Location
+from mlops.store import FileEntry, Location, resolve
 from mlops.store.hashing import CHUNK_SIZE, sha256_of_file
 from mlops.utils.concurrency import concurrently
 from mlops.versions import deletion, layout
@@ -79,6 +79,43 @@ def signing_key(key: str | os.PathLike[str] | SigningKey | None) -> SigningKey |
     from mlops.trust.policy import signing_key_from
 
     return signing_key_from(key)
+
+
+
+_key_for = signing_key  # for callers whose own argument is named signing_key
+
+
+@dataclass(frozen=True)
+class PublishTarget:
+    """Where and as what a publish writes, every argument checked before anything is written."""
+
+    root: Location
+    version: str
+    name: str
+    tags: list[str]
+    created_at: str
+    key: SigningKey | None
+
+
+def publish_target(
+    path: str | os.PathLike[str],
+    version: str | None,
+    *,
+    name: str | None,
+    tags: Any,
+    signing_key: str | os.PathLike[str] | None,
+    storage_options: dict[str, Any] | None,
+    default_name: str,
+) -> PublishTarget:
+    """The checked arguments shared by every ``publish``: ``version=None`` is the publication
+    timestamp, ``name=None`` the root's last folder (or ``default_name``), and the signing key is
+    loaded (and its file checked) now."""
+    created_at = timestamp()
+    version = check_version(created_at if version is None else version)
+    checked_tags = check_tags(tags)
+    root = resolve(path, storage_options)
+    chosen = check_name(name if name is not None else (root.name or default_name))
+    return PublishTarget(root, version, chosen, checked_tags, created_at, _key_for(signing_key))
 
 
 def check_version(version: Any) -> str:
