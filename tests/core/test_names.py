@@ -51,6 +51,10 @@ REFUSED = [
     ("v\ud8001", "category Cs"),
     ("v\u20281", "LINE SEPARATOR"),
     ("v\u20291", "PARAGRAPH SEPARATOR"),
+    ("v\uffff", "noncharacter"),
+    ("v\ufffe1", "U+FFFE"),
+    ("v\ufdd0", "noncharacter"),
+    ("v\U0010ffff", "noncharacter"),
     ("v\u00a01", "NO-BREAK SPACE"),
     ("v\u30001", "IDEOGRAPHIC SPACE"),
     (" v1", "starts with a space"),
@@ -237,6 +241,32 @@ def test_a_root_whose_folder_name_cannot_be_the_default_name_says_to_pass_name(t
         builder.publish(root, "v1")
     assert file_hashes(str(tmp_path)) == {}
     builder.publish(root, "v1", name="data")  # the folder itself is a fine root
+
+
+@pytest.mark.parametrize("kind", ["local", "memory", "s3"])
+@pytest.mark.parametrize("folder", ["a\x00b", "a\nb", "a\x1fb", "a\uffffb", "a\ud800b"], ids=ascii)
+def test_roots_no_store_can_hold_are_refused_before_writing(
+    kind: str, folder: str, tmp_path: Path, raw: str, request: pytest.FixtureRequest
+) -> None:
+    """A NUL, a control character or a noncharacter cannot be kept by every store (S3's XML requests
+    cannot carry them, so such keys could never be removed in a batch): the root is refused up front."""
+    if kind == "local":
+        base = str(tmp_path / "store")
+    elif kind == "memory":
+        base = f"memory://names-{uuid.uuid4().hex[:12]}"
+    else:
+        base = request.getfixturevalue("s3_bucket") + "/store"
+    builder = VersionedDatasetBuilder(raw, TinyProcessor({"X": np.ones(2)}))
+    with pytest.raises(errors.InvalidPathError, match="cannot use"):
+        builder.publish(f"{base}/d/{folder}", "v1", name="d")
+    assert file_hashes(base) == {}
+
+
+def test_local_roots_with_a_name_over_255_bytes_are_refused_before_writing(tmp_path: Path, raw: str) -> None:
+    builder = VersionedDatasetBuilder(raw, TinyProcessor({"X": np.ones(2)}))
+    with pytest.raises(errors.InvalidPathError, match="is 256 bytes long; the limit is 255"):
+        builder.publish(str(tmp_path / "store" / ("x" * 256)), "v1", name="d")
+    assert file_hashes(str(tmp_path / "store")) == {}
 
 
 def test_versions_written_before_the_policy_keep_loading(

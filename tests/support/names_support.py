@@ -32,6 +32,8 @@ def breaks_policy(name: str) -> bool:
             return True
         if char in GLOB or char in "/\\":
             return True
+        if 0xFDD0 <= ord(char) <= 0xFDEF or ord(char) % 0x10000 in (0xFFFE, 0xFFFF):  # noncharacters
+            return True
     if ".." in name or name.startswith(".") or name.endswith("."):
         return True
     if name.split(".")[0].rstrip(" ").upper() in DEVICES:

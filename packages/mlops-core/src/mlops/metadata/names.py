@@ -9,6 +9,7 @@ every operating system, on object stores and through fsspec. A name is refused, 
 - it holds a control, format, surrogate or line/paragraph separator character (Unicode categories
   Cc, Cf, Cs, Zl, Zp: zero-width spaces, bidi overrides...), or whitespace other than a plain space
   (U+0020), or starts or ends with whitespace: these make different names look the same;
+- it holds a Unicode noncharacter (U+FFFE, U+FFFF, U+FDD0-U+FDEF...), which S3's XML requests cannot carry;
 - it ends with ``.`` (Windows drops a trailing dot), or its part before the first ``.`` is a Windows
   device name (CON, PRN, AUX, NUL, CONIN$, CONOUT$, COM1-COM9, LPT1-LPT9, any case);
 - it is not in Unicode normalization form NFC (the same-looking NFC name would be another folder);
@@ -40,6 +41,7 @@ __all__ = [
     "check_tags",
     "check_tensor_name",
     "check_version",
+    "is_noncharacter",
     "label_problem",
     "path_segment_problem",
 ]
@@ -161,6 +163,22 @@ def _invisible(name: str) -> str | None:
     return None
 
 
+def is_noncharacter(char: str) -> bool:
+    """True for Unicode's 66 noncharacters (U+FDD0-U+FDEF and the last two code points of each plane)."""
+    code = ord(char)
+    return 0xFDD0 <= code <= 0xFDEF or code & 0xFFFE == 0xFFFE
+
+
+def _noncharacter(name: str) -> str | None:
+    for char in name:
+        if is_noncharacter(char):
+            return (
+                f"contains U+{ord(char):04X}, a Unicode noncharacter (reserved for a program's internal use; "
+                "XML-based store requests, such as S3's batch delete, cannot carry it); remove it"
+            )
+    return None
+
+
 def _odd_whitespace(name: str) -> str | None:
     for char in name:
         if char != " " and (char.isspace() or unicodedata.category(char) == "Zs"):
@@ -262,6 +280,7 @@ def _too_many_characters(text: str) -> str | None:
 _SEGMENT_CHECKS = (
     _blank,
     _invisible,  # before anything encodes the name: a lone surrogate has no UTF-8 form
+    _noncharacter,
     _odd_whitespace,
     _edge_whitespace,
     _separator,
