@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 import mlops
 from mlops.cli import cli
-from mlops.errors import VersionInUseError, VersionNotFoundError
+from mlops.errors import IncompleteVersionError, VersionInUseError, VersionNotFoundError
 from mlops.store import Location
 from mlops.store.local import LocalStore
 
@@ -47,26 +47,27 @@ def test_dry_run_removes_nothing(tmp_path: Path, publish_dataset: PublishDataset
 
 def test_meta_json_goes_first(tmp_path: Path, publish_dataset: PublishDataset, monkeypatch: pytest.MonkeyPatch) -> None:
     """A removal that dies after deleting meta.json leaves a folder that is no version (not listed,
-    not loadable) and that ``remove_incomplete`` (``mlops clean``) removes: never a damaged version."""
+    not loadable) but an incomplete one, claimed before meta.json went, that ``remove_incomplete``
+    (``mlops clean``) removes: never a damaged version."""
     root = str(tmp_path / "datasets")
     v1 = publish_dataset(root, "v1")
-    removed: list[str] = []
-    original = LocalStore.remove
+    removed: list[list[str]] = []
+    original = LocalStore.delete_files
 
-    def dying_remove(self: LocalStore, loc: Location) -> None:
-        removed.append(loc.path)
+    def dying_delete(self: LocalStore, locs: list[Location], **kwargs: object) -> None:
+        removed.append([loc.name for loc in locs])
         if len(removed) > 1:
             raise KeyboardInterrupt
-        original(self, loc)
+        original(self, locs, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(LocalStore, "remove", dying_remove)
+    monkeypatch.setattr(LocalStore, "delete_files", dying_delete)
     with pytest.raises(KeyboardInterrupt):
         mlops.remove_version(v1)
-    assert removed[0].endswith("meta.json")
-    with pytest.raises(VersionNotFoundError):
+    assert removed[0] == ["meta.json"]
+    with pytest.raises(IncompleteVersionError):
         mlops.open_version(v1)
     assert mlops.list_versions(root) == []
-    monkeypatch.setattr(LocalStore, "remove", original)
+    monkeypatch.setattr(LocalStore, "delete_files", original)
     assert mlops.remove_incomplete(root) == [v1]
     assert not os.path.exists(v1)
 

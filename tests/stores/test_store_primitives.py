@@ -48,11 +48,28 @@ def test_write_read_list_replace_remove(root: Location) -> None:
     store.replace_file(root.child("top.txt"), b"new")
     assert store.read_bytes(root.child("top.txt")) == b"new"
     assert [e.name for e in store.list_dir(root)] == ["dir", "top.txt"]  # no temporary file left
-    store.remove(root.child("dir"))
-    store.remove(root.child("never-there"))
+    store.delete_files([root.child("dir/a.bin"), root.child("dir/sub/b.bin"), root.child("never-there")])
     assert store.list_files(root) == {"top.txt": 3}
     with pytest.raises(FileNotFoundError):
         store.list_dir(root.child("missing"))
+
+
+def test_delete_files_deletes_exactly_the_names_given(root: Location) -> None:
+    """Names are never patterns: ``v*`` and ``d[1]`` are deleted alone, the files a pattern would
+    match stay; a folder named is never removed with its content; emptied folders are pruned up
+    to the folder given, and only those."""
+    store = root.store
+    names = ["v*/a.bin", "v*/sub/b.bin", "d[1]/c.bin", "v1/a.bin", "v2/sub/b.bin", "d1/c.bin", "keep/x.bin"]
+    for name in names:
+        store.write_stream(root.child(name), [name.encode()])
+    store.delete_files([root.child("v*/a.bin"), root.child("v*/sub/b.bin")], prune=root.child("v*"))
+    store.delete_files([root.child("d[1]/c.bin"), root.child("keep"), root.child("d[1]/never-there")])
+    kept = ["d1/c.bin", "keep/x.bin", "v1/a.bin", "v2/sub/b.bin"]
+    assert store.list_files(root) == {name: len(name) for name in kept}
+    assert not store.exists(root.child("v*")) and store.exists(root.child("v1"))
+    with pytest.raises(ValueError, match="not inside"):
+        store.delete_files([root.child("v1/a.bin")], prune=root.child("v2"))
+    assert store.read_bytes(root.child("v1/a.bin")) == b"v1/a.bin"
 
 
 @pytest.mark.parametrize("durable", [True, False])
@@ -119,7 +136,7 @@ def test_hard_links_server_copies_and_content_checks(root: Location) -> None:
     assert linked == isinstance(store, LocalStore)
     if linked:
         assert os.stat(root.child("v1/a.bin").path).st_ino == os.stat(root.child("v2/a.bin").path).st_ino
-        store.remove(root.child("v1"))  # removing one version never affects another
+        store.delete_files([root.child("v1/a.bin")], prune=root.child("v1"))  # never affects another version
         assert store.read_bytes(root.child("v2/a.bin")) == b"shared content"
     copied = store.server_copy(root.child("v2/a.bin" if linked else "v1/a.bin"), root.child("v3/a.bin"))
     assert copied == isinstance(store, FsspecStore)

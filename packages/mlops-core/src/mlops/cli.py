@@ -191,8 +191,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 @click.option(
     "--incomplete",
     is_flag=True,
-    help="List incomplete versions instead: folders without meta.json, left by a publish that crashed "
-    "or is still running (remove them with `mlops clean`).",
+    help="List incomplete versions instead: claimed folders without meta.json, left by a publish (or a "
+    "removal) that crashed or is still running (remove them with `mlops clean`).",
 )
 @_json_option
 @click.pass_obj
@@ -237,7 +237,7 @@ def _list_incomplete(settings: Settings, root: str, as_json: bool) -> None:
         if item.running:
             state = "publishing (live process)"
         elif item.host is None:
-            state = "no publish claim"
+            state = "unknown (claim unreadable)"
         elif item.host == here:
             state = "abandoned (process gone)"
         else:
@@ -740,8 +740,8 @@ def _parse_duration(ctx: click.Context, param: click.Parameter, value: str | Non
     "older_than",
     metavar="DURATION",
     callback=_parse_duration,
-    help="Only remove incomplete versions whose publish started longer ago than this (90s, 30m, 2h, 1d): "
-    "use it when publishers on other machines may still be running.",
+    help="Only remove incomplete versions whose publish started longer ago than this (90s, 30m, 2h, 1d; "
+    "an unknown start time counts as recent): use it when publishers on other machines may still be running.",
 )
 @click.option("--version", "versions", multiple=True, metavar="NAME", help="Only this incomplete version (repeatable).")
 @_json_option
@@ -749,12 +749,16 @@ def _parse_duration(ctx: click.Context, param: click.Parameter, value: str | Non
 def clean_command(
     settings: Settings, root: str, dry_run: bool, older_than: float, versions: tuple[str, ...], as_json: bool
 ) -> None:
-    """Remove incomplete versions under ROOT (crashed publishes).
+    """Remove incomplete versions under the publication root ROOT (crashed publishes).
 
-    Incomplete versions are folders without meta.json, left by a publish that crashed or was
-    killed; they block publishing that version again. Complete versions are never touched, nor
-    versions a live process on this machine is still publishing. Publishes running on other
-    machines cannot be seen from here: use --older-than.
+    Incomplete versions are folders holding a publish claim and no meta.json, left by a publish
+    (or an `mlops rm`) that crashed or was killed; they block publishing that version again. Only
+    those, and the staging folders killed local publishes left, are removed, each file by its
+    exact name. Never removed: complete versions, folders without a claim (yours), versions a
+    live process on this machine is still publishing. Publishes running on other machines cannot
+    be seen from here: use --older-than. ROOT must be a publication root (the folder given to
+    publish()); anything else is refused and nothing is removed. --dry-run lists exactly what a
+    real run removes.
     """
     from mlops.maintenance import remove_incomplete
 

@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from mlops import layout, metadata
+from mlops import deletion, layout, metadata
 from mlops.errors import MlopsError
 from mlops.metadata import PublishStats
 from mlops.store import FileEntry, Location
@@ -95,10 +95,12 @@ class _Reused:
 
 
 class Deduplicator:
-    """The reuse decisions of one publish into ``root``: places known files, counts what happened."""
+    """The reuse decisions of one publish into ``root`` (of the version folder ``version``, whose
+    claim the publisher holds): places known files, counts what happened."""
 
-    def __init__(self, root: Location) -> None:
+    def __init__(self, root: Location, version: Location) -> None:
         self.root = root
+        self.version = version
         self._index: ContentIndex | None = None
         self._lock = threading.Lock()
         self._reused: dict[str, _Reused] = {}
@@ -149,7 +151,7 @@ class Deduplicator:
                 with self._lock:
                     self._kept[relpath] = kept.size
                 return kept
-            dest.store.remove(dest)  # never written through: it may be a hard link into another version
+            self._delete(dest)  # never written through: it may be a hard link into another version
         index = self.index
         entry = entry_of() if index.sizes and (size is None or size in index.sizes) else None
         if entry is not None:
@@ -182,7 +184,7 @@ class Deduplicator:
             if store.content_exists(dest, entry):
                 store.written(dest, entry)
                 return True
-            store.remove(dest)
+            self._delete(dest)
             return False
         return store.server_copy(candidate.loc, dest)
 
@@ -201,12 +203,19 @@ class Deduplicator:
         for item in [item for item in self._reused.values() if item.source.version.url in gone]:
             logger.info("%s was removed or replaced while this publish reused it; writing %s", item.source.version.url,
                         item.relpath)  # fmt: skip
-            store.remove(item.dest)  # unlinked first: writing through a hard link would change the other version
+            self._delete(item.dest)  # unlinked first: writing through a hard link would change the other version
             rewritten[item.relpath] = item.rewrite()
             with self._lock:
                 del self._reused[item.relpath]
                 self._written[item.relpath] = rewritten[item.relpath].size
         return rewritten
+
+    def _delete(self, dest: Location) -> None:
+        """Delete the file ``dest`` of the version this publish holds the claim of."""
+        prefix = self.version.path.rstrip("/") + "/"
+        if not dest.path.startswith(prefix):
+            raise ValueError(f"{dest.url} is not in {self.version.url}")
+        deletion.delete_files(deletion.held(self.version), [dest.path[len(prefix) :]])
 
     def stats(self) -> PublishStats:
         """What this publish wrote and reused so far."""

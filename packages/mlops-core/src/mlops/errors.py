@@ -237,3 +237,12 @@ class ModelCodeMissingError(MlopsError, ImportError):
 
 class VersionInUseError(MlopsError, PermissionError):
     """Raised by ``remove_version(..., if_unused_by=MODELS_ROOT)`` when a model there was trained on the dataset."""
+
+
+class NotAVersionFolderError(MlopsError, ValueError):
+    """Raised before anything is deleted when a folder is not one mlops can identify as a version's
+    (no meta.json, no publish claim), or when it holds versions of its own (a publication root)."""
+
+
+class NotAPublicationRootError(MlopsError, ValueError):
+    """Raised by ``remove_incomplete`` (``mlops clean``) when the folder given is not a publication root."""

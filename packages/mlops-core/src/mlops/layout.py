@@ -7,9 +7,14 @@ exists. While a publish runs, the folder also holds the claim ``.mlops-publishin
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import socket
 import time
+import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from mlops import metadata
 from mlops.errors import (
@@ -25,8 +30,24 @@ from mlops.store import FileEntry, Location
 from mlops.store.base import TMP_PREFIX
 
 CLAIM_FILE = ".mlops-publishing"
-"""Written create-only before any data of a version; removed once meta.json is committed."""
+"""Written create-only before any data of a version (and before a removal deletes anything);
+removed once meta.json is committed. What identifies an incomplete version as mlops' own."""
+ACTIVE_CLAIMS: set[str] = set()
+"""Tokens of the claims this process holds right now (a publish writing, a removal deleting): a
+cleanup of incomplete versions run by this process leaves their folders alone."""
 logger = logging.getLogger(__name__)
+
+
+def new_claim() -> tuple[str, bytes]:
+    """A fresh claim: its token and the bytes of a claim file (who holds it, where, since when)."""
+    token = uuid.uuid4().hex
+    claim = {
+        "token": token,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "started_at": datetime.now().isoformat(timespec="microseconds"),
+    }
+    return token, json.dumps(claim).encode()
 
 
 def read_record(loc: Location, kind: str | None = None) -> AnyRecord:
@@ -99,9 +120,9 @@ def _why_missing(loc: Location, kind: str) -> Exception:
             f"pass one of them (ROOT/VERSION), e.g. {newest.path} (`mlops ls {loc.url}` lists them)"
         )
     return VersionNotFoundError(
-        f"{loc.url} is not a published {kind} version (it has no meta.json). If it is the folder "
-        "versions were published under, pass one of its versions (ROOT/VERSION; `mlops ls ROOT` lists "
-        "them); if a failed publish left it, `mlops clean` on its parent removes it."
+        f"{loc.url} is not a published {kind} version: it has no meta.json, and no publish claim either. "
+        "If it is the folder versions were published under, pass one of its versions (ROOT/VERSION; "
+        "`mlops ls ROOT` lists them). mlops did not leave it there as a version and never removes it."
     )
 
 
@@ -121,7 +142,11 @@ class RootListing:
     versions: list[FoundVersion] = field(default_factory=list)
     """Complete versions, newest first (by ``created_at``, then version)."""
     incomplete: list[str] = field(default_factory=list)
-    """Paths of folders without meta.json (see :func:`mlops.maintenance.list_incomplete`)."""
+    """Paths of incomplete versions: folders without meta.json that hold a publish claim (see
+    :func:`mlops.maintenance.list_incomplete`); what ``mlops clean`` removes."""
+    other: list[str] = field(default_factory=list)
+    """Paths of folders that are neither a version nor an incomplete one (no meta.json, no claim):
+    not mlops' own, never removed by mlops."""
     unreadable: dict[str, str] = field(default_factory=dict)
     """Paths of versions whose meta.json could not be read or validated, with the reason."""
 
@@ -138,11 +163,17 @@ def scan(root: Location) -> RootListing:
     store = root.store
     metas = store.read_many([root.child(name).child(metadata.META_FILE) for name in folders])
     listing = RootListing(root.url)
+    without = [name for name, raw in zip(folders, metas, strict=True) if isinstance(raw, FileNotFoundError)]
+    claims = store.read_many([root.child(name).child(CLAIM_FILE) for name in without]) if without else []
+    claimed = {name for name, raw in zip(without, claims, strict=True) if not isinstance(raw, FileNotFoundError)}
     for name, raw in zip(folders, metas, strict=True):
         version = root.child(name)
         if isinstance(raw, FileNotFoundError):
-            if _holds_anything(version):
+            names = [] if name in claimed else _names(version)
+            if name in claimed or (names and all(n.startswith(TMP_PREFIX) for n in names)):
                 listing.incomplete.append(version.url)
+            elif names:
+                listing.other.append(version.url)
             continue
         try:
             record = metadata.parse(raw, version.url)
@@ -184,9 +215,10 @@ def version_folders(root: Location, *, hidden: bool = False) -> list[str]:
     return [e.name for e in entries if e.is_dir and not e.name.startswith(".")]
 
 
-def _holds_anything(folder: Location) -> bool:
-    """Whether a folder without meta.json holds any file (an empty local folder is not a version)."""
+def _names(folder: Location) -> list[str]:
+    """The names in a folder without meta.json or claim (only a claim's temporary file means a
+    publisher died while creating its claim; an empty local folder is nothing)."""
     try:
-        return bool(folder.store.list_dir(folder))
+        return [entry.name for entry in folder.store.list_dir(folder)]
     except (FileNotFoundError, NotADirectoryError):
-        return False
+        return []

@@ -21,13 +21,10 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import logging
 import os
-import socket
 import threading
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime
@@ -36,7 +33,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mlops import layout, metadata
+from mlops import deletion, layout, metadata
 from mlops.concurrency import concurrently
 from mlops.dedup import Deduplicator, npy_entry
 from mlops.errors import MlopsError, PublicationPathAlreadyExistsError
@@ -57,8 +54,8 @@ SYNC_EACH_MIN = 1 << 20
 while the next is written); smaller ones are made durable together before the commit, which for
 many files is one filesystem flush instead of one fsync each (see ``Store.sync_many``)."""
 logger = logging.getLogger(__name__)
-ACTIVE_CLAIMS: set[str] = set()
-"""Tokens of the claims this process is writing under right now (see mlops.maintenance)."""
+ACTIVE_CLAIMS = layout.ACTIVE_CLAIMS
+"""Tokens of the claims this process holds right now (see mlops.maintenance)."""
 
 
 def timestamp() -> str:
@@ -82,11 +79,10 @@ class StagingClaim:
     versions running meanwhile leaves it alone (see :mod:`mlops.maintenance`)."""
 
     def __init__(self, folder: str) -> None:
-        self.token = uuid.uuid4().hex
+        self.token, claim = layout.new_claim()
         ACTIVE_CLAIMS.add(self.token)
-        claim = {"token": self.token, "host": socket.gethostname(), "pid": os.getpid(), "started_at": timestamp()}
-        with open(os.path.join(folder, layout.CLAIM_FILE), "w") as f:
-            json.dump(claim, f)
+        with open(os.path.join(folder, layout.CLAIM_FILE), "wb") as f:
+            f.write(claim)
 
     def release(self) -> None:
         ACTIVE_CLAIMS.discard(self.token)
@@ -102,17 +98,18 @@ class VersionWriter:
         self.store = root.store
         self.loc = root.child(check_version(version))
         self.entries: dict[str, FileEntry] = {}
-        self._token = uuid.uuid4().hex
-        self._claim = json.dumps(
-            {"token": self._token, "host": socket.gethostname(), "pid": os.getpid(), "started_at": timestamp()}
-        ).encode()
+        self._token, self._claim = layout.new_claim()
+        self._touched: set[str] = set()
+        """Files this publisher started writing (a failed publish deletes them, written or half-written)."""
+        self._owned: set[str] = set()
+        """Folders of the version whose every file this publisher writes (a chunked tensor's)."""
         self._claimed = False
         self._committed = False
         self._syncing: list[Future[None]] = []
         self._unsynced: list[Location] = []
         self._sync_pool: ThreadPoolExecutor | None = None
         self._sync_lock = threading.Lock()
-        self._dedup = Deduplicator(root)
+        self._dedup = Deduplicator(root, self.loc)
         self._takeover_marker: str | None = None
         self.stats: PublishStats | None = None
         """What the commit wrote and reused (set by :meth:`commit`)."""
@@ -150,7 +147,7 @@ class VersionWriter:
         self._claimed = True
         if self.store.exists(self.loc.child(metadata.META_FILE)):
             # A racer committed and released its claim between our first check and our claim.
-            self.store.remove(self.loc.child(layout.CLAIM_FILE))
+            deletion.delete_files(deletion.held(self.loc), [layout.CLAIM_FILE])
             self._claimed = False
             ACTIVE_CLAIMS.discard(self._token)
             raise PublicationPathAlreadyExistsError(f"version {self.loc.url} already exists; choose another version")
@@ -190,6 +187,7 @@ class VersionWriter:
         """Store ``array`` as a ``.npy`` file, streamed and hashed chunk by chunk (or reused, see
         :mod:`mlops.dedup`: hashed first when a committed file of the root has its size)."""
         dest = self.loc.child(relpath)
+        self._touched.add(relpath)
         size = len(next(_npy_chunks(array))) + array.nbytes
         entry = self._dedup.place(
             relpath,
@@ -203,6 +201,7 @@ class VersionWriter:
     def write_bytes(self, relpath: str, data: bytes) -> FileEntry:
         """Store a small in-memory file (or reuse an identical committed one)."""
         dest = self.loc.child(relpath)
+        self._touched.add(relpath)
         entry = self._dedup.place(
             relpath,
             dest,
@@ -216,6 +215,7 @@ class VersionWriter:
         """Copy one file from any store into the version (or reuse an identical committed one when
         the source's store knows its sha256 cheaply: local files)."""
         dest = self.loc.child(relpath)
+        self._touched.add(relpath)
 
         def write() -> FileEntry:  # the copy hashes the source: remembered, a later publish skips reading it
             before = src.store.identity(src)
@@ -244,6 +244,7 @@ class VersionWriter:
 
     def _move(self, relpath: str, staged: Location) -> FileEntry:
         dest = self.loc.child(relpath)
+        self._touched.add(relpath)
 
         def entry_of() -> FileEntry:
             sha256, size = sha256_of_file(staged.path)
@@ -253,6 +254,14 @@ class VersionWriter:
             relpath, dest, os.path.getsize(staged.path), entry_of, lambda: self.store.move_in(staged, dest)
         )
         return self._record(relpath, entry)
+
+    def writing(self, relpaths: Iterable[str], *, folder: str | None = None) -> None:
+        """Note what someone else (Dask tasks) is about to write into the version for this writer:
+        the files ``relpaths``, and with ``folder`` every file below that folder of the version (a
+        chunked tensor's). A failed publish deletes them, and only them, with its own files."""
+        self._touched.update(relpaths)
+        if folder is not None:
+            self._owned.add(folder)
 
     def record_written(self, relpath: str, entry: FileEntry) -> None:
         """Add a file that someone else wrote into the version for this writer (a Dask task on a
@@ -315,8 +324,9 @@ class VersionWriter:
         republish keeping its source's signature), or ``None`` to leave the version unsigned."""
         for relpath, rewritten in self._dedup.confirm().items():
             self._record(relpath, rewritten, self.loc.child(relpath))
-        for relpath in self._dedup.leftovers():  # what an interrupted publish wrote and this one does not
-            self.store.remove(self.loc.child(relpath))
+        leftovers = self._dedup.leftovers()  # what an interrupted publish wrote and this one does not
+        if leftovers:
+            deletion.delete_files(deletion.held(self.loc), leftovers, prune=True)
         self.stats = self._dedup.stats()
         entries = dict(sorted(self.entries.items()))
         manifest_bytes = manifest_codec.encode(entries)
@@ -335,11 +345,7 @@ class VersionWriter:
             signed = signature_for(self.loc, covered_files(record, entries, meta_bytes), signing_key)
         elif signature is not None:
             signed = signature(meta_bytes)
-        try:
-            ours = self.store.read_bytes(self.loc.child(layout.CLAIM_FILE)) == self._claim
-        except FileNotFoundError:
-            ours = False
-        if not ours:  # removed as incomplete (by a cleanup on another machine) while we wrote
+        if not self._claim_is_ours():  # removed as incomplete (by a cleanup on another machine) while we wrote
             raise PublicationPathAlreadyExistsError(
                 f"the claim on {self.loc.url} was removed while this publish was running (by a cleanup of "
                 "incomplete versions?); publish again"
@@ -350,25 +356,59 @@ class VersionWriter:
             self.store.write_stream(self.loc.child(metadata.SIGNATURE_FILE), [signed], durable=True)
         self.store.create_exclusive(self.loc.child(metadata.META_FILE), meta_bytes)
         self._committed = True
-        if self._takeover_marker is not None:
-            self.store.remove(self.loc.child(self._takeover_marker))
-        self.store.remove(self.loc.child(layout.CLAIM_FILE))
+        deletion.delete_files(deletion.held(self.loc), [*self._bookkeeping()])
         logger.info("published %s: %s", self.loc.url, self.stats.describe())
         return self.loc.url
 
     def abort(self) -> None:
-        """Remove everything this publisher wrote, claim last. If the store fails meanwhile (it is
-        often why we abort), the leftover stays an incomplete version: never visible, removable
-        with :func:`mlops.maintenance.remove_incomplete`; the original error is what the caller sees."""
+        """Delete exactly what this publisher wrote (the files it started to write, every file of
+        the folders it owned), then, when nothing else is left in the version folder, its claim and
+        the folder. Anything else there (what a killed publish this one resumed left, or a
+        stranger's file) stays under the claim: an incomplete version, never visible, that
+        :func:`mlops.maintenance.remove_incomplete` removes. Nothing is deleted once meta.json is
+        there, nor when the claim is no longer this publisher's. If the store fails meanwhile (it is
+        often why we abort), the original error is what the caller sees."""
+        folder = deletion.held(self.loc)
         try:
-            for relpath in [*self.entries, metadata.MANIFEST_FILE, metadata.SIGNATURE_FILE]:
-                self.store.remove(self.loc.child(relpath))
-            self.store.remove(self.loc)
-        except MlopsError as exc:
+            if self.store.exists(self.loc.child(metadata.META_FILE)):
+                logger.warning("not cleaning up %s after a failed publish: it holds a meta.json", self.loc.url)
+                return
+            if not self._claim_is_ours():
+                logger.warning(
+                    "not cleaning up %s after a failed publish: its claim is not ours any more", self.loc.url
+                )
+                return
+            written = self._touched | set(self.entries) | {metadata.MANIFEST_FILE, metadata.SIGNATURE_FILE}
+            for owned in sorted(self._owned):
+                if self.store.exists(self.loc.child(owned)):
+                    written |= {f"{owned}/{rel}" for rel in self.store.list_tree(self.loc.child(owned))}
+            deletion.delete_files(folder, sorted(written), prune=True)
+            bookkeeping = set(self._bookkeeping())
+            left = [rel for rel in self.store.list_tree(self.loc) if rel not in bookkeeping]
+            if left:
+                logger.warning(
+                    "after a failed publish, %s still holds %d file(s) this publish did not write (%s); it stays "
+                    "an incomplete version: `mlops clean ROOT` removes it",
+                    self.loc.url, len(left), ", ".join(left[:3]),
+                )  # fmt: skip
+            else:
+                deletion.delete_files(folder, sorted(bookkeeping), prune=True)
+        except (MlopsError, OSError) as exc:
             logger.warning(
                 "could not clean up %s after a failed publish (%s); it stays an incomplete version", self.loc.url, exc
             )
-        self._claimed = False
+        finally:
+            self._claimed = False
+
+    def _bookkeeping(self) -> list[str]:
+        """This publisher's own files that are not the version's: the claim (and a resume's marker)."""
+        return [layout.CLAIM_FILE, *([self._takeover_marker] if self._takeover_marker else [])]
+
+    def _claim_is_ours(self) -> bool:
+        try:
+            return self.store.read_bytes(self.loc.child(layout.CLAIM_FILE)) == self._claim
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return False
 
 
 def _npy_chunks(array: np.ndarray) -> Iterator[bytes | memoryview]:

@@ -188,6 +188,10 @@ def no_versions_message(listing: RootListing, tags: set[str] | frozenset[str] = 
         message += f" ({len(listing.incomplete)} incomplete: see `mlops ls --incomplete`)"
     if listing.unreadable:
         message += f" ({len(listing.unreadable)} with an unreadable meta.json)"
+    if listing.other and not listing.versions:
+        names = ", ".join(url.rstrip("/").rsplit("/", 1)[-1] for url in listing.other[:3])
+        more = " ..." if len(listing.other) > 3 else ""
+        message += f" (its folders: {names}{more}; pass one of them if it is a publication root)"
     return message
 
 

@@ -1,25 +1,24 @@
-"""Removing one committed version: meta.json first, then its files.
+"""Removing one committed version: under a claim, meta.json first, then its files.
 
 Deleting meta.json is the single step that makes the version disappear (it is what makes a folder
-a version), so listings and loads see it whole or not at all. The files go afterwards; a removal
-killed in between leaves a folder without meta.json, which ``mlops clean`` removes. Other versions
-never share a file object with this one (local dedup uses hard links, object stores server-side
-copies), so removing it cannot change them.
+a version), so listings and loads see it whole or not at all. Before that, the folder gets a
+publish claim (created create-only), so a removal killed at any later step leaves an incomplete
+version (claimed, no meta.json) that ``mlops clean`` removes, never an unclaimed folder. Every
+file is deleted by its exact name (see :mod:`mlops.deletion`): a version named ``v*`` is just that
+folder. Other versions never share a file object with this one (local dedup uses hard links,
+object stores server-side copies), so removing it cannot change them.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 from dataclasses import dataclass
 from typing import Any
 
-from mlops import layout, metadata
+from mlops import deletion, layout
 from mlops.errors import VersionInUseError
 from mlops.metadata import DatasetRecord
 from mlops.store import Location, resolve
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -43,8 +42,10 @@ def remove_version(
     dry_run: bool = False,
     storage_options: dict[str, Any] | None = None,
 ) -> RemovedVersion:
-    """Delete the committed version at ``path``: meta.json first (it vanishes from listings and loads
-    at once), then every other file of its folder.
+    """Delete the committed version at ``path``: a claim first, then meta.json (it vanishes from
+    listings and loads at once), then every other file of its folder, the claim last. Raises
+    :class:`~mlops.errors.NotAVersionFolderError` (nothing deleted) when the folder holds versions
+    of its own.
 
     ``if_unused_by`` (a models root) refuses with :class:`~mlops.errors.VersionInUseError` while a
     model there was trained on this dataset. ``dry_run`` only reports what would be removed.
@@ -53,15 +54,12 @@ def remove_version(
     record = layout.read_record(loc)
     if if_unused_by is not None and isinstance(record, DatasetRecord):
         _refuse_if_used(loc, record, if_unused_by, storage_options)
-    sizes = loc.store.list_files(loc)
+    removal = deletion.plan(loc, states=("committed",))
     removed = RemovedVersion(
-        loc.url, record.kind, record.name, record.version, len(sizes), sum(sizes.values()), dry_run
+        loc.url, record.kind, record.name, record.version, len(removal.files), removal.bytes, dry_run
     )
-    if dry_run:
-        return removed
-    loc.store.remove(loc.child(metadata.META_FILE))
-    logger.info("removed %s (meta.json); removing its %d files", loc.url, len(sizes))
-    loc.store.remove(loc)
+    if not dry_run:
+        deletion.remove(removal)
     return removed
 
 

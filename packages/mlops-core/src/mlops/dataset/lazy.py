@@ -63,6 +63,7 @@ def write_dask_tensor(writer: VersionWriter, relpath: str, array: Any) -> FileEn
 
     meta = _array_metadata(relpath, array)
     folder = writer.loc.child(relpath)
+    writer.writing((), folder=relpath)
     if array.size:
         blocks = array.to_delayed(optimize_graph=True)
         write = dask.delayed(write_chunk, pure=False)  # a side effect: never deduplicated
@@ -137,6 +138,7 @@ def copy_on_workers(writer: VersionWriter, files: list[tuple[str, Location, int]
     if client is None or not files:
         return False
     dask = _dask()
+    writer.writing(rel for rel, _, _ in files)
     copy = dask.delayed(_copy_file, pure=False)
     tasks = [(dask.delayed(_one, pure=True)(copy(rel, src, writer.loc.child(rel))), size) for rel, src, size in files]
     for rel, sha256, size in _run(tasks):

@@ -6,7 +6,7 @@ for the URL schemes it claims (see :func:`mlops.hookspecs.mlops_register_stores`
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
@@ -70,6 +70,23 @@ def check_entry(relpath: str, entry: FileEntry, sha256: str, size: int) -> None:
             "truncated after publication; do not trust this version",
             file=relpath,
         )
+
+
+def folders_to_prune(paths: Iterable[str], top: str, dirname: Callable[[str], str]) -> list[str]:
+    """The folders from each of ``paths`` up to and including ``top``, deepest first; raises
+    ``ValueError`` when a path is not strictly inside ``top`` (nothing is deleted then)."""
+    top = top.rstrip("/\\") or top
+    found = {top}
+    for path in paths:
+        folder = dirname(path)
+        while len(folder) > len(top) and folder not in found:
+            found.add(folder)
+            folder = dirname(folder)
+        if len(folder) > len(top):
+            continue  # joined a chain already walked up to ``top``
+        if folder != top:
+            raise ValueError(f"{path} is not inside {top}")
+    return sorted(found, key=len, reverse=True)
 
 
 def missing_file(relpath: str, where: str) -> IntegrityError:
@@ -181,9 +198,24 @@ class Store:
         """Replace the file at ``loc`` with ``data`` so readers see the old or the new bytes, never a mix."""
         raise NotImplementedError
 
-    def remove(self, loc: Location) -> None:
-        """Delete a file or a whole folder; a missing path is fine (abstract)."""
+    def delete_files(self, locs: Sequence[Location], *, prune: Location | None = None) -> None:
+        """Delete exactly the files ``locs`` (abstract), the only way mlops deletes from a store.
+
+        Each location names one file by its exact path: it is never read as a pattern, a folder
+        named here is left alone (never removed with its content), and a missing file is fine. There is no
+        order among ``locs``: a caller that needs one (meta.json first, the claim last) makes one
+        call per step. With ``prune``, a folder holding every one of ``locs``, the folders this
+        left empty are then removed, from the deepest up to and including ``prune`` (on stores
+        that have folders: an object store's prefix vanishes with its last object). Callers
+        decide what to delete; see :mod:`mlops.deletion`."""
         raise NotImplementedError
+
+    def list_tree(self, loc: Location) -> dict[str, int]:
+        """``{relative posix path: size}`` of every file below the folder ``loc`` as it is stored:
+        what deleting the folder's files deletes. Unlike :meth:`list_files`, a symbolic link is
+        listed as a file and never followed (deleting it removes the link, not its target).
+        Default: :meth:`list_files` (stores without links)."""
+        return self.list_files(loc)
 
     def staging(self, root: Location) -> AbstractContextManager[str]:
         """A fresh local folder for files about to be published under ``root``, removed afterwards

@@ -5,9 +5,11 @@ cache, verified before use."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import os
+import posixpath
 import shutil
 import tempfile
 import uuid
@@ -18,6 +20,8 @@ from typing import Any
 
 import fsspec
 import fsspec.callbacks
+from fsspec.implementations.local import LocalFileSystem
+from fsspec.implementations.memory import MemoryFileSystem
 
 from mlops import progress
 from mlops.errors import InvalidPathError, StoreError
@@ -28,6 +32,7 @@ from mlops.store.base import (
     NonExclusiveStoreWarning,
     Store,
     check_entry,
+    folders_to_prune,
     missing_file,
     store_errors,
 )
@@ -36,6 +41,23 @@ from mlops.store.location import Location
 
 _GLOB_CHARACTERS = frozenset("*?[")
 """Characters that make fsspec's multi-path calls treat a path as a pattern."""
+_DELETE_BATCH = 1000
+"""Keys one S3 DeleteObjects request may name."""
+_CONCURRENT_READS = 64
+"""Small files requested at once by :meth:`FsspecStore.read_many` on async filesystems."""
+_FOLDER_FILESYSTEMS = (MemoryFileSystem, LocalFileSystem)
+"""Filesystems whose folders exist apart from their files, so an emptied one is removed (``rmdir``).
+Elsewhere ``rmdir`` means nothing for a prefix, or removes a whole bucket or container."""
+
+
+def _deletes_exact_names(fs: fsspec.AbstractFileSystem) -> bool:
+    """Whether ``fs.rm_file`` deletes one exact name: fsspec's async default runs the recursive,
+    pattern-expanding ``_rm`` instead when an implementation has no ``_rm_file`` of its own."""
+    from fsspec.asyn import AsyncFileSystem
+
+    return not isinstance(fs, AsyncFileSystem) or type(fs)._rm_file is not AsyncFileSystem._rm_file
+
+
 _warned_non_exclusive: set[str] = set()
 
 
@@ -141,48 +163,46 @@ class FsspecStore(Store):
                 return bytes(self.fs.cat_file(loc.path))
 
     def read_many(self, locs: Sequence[Location]) -> list[bytes | FileNotFoundError]:
-        """One ``fs.cat`` call fetches them concurrently on async stores (one ranged GET each: no
-        HEAD first). Paths with glob characters are read one by one (``cat`` would expand them)."""
-        paths = [loc.path for loc in locs]
-        plain = [p for p in paths if not _GLOB_CHARACTERS.intersection(p)]
-        found: dict[str, Any] = {}
-        if len(plain) > 1:
-            try:
-                with store_errors(locs[0], "read"):
-                    found = self._cat_many(plain)
-            except FileNotFoundError:  # adlfs fails the whole batch when none exists: ask one by one
-                found = {}
+        """On async stores the files are requested concurrently (one ranged GET each: no HEAD
+        first), each by its exact name: not through ``fs.cat``, which expands patterns. A file
+        the batch could not read is asked for again alone (S3 and Azure refuse a range of an
+        empty object)."""
+        found: list[Any] = self._cat_files([loc.path for loc in locs]) if len(locs) > 1 else [None] * len(locs)
         results: list[bytes | FileNotFoundError] = []
-        for loc in locs:
-            key = loc.path if loc.path in found else self.fs._strip_protocol(loc.path)
-            value: Any
-            if key in found:
-                value = found[key]
-            else:
+        for loc, value in zip(locs, found, strict=True):
+            if not isinstance(value, (bytes, bytearray, memoryview, FileNotFoundError)):
                 try:
                     value = self.read_bytes(loc)
-                except Exception as exc:  # noqa: BLE001 - reported per file, like fs.cat does
+                except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
                     value = exc
+                except StoreError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - the boundary with third-party storage code
+                    raise StoreError(f"cannot read {loc.url}: {type(exc).__name__}: {exc}") from exc
             if isinstance(value, (FileNotFoundError, IsADirectoryError, NotADirectoryError)):
-                value = FileNotFoundError(loc.url)
-            elif isinstance(value, StoreError):
-                raise value
-            elif isinstance(value, Exception):
-                raise StoreError(f"cannot read {loc.url}: {type(value).__name__}: {value}") from value
+                results.append(FileNotFoundError(loc.url))
             else:
-                value = bytes(value)
-            results.append(value)
+                results.append(bytes(value))
         return results
 
-    def _cat_many(self, paths: list[str]) -> dict[str, Any]:
-        """``{path: bytes or exception}``, requested concurrently on async filesystems (through
-        fsspec's own batching: some implementations' ``cat`` of a list goes one path at a time)."""
-        if getattr(self.fs, "async_impl", False) and hasattr(self.fs, "_cat"):
-            from fsspec.asyn import sync
+    def _cat_files(self, paths: list[str]) -> list[Any]:
+        """The bytes (or the exception) of each path, requested concurrently on async filesystems
+        with their single-file ``_cat_file``; ``None`` for each path elsewhere (read one by one)."""
+        if not (getattr(self.fs, "async_impl", False) and hasattr(self.fs, "_cat_file")):
+            return [None] * len(paths)
+        from fsspec.asyn import sync
 
-            found: dict[str, Any] = sync(self.fs.loop, self.fs._cat, paths, on_error="return", start=0)
-            return found
-        return dict(self.fs.cat(paths, on_error="return", start=0))
+        async def all_of() -> list[Any]:
+            limit = asyncio.Semaphore(_CONCURRENT_READS)
+
+            async def one(path: str) -> Any:
+                async with limit:
+                    return await self.fs._cat_file(path, start=0)
+
+            return await asyncio.gather(*(one(path) for path in paths), return_exceptions=True)
+
+        found: list[Any] = sync(self.fs.loop, all_of)
+        return found
 
     def open_read(self, loc: Location) -> AbstractContextManager[Any]:
         return self.fs.open(loc.path, "rb")  # type: ignore[no-any-return]
@@ -295,26 +315,76 @@ class FsspecStore(Store):
         return FileEntry(sha.hexdigest(), size)
 
     def replace_file(self, loc: Location, data: bytes) -> None:
-        """The bytes go to a hidden sibling, which is then moved over ``loc`` (one object replacement)."""
+        """The bytes go to a hidden sibling, which is then copied over ``loc`` inside the store (one
+        object replacement) and deleted. ``cp_file``, not ``mv``: fsspec's ``mv`` expands patterns."""
         folder, name = loc.path.rstrip("/").rsplit("/", 1)
         tmp = Location(self, f"{folder}/.{name}.{uuid.uuid4().hex}.tmp", f"{loc.url}.tmp")
         try:
             self.write_stream(tmp, [data])
             with store_errors(loc, "replace"):
-                self.fs.mv(tmp.path, loc.path)
+                self.fs.cp_file(tmp.path, loc.path)
         finally:
-            self.remove(tmp)
+            self.delete_files([tmp])
             self._invalidate(loc)
 
-    def remove(self, loc: Location) -> None:
+    def delete_files(self, locs: Sequence[Location], *, prune: Location | None = None) -> None:
+        """S3: DeleteObjects requests naming each key (up to 1000 a request). Elsewhere: the
+        filesystem's single-file delete (``rm_file``), side by side. Never ``fs.rm``, which
+        expands patterns (``v*`` would be every version) and whole folders. Folders are removed
+        (``rmdir``) only on filesystems that have them apart from their files (memory://)."""
+        folders = folders_to_prune((loc.path for loc in locs), prune.path, posixpath.dirname) if prune else []
         try:
-            with store_errors(loc, "remove"):
-                if self.fs.exists(loc.path):
-                    self.fs.rm(loc.path, recursive=True)
-        except FileNotFoundError:
-            pass
+            if getattr(self.fs, "call_s3", None) is not None:
+                self._delete_objects(locs)
+            else:
+                from mlops.concurrency import concurrently
+
+                concurrently(self._delete_one, locs, workers=self.transfer_workers)
         finally:
-            self._invalidate(loc)
+            for loc in locs:
+                self._invalidate(loc)
+        if isinstance(self.fs, _FOLDER_FILESYSTEMS):
+            for folder in folders:
+                try:
+                    self.fs.rmdir(folder)
+                except (OSError, NotImplementedError):  # not empty, or no such folder of its own
+                    pass
+                self._invalidate(Location(self, folder, folder))
+
+    def _delete_one(self, loc: Location) -> None:
+        if _GLOB_CHARACTERS.intersection(loc.path) and not _deletes_exact_names(self.fs):
+            raise StoreError(
+                f"cannot delete {loc.url}: this {self.kind} filesystem has no delete of one exact name, and "
+                "its recursive delete would read the name as a pattern; delete it with the store's own tools"
+            )
+        with store_errors(loc, "remove"):
+            try:
+                self.fs.rm_file(loc.path)
+            except FileNotFoundError:
+                pass
+
+    def _delete_objects(self, locs: Sequence[Location]) -> None:
+        """S3 DeleteObjects with the exact keys, in batches of the 1000 keys one request may name."""
+        call = self.fs.call_s3
+        by_bucket: dict[str, list[Location]] = {}
+        for loc in locs:
+            by_bucket.setdefault(loc.path.partition("/")[0], []).append(loc)
+        for bucket, batch in by_bucket.items():
+            for start in range(0, len(batch), _DELETE_BATCH):
+                part = batch[start : start + _DELETE_BATCH]
+                with store_errors(part[0], "remove"):
+                    reply = call(
+                        "delete_objects",
+                        Bucket=bucket,
+                        Delete={"Objects": [{"Key": loc.path.partition("/")[2]} for loc in part], "Quiet": True},
+                    )
+                failed = [e for e in reply.get("Errors") or [] if e.get("Code") != "NoSuchKey"]
+                if failed:
+                    first = failed[0]
+                    raise StoreError(
+                        f"cannot remove s3://{bucket}/{first.get('Key')}: {first.get('Code')}: {first.get('Message')}"
+                        + (f" (and {len(failed) - 1} more)" if len(failed) > 1 else "")
+                    )
 
     @contextmanager
     def staging(self, root: Location) -> Iterator[str]:
@@ -395,13 +465,14 @@ class FsspecStore(Store):
     # --- optional primitives -------------------------------------------------------------------------
 
     def server_copy(self, src: Location, dest: Location) -> bool:
-        """``fs.copy`` inside one filesystem (S3 CopyObject, Azure copy-from-URL, memory)."""
+        """``fs.cp_file`` inside one filesystem (S3 CopyObject, Azure copy-from-URL, memory); not
+        ``fs.copy``, which expands patterns."""
         if src.store != self:
             return False
         try:
             with store_errors(dest, "copy"):
                 if not self._copy_object(src, dest):
-                    self.fs.copy(src.path, dest.path)
+                    self.fs.cp_file(src.path, dest.path)
         except (NotImplementedError, FileNotFoundError, StoreError):
             return False
         finally:
@@ -419,7 +490,7 @@ class FsspecStore(Store):
         return call, {"Bucket": dest_bucket, "Key": dest_key, "CopySource": {"Bucket": bucket, "Key": key}}
 
     def _copy_object(self, src: Location, dest: Location) -> bool:
-        """S3: one CopyObject request (``fs.copy`` first asks for the source's size, a second
+        """S3: one CopyObject request (``fs.cp_file`` first asks for the source's size, a second
         request per file); False elsewhere, and for objects over CopyObject's 5 GB limit."""
         request = self._s3_copy_request(src, dest)
         if request is None:
@@ -429,7 +500,7 @@ class FsspecStore(Store):
             call("copy_object", **copy)
         except FileNotFoundError:
             raise
-        except Exception:  # noqa: BLE001 - too large for one CopyObject, or refused: fs.copy decides
+        except Exception:  # noqa: BLE001 - too large for one CopyObject, or refused: fs.cp_file decides
             return False
         return True
 

@@ -21,7 +21,16 @@ from typing import Any, ClassVar
 from mlops import progress
 from mlops.errors import IntegrityError, InvalidPathError, StoreError, UnsafeLinkError
 from mlops.store import cache
-from mlops.store.base import TMP_PREFIX, DirEntry, FileEntry, Store, check_entry, missing_file, store_errors
+from mlops.store.base import (
+    TMP_PREFIX,
+    DirEntry,
+    FileEntry,
+    Store,
+    check_entry,
+    folders_to_prune,
+    missing_file,
+    store_errors,
+)
 from mlops.store.hashing import chunks, hash_own_file, sha256_of_file
 from mlops.store.location import Location
 
@@ -178,15 +187,38 @@ class LocalStore(Store):
             if os.path.exists(tmp):
                 os.unlink(tmp)
 
-    def remove(self, loc: Location) -> None:
-        with store_errors(loc, "remove"):
-            try:
-                if os.path.isdir(loc.path) and not os.path.islink(loc.path):
-                    shutil.rmtree(loc.path)
-                else:
+    def delete_files(self, locs: Sequence[Location], *, prune: Location | None = None) -> None:
+        """``unlink`` each file (a symbolic link is removed, never its target; a folder named here
+        is left alone), then ``rmdir`` the folders left empty."""
+        folders = folders_to_prune((loc.path for loc in locs), prune.path, os.path.dirname) if prune else []
+        for loc in locs:
+            with store_errors(loc, "remove"):
+                try:
                     os.unlink(loc.path)
-            except FileNotFoundError:
+                except (FileNotFoundError, IsADirectoryError):
+                    pass
+                except PermissionError:  # some systems refuse to unlink a folder with EPERM
+                    if not os.path.isdir(loc.path) or os.path.islink(loc.path):
+                        raise
+        for folder in folders:
+            try:
+                os.rmdir(folder)
+            except OSError:  # not empty (something else is there), gone, or not a folder
                 pass
+
+    def list_tree(self, loc: Location) -> dict[str, int]:
+        files: dict[str, int] = {}
+        with store_errors(loc, "list"):
+            self._walk_links_as_files(loc.path, "", files)
+        return dict(sorted(files.items()))
+
+    def _walk_links_as_files(self, folder: str, prefix: str, out: dict[str, int]) -> None:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    self._walk_links_as_files(entry.path, f"{prefix}{entry.name}/", out)
+                else:
+                    out[f"{prefix}{entry.name}"] = entry.stat(follow_symlinks=False).st_size
 
     def move_in(self, staged: Location, dest: Location) -> FileEntry:
         """Renamed when both are on this filesystem: the bytes are read once (to hash them, from a
@@ -225,7 +257,9 @@ class LocalStore(Store):
         try:
             yield folder
         finally:
-            shutil.rmtree(folder, ignore_errors=True)
+            staged = LocalStore.locate(folder)
+            with contextlib.suppress(OSError, StoreError):
+                self.delete_files([staged.child(rel) for rel in self.list_tree(staged)], prune=staged)
             if created:
                 try:
                     os.rmdir(root.path)  # created for the staging folder; nothing was published
@@ -314,19 +348,19 @@ class LocalStore(Store):
     def abort_uploads(self, loc: Location) -> int:
         """Remove the temporary files and folders (``.tmp-*``) that writers killed inside
         :meth:`create_exclusive` left below ``loc``; return how many."""
-        removed = 0
+        found: list[str] = []
+        folders: list[str] = []
         with store_errors(loc, "remove the temporary files under"):
             for folder, dirs, files in os.walk(loc.path):
                 for name in [n for n in dirs if n.startswith(TMP_PREFIX)]:
-                    shutil.rmtree(os.path.join(folder, name), ignore_errors=True)
+                    folders.append(os.path.join(folder, name))
                     dirs.remove(name)
-                    removed += 1
-                for name in files:
-                    if name.startswith(TMP_PREFIX):
-                        with contextlib.suppress(FileNotFoundError):
-                            os.unlink(os.path.join(folder, name))
-                        removed += 1
-        return removed
+                found.extend(os.path.join(folder, name) for name in files if name.startswith(TMP_PREFIX))
+        self.delete_files([LocalStore.locate(path) for path in found])
+        for path in folders:
+            tmp = LocalStore.locate(path)
+            self.delete_files([tmp.child(rel) for rel in self.list_tree(tmp)], prune=tmp)
+        return len(found) + len(folders)
 
     def known_entry(self, loc: Location) -> FileEntry | None:
         """Hashed with ``read()`` (a source may change meanwhile); remembered only when the file's
