@@ -210,6 +210,21 @@ def test_a_removal_killed_half_way_leaves_an_incomplete_version_clean_removes(
     assert fingerprint(v1) == {} and fingerprint(v2) == before
 
 
+def test_rm_deletes_links_and_empty_folders_in_the_version_never_what_links_point_to(tmp_path: Path, raw: str) -> None:
+    root = str(tmp_path / "ds")
+    v1 = publish(raw, root, "v1")
+    files = len(fingerprint(v1))
+    outside = tmp_path / "precious"
+    (outside / "sub").mkdir(parents=True)
+    (outside / "sub" / "keep.txt").write_text("mine")
+    os.symlink(outside, os.path.join(v1, "link-to-a-folder"))
+    os.symlink(outside / "sub" / "keep.txt", os.path.join(v1, "link-to-a-file"))
+    os.makedirs(os.path.join(v1, "empty", "folders"))
+    assert mlops.remove_version(v1).files == files + 2
+    assert not os.path.lexists(v1)
+    assert (outside / "sub" / "keep.txt").read_text() == "mine"
+
+
 def test_rm_refuses_what_is_not_a_version(tmp_path: Path, raw: str) -> None:
     root = str(tmp_path / "ds")
     publish(raw, root, "v1")
@@ -287,6 +302,16 @@ def test_clean_never_removes_a_folder_without_a_claim(base: str, raw: str) -> No
     assert (fingerprint(_join(root, "v1")), fingerprint(notes)) == kept
     result = CliRunner().invoke(cli, ["ls", root])
     assert "incomplete" not in result.output, result.output  # nothing for `mlops clean` to remove: not suggested
+
+
+def test_clean_never_removes_a_claimed_folder_that_holds_versions(tmp_path: Path, raw: str) -> None:
+    root = str(tmp_path / "ds")
+    publish(raw, root, "v1")
+    claimed = leave_incomplete(root, "v9")
+    publish(raw, claimed, "inner")  # v9 is now a publication root too
+    before = fingerprint(root)
+    assert remove_incomplete(root, dry_run=True) == [] and remove_incomplete(root) == []
+    assert fingerprint(root) == before
 
 
 def test_ls_suggests_clean_only_for_what_clean_removes(tmp_path: Path, raw: str) -> None:

@@ -204,10 +204,10 @@ class Store:
         Each location names one file by its exact path: it is never read as a pattern, a folder
         named here is left alone (never removed with its content), and a missing file is fine. There is no
         order among ``locs``: a caller that needs one (meta.json first, the claim last) makes one
-        call per step. With ``prune``, a folder holding every one of ``locs``, the folders this
-        left empty are then removed, from the deepest up to and including ``prune`` (on stores
-        that have folders: an object store's prefix vanishes with its last object). Callers
-        decide what to delete; see :mod:`mlops.deletion`."""
+        call per step. With ``prune``, a folder holding every one of ``locs``, the empty folders
+        below it are then removed, deepest first, and ``prune`` itself if empty (on stores that
+        have folders: an object store's prefix vanishes with its last object). Callers decide
+        what to delete; see :mod:`mlops.deletion`."""
         raise NotImplementedError
 
     def list_tree(self, loc: Location) -> dict[str, int]:

@@ -331,7 +331,8 @@ class FsspecStore(Store):
         """S3: DeleteObjects requests naming each key (up to 1000 a request). Elsewhere: the
         filesystem's single-file delete (``rm_file``), side by side. Never ``fs.rm``, which
         expands patterns (``v*`` would be every version) and whole folders. Folders are removed
-        (``rmdir``) only on filesystems that have them apart from their files (memory://)."""
+        (``rmdir``) only on filesystems that have them apart from their files (memory://): the
+        folders the deleted files were in, and with ``prune`` the empty ones below it."""
         folders = folders_to_prune((loc.path for loc in locs), prune.path, posixpath.dirname) if prune else []
         try:
             if getattr(self.fs, "call_s3", None) is not None:
@@ -343,6 +344,10 @@ class FsspecStore(Store):
         finally:
             for loc in locs:
                 self._invalidate(loc)
+        if isinstance(self.fs, MemoryFileSystem) and prune is not None:  # folders made apart from any file
+            below = prune.path.rstrip("/") + "/"
+            made = {d for d in self.fs.pseudo_dirs if d.startswith(below)}
+            folders = sorted({*folders, *made}, key=len, reverse=True)
         if isinstance(self.fs, _FOLDER_FILESYSTEMS):
             for folder in folders:
                 try:

@@ -189,8 +189,10 @@ class LocalStore(Store):
 
     def delete_files(self, locs: Sequence[Location], *, prune: Location | None = None) -> None:
         """``unlink`` each file (a symbolic link is removed, never its target; a folder named here
-        is left alone), then ``rmdir`` the folders left empty."""
-        folders = folders_to_prune((loc.path for loc in locs), prune.path, os.path.dirname) if prune else []
+        is left alone), then ``rmdir`` every empty folder below ``prune``, deepest first, and
+        ``prune`` itself (an empty folder a serializer or a raw tree left is no content)."""
+        if prune is not None:
+            folders_to_prune((loc.path for loc in locs), prune.path, os.path.dirname)  # all inside, or nothing
         for loc in locs:
             with store_errors(loc, "remove"):
                 try:
@@ -200,10 +202,12 @@ class LocalStore(Store):
                 except PermissionError:  # some systems refuse to unlink a folder with EPERM
                     if not os.path.isdir(loc.path) or os.path.islink(loc.path):
                         raise
-        for folder in folders:
+        if prune is None:
+            return
+        for folder, _dirs, _files in os.walk(prune.path, topdown=False):  # links to folders are not walked
             try:
                 os.rmdir(folder)
-            except OSError:  # not empty (something else is there), gone, or not a folder
+            except OSError:  # not empty (something else is there), or gone
                 pass
 
     def list_tree(self, loc: Location) -> dict[str, int]:
