@@ -18,8 +18,9 @@ from typing import Any
 
 from mlops import layout, metadata
 from mlops.errors import IntegrityError, InvalidTagsError, SignedVersionError, StoreError
+from mlops.metadata.names import check_tags, check_version
 from mlops.progress import task as progress_task
-from mlops.publication import VersionWriter, check_tags, check_version
+from mlops.publication import VersionWriter
 from mlops.publication import signing_key as signing_key_for
 from mlops.store import Location, resolve
 

@@ -22,8 +22,9 @@ from mlops.errors import (
     MetadataError,
 )
 from mlops.metadata import DatasetRecord, ProcessorRecord, RawRecord, TensorRecord
+from mlops.metadata.names import check_name, check_tags, check_version
 from mlops.progress import task as progress_task
-from mlops.publication import check_name, check_tags, check_version, timestamp
+from mlops.publication import timestamp
 from mlops.store import Location, resolve
 
 PROCESSOR_FILE = "data_processor.pkl"
@@ -104,7 +105,11 @@ class VersionedDatasetBuilder:
         if raw not in ("copy", "link"):
             raise InvalidRawStrategyError(f"raw must be 'copy' or 'link', got {raw!r}")
         root = resolve(path, storage_options)
-        name = check_name(name if name is not None else (root.name or "dataset"))
+        name = (
+            check_name(name)
+            if name is not None
+            else check_name(root.name or "dataset", default_from=f"the last folder of {root.url!r}")
+        )
         key = publication.signing_key(signing_key)
         raw_files = self._raw_files(follow_symlinks) if raw == "copy" else []
         processor_bytes = pickling.dumps_processor(self.data_processor, plugins.by_value_modules(self.data_processor))

@@ -11,10 +11,11 @@ from mlops import resume as resumption
 from mlops.dataset.versioned_dataset import VersionedDataset
 from mlops.errors import MlopsError, PluginError
 from mlops.metadata import DatasetLink, ModelRecord, SerializerRecord
+from mlops.metadata.names import check_name, check_tags, check_version
 from mlops.model.serializer import ModelSerializer
 from mlops.model.training_config import TrainingConfig
 from mlops.progress import task as progress_task
-from mlops.publication import check_name, check_tags, check_version, timestamp
+from mlops.publication import timestamp
 from mlops.store import resolve
 
 
@@ -70,7 +71,11 @@ class VersionedModelBuilder:
         version = check_version(created_at if version is None else version)
         tags = check_tags(tags)
         root = resolve(path, storage_options)
-        name = check_name(name if name is not None else (root.name or "model"))
+        name = (
+            check_name(name)
+            if name is not None
+            else check_name(root.name or "model", default_from=f"the last folder of {root.url!r}")
+        )
         chosen = self._serializer(serializer)
         key = publication.signing_key(signing_key)
         distribution = plugins.distribution_of(chosen)
