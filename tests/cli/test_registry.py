@@ -11,6 +11,7 @@ import pytest
 import mlops
 from mlops.dataset.versioned_dataset import VersionedDataset
 from mlops.errors import IncompleteVersionError, NoVersionsError, RootNotFoundError, VersionNotFoundError
+from mlops.metadata import names
 from mlops.model.versioned_model import VersionedModel
 from mlops.versions import listing as registry
 
@@ -130,9 +131,15 @@ def test_listing_costs_one_listing_call_and_one_batch_of_reads(
     assert issubclass(store_class, Store)
 
 
-def test_version_names_with_glob_characters_are_read_literally(store: str, publish_dataset: Any) -> None:
+def test_version_names_with_glob_characters_are_read_literally(
+    store: str, publish_dataset: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Versions named before the name policy refused glob characters are still listed and read as
+    they are (names.path_segment_problem is switched off to write one, as an older mlops did)."""
     root = store + "/points"
-    publish_dataset(root, "v[1]")
+    with monkeypatch.context() as old_mlops:
+        old_mlops.setattr(names, "path_segment_problem", lambda name: None)
+        publish_dataset(root, "v[1]")
     publish_dataset(root, "v1", seed=1)
 
     infos = {i.version: i for i in mlops.list_versions(root)}

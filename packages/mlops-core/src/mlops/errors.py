@@ -21,6 +21,11 @@ class InvalidVersionError(MlopsError, ValueError):
     """Raised by ``publish`` when a version string is empty, hidden or could escape its folder."""
 
 
+class InvalidPathError(MlopsError, ValueError):
+    """Raised when a path or URL holds what no store can hold (a control character, a name too long
+    for the disk), before anything is written."""
+
+
 class InvalidNameError(MlopsError, ValueError):
     """Raised by ``publish`` when a dataset or model name is not a plain, non-empty string."""
 

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import numpy as np
 
 from mlops.dataset.lazy import is_dask_array
 from mlops.errors import InvalidProcessorOutputError, MaskedTensorError, TensorNameError
+from mlops.metadata.names import check_tensor_name
 
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,99}$")
 RESERVED_NAMES = frozenset({"raw", "meta", "data_processor", "metadata"})
 
 
@@ -21,7 +20,8 @@ def check_tensors(
 
     Dask arrays are checked from their metadata only (dtype, shape, chunks): nothing is computed.
     Raises :class:`InvalidProcessorOutputError` for anything but dicts of numeric numpy or dask arrays and
-    :class:`TensorNameError` for names that collide, are reserved or are not safe file names.
+    :class:`TensorNameError` for names that collide, are reserved or break the name policy
+    (:mod:`mlops.metadata.names`).
     """
     tensors: dict[str, tuple[str, np.ndarray]] = {}
     lowered: dict[str, str] = {}
@@ -50,13 +50,7 @@ def check_tensors(
 
 
 def _check_name(name: Any, reserved: frozenset[str]) -> None:
-    if not isinstance(name, str):
-        raise TensorNameError(f"tensor names must be strings, got {name!r}")
-    if not _SAFE_NAME.match(name) or name in (".", ".."):
-        raise TensorNameError(
-            f"tensor name {name!r} is not a safe file name: use letters, digits, '_', '-' and '.', "
-            "starting with a letter, digit or '_' (at most 100 characters)"
-        )
+    check_tensor_name(name)
     if name in reserved or name.startswith("_"):
         raise TensorNameError(
             f"tensor name {name!r} is reserved (it would shadow an attribute of VersionedDataset); rename it"

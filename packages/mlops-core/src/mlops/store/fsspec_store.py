@@ -23,7 +23,7 @@ import fsspec.callbacks
 from fsspec.implementations.local import LocalFileSystem
 from fsspec.implementations.memory import MemoryFileSystem
 
-from mlops.errors import StoreError
+from mlops.errors import InvalidPathError, StoreError
 from mlops.store import cache
 from mlops.store.base import (
     DirEntry,
@@ -70,6 +70,13 @@ class FsspecStore(Store):
 
     @classmethod
     def locate(cls, url: str, storage_options: Mapping[str, Any] | None = None) -> Location:
+        try:
+            url.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InvalidPathError(
+                f"cannot use {url!r}: {url[exc.start : exc.end]!r} has no UTF-8 form (a lone surrogate); "
+                "object keys are UTF-8: choose a path without it"
+            ) from None
         try:
             fs, path = fsspec.url_to_fs(url, **dict(storage_options or {}))
         except (ImportError, ValueError) as exc:

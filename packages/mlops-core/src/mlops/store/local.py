@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, ClassVar
 
-from mlops.errors import IntegrityError, SpecialFileError, StoreError, UnsafeLinkError
+from mlops.errors import IntegrityError, InvalidPathError, SpecialFileError, StoreError, UnsafeLinkError
 from mlops.store import cache
 from mlops.store.base import (
     TMP_PREFIX,
@@ -49,9 +49,9 @@ class LocalStore(Store):
     def locate(cls, url: str, storage_options: Mapping[str, Any] | None = None) -> Location:
         for prefix in ("file://", "local://"):
             if url.startswith(prefix):
-                path = os.path.abspath(url[len(prefix) :] or "/")
+                path = _holdable(os.path.abspath(url[len(prefix) :] or "/"))
                 return Location(_LOCAL, path, url.rstrip("/") if len(url) > len(prefix) + 1 else url)
-        path = os.path.abspath(os.path.expanduser(url))
+        path = _holdable(os.path.abspath(os.path.expanduser(url)))
         return Location(_LOCAL, path, path, os.sep)
 
     @property
@@ -478,6 +478,27 @@ def _syncfs(folder: str) -> bool:
     finally:
         os.close(fd)
     return True
+
+
+NAME_MAX = 255
+"""Longest file or folder name, in bytes, on the filesystems of Linux, macOS and Windows."""
+
+
+def _holdable(path: str) -> str:
+    """``path`` if a local filesystem can hold it; else :class:`InvalidPathError`, raised before
+    anything is written (otherwise creating its parent folders would succeed and the path itself fail)."""
+    problem = None
+    try:
+        encoded = os.fsencode(path)
+    except UnicodeEncodeError as exc:
+        problem = f"{path[exc.start : exc.end]!r} cannot be encoded for this filesystem ({exc.reason})"
+    else:
+        longest = max(encoded.split(os.fsencode(os.sep)), key=len)
+        if len(longest) > NAME_MAX:
+            problem = f"a folder or file name in it is {len(longest)} bytes long; the limit is {NAME_MAX}"
+    if problem is not None:
+        raise InvalidPathError(f"cannot use the local path {path!r}: {problem}; choose another path")
+    return path
 
 
 def _create_folder_with_file(folder: str, name: str, data: bytes, durable: bool = True) -> None:

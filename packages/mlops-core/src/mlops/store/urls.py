@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
-from mlops.errors import StoreError
+from mlops.errors import InvalidPathError, StoreError
 
 # plugin contract: plugins claim URL schemes with their own stores (mlops_register_stores)
 from mlops.plugins import manager as plugins  # noqa: I001
@@ -27,6 +28,7 @@ def resolve(url: str | os.PathLike[str] | Location, storage_options: Mapping[str
     text = os.fspath(url)
     if not text:
         raise StoreError("an empty path was given; pass a local folder or a URL such as s3://bucket/key")
+    _check_characters(text)
     scheme = _scheme(text)
     claimed = plugins.store_class_for(scheme)
     if claimed is not None:
@@ -44,6 +46,19 @@ def resolve_in(loc: Location, url: str | os.PathLike[str]) -> Location:
     if loc.store.serves(_scheme(text)):
         return resolve(text, loc.store.storage_options)
     return resolve(text)
+
+
+def _check_characters(text: str) -> None:
+    """Refuse, before anything is written, a path with a control character (NUL, newline...: no
+    object store keeps them all, and S3's XML requests cannot carry them) or a Unicode noncharacter
+    (U+FFFE, U+FFFF...: same), with :class:`InvalidPathError`."""
+    for char in text:
+        code = ord(char)
+        if unicodedata.category(char) == "Cc" or 0xFDD0 <= code <= 0xFDEF or code & 0xFFFE == 0xFFFE:
+            raise InvalidPathError(
+                f"cannot use the path {text!r}: it contains U+{code:04X}, a control character or Unicode "
+                "noncharacter that stores cannot hold portably; choose a path without it"
+            )
 
 
 def _scheme(text: str) -> str:

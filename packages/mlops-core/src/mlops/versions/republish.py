@@ -12,10 +12,11 @@ from dataclasses import replace
 from typing import Any
 
 from mlops.errors import IntegrityError, StoreError
+from mlops.metadata.names import check_version
 from mlops.store import resolve
 from mlops.utils.progress import task as progress_task
 from mlops.versions import layout
-from mlops.versions.writer import VersionWriter, check_version
+from mlops.versions.writer import VersionWriter
 from mlops.versions.writer import signing_key as signing_key_for
 
 logger = logging.getLogger(__name__)

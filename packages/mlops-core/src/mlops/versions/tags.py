@@ -10,9 +10,9 @@ from typing import Any
 
 from mlops import metadata
 from mlops.errors import InvalidTagsError, SignedVersionError
+from mlops.metadata.names import check_tags
 from mlops.store import resolve
 from mlops.versions import layout
-from mlops.versions.writer import check_tags
 from mlops.versions.writer import signing_key as signing_key_for
 
 logger = logging.getLogger(__name__)

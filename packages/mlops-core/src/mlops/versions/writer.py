@@ -34,15 +34,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mlops import metadata
-from mlops.errors import (
-    InvalidNameError,
-    InvalidTagsError,
-    InvalidVersionError,
-    MlopsError,
-    PublicationPathAlreadyExistsError,
-)
+from mlops.errors import MlopsError, PublicationPathAlreadyExistsError
 from mlops.metadata import AnyRecord, PublishStats
 from mlops.metadata import manifest as manifest_codec
+from mlops.metadata.names import check_name, check_tags, check_version
 from mlops.store import FileEntry, Location, resolve
 from mlops.store.hashing import CHUNK_SIZE, sha256_of_file
 from mlops.utils.concurrency import concurrently
@@ -52,7 +47,6 @@ from mlops.versions.dedup import Deduplicator, npy_entry
 if TYPE_CHECKING:
     from mlops.trust.keys import SigningKey
 
-_MAX_LABEL = 200
 SYNC_THREADS = 4
 """Local fsyncs in flight at once during a publish (they wait on the disk, not on the CPU)."""
 SYNC_EACH_MIN = 1 << 20
@@ -114,60 +108,11 @@ def publish_target(
     version = check_version(created_at if version is None else version)
     checked_tags = check_tags(tags)
     root = resolve(path, storage_options)
-    chosen = check_name(name if name is not None else (root.name or default_name))
+    if name is not None:
+        chosen = check_name(name)
+    else:
+        chosen = check_name(root.name or default_name, default_from=f"the last folder of {root.url!r}")
     return PublishTarget(root, version, chosen, checked_tags, created_at, _key_for(signing_key))
-
-
-def check_version(version: Any) -> str:
-    """``version`` if it is usable as one folder name on every store; else :class:`InvalidVersionError`."""
-    if not isinstance(version, str):
-        raise InvalidVersionError(f"a version must be a string such as 'v1', got {type(version).__name__}")
-    problem = _label_problem(version)
-    if problem is None and ("/" in version or "\\" in version):
-        problem = "contains a path separator"
-    if problem is None and ".." in version:
-        problem = "contains '..'"
-    if problem is None and version.startswith("."):
-        problem = "starts with '.' (hidden names are reserved for publication bookkeeping)"
-    if problem:
-        raise InvalidVersionError(
-            f"invalid version {version!r}: it {problem}. Use a plain name such as 'v1' or '2024-01-31', "
-            "or pass version=None for the publication timestamp."
-        )
-    return version
-
-
-def check_name(name: Any) -> str:
-    """``name`` if it is a plain non-empty string; else :class:`InvalidNameError`."""
-    if not isinstance(name, str):
-        raise InvalidNameError(f"a name must be a string, got {type(name).__name__}")
-    problem = _label_problem(name)
-    if problem:
-        raise InvalidNameError(f"invalid name {name!r}: it {problem}")
-    return name
-
-
-def check_tags(tags: Any) -> list[str]:
-    """``tags`` as a list of non-empty strings (``None`` means no tags); else :class:`InvalidTagsError`."""
-    if tags is None:
-        return []
-    if isinstance(tags, str) or not isinstance(tags, Iterable):
-        raise InvalidTagsError(f"tags must be a list of strings such as ['image', 'prototype'], got {tags!r}")
-    result = list(tags)
-    for tag in result:
-        if not isinstance(tag, str) or _label_problem(tag):
-            raise InvalidTagsError(f"invalid tag {tag!r}: tags must be non-empty strings without control characters")
-    return result
-
-
-def _label_problem(text: str) -> str | None:
-    if not text.strip():
-        return "is empty"
-    if len(text) > _MAX_LABEL:
-        return f"is longer than {_MAX_LABEL} characters"
-    if any(ord(c) < 32 or ord(c) == 127 for c in text):
-        return "contains control characters"
-    return None
 
 
 @dataclass(frozen=True)
@@ -202,7 +147,7 @@ class VersionWriter:
 
     def __init__(self, root: Location, version: str) -> None:
         self.store = root.store
-        self.loc = root.child(version)
+        self.loc = root.child(check_version(version))
         self.entries: dict[str, FileEntry] = {}
         self._token, self._claim = layout.new_claim()
         self._touched: set[str] = set()
