@@ -115,6 +115,33 @@ def test_plugin_registering_a_wrong_object_is_reported() -> None:
         pm.unregister(bad)
 
 
+def test_a_store_plugin_missing_a_primitive_is_refused_when_registered() -> None:
+    """A plugin store that lacks a method every store must have is refused before any use, with
+    the names of what it lacks; nothing was written with it."""
+    from mlops import Store
+
+    class NoWrites(Store):
+        schemes = ("nowrites",)
+
+        @classmethod
+        def locate(cls, url: str, storage_options: Any) -> Location:
+            return Location(cls(), url, url)
+
+    class Plugin:
+        @hookimpl
+        def mlops_register_stores(self, register: Any) -> None:
+            register(NoWrites)
+
+    pm = plugins.get_plugin_manager()
+    plugin = Plugin()
+    pm.register(plugin)
+    try:
+        with pytest.raises(errors.PluginError, match=r"NoWrites does not implement create_exclusive, delete_files"):
+            resolve("nowrites://bucket/v1")
+    finally:
+        pm.unregister(plugin)
+
+
 def test_broken_entry_point_warns_and_the_rest_still_load(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MLOPS_LOAD_PLUGINS", raising=False)
     real = list(importlib_metadata.entry_points(group="mlops"))

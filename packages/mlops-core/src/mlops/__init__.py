@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # the names __getattr__ provides, for type checkers and IDEs
     from mlops.model.versioned_model_builder import VersionedModelBuilder as VersionedModelBuilder
     from mlops.store import FsspecStore as FsspecStore
     from mlops.store import LocalStore as LocalStore
+    from mlops.store import S3Store as S3Store
     from mlops.store import Store as Store
     from mlops.store import resolve as resolve
     from mlops.store.base import DirEntry as DirEntry
@@ -61,6 +62,7 @@ _EXPORTS = {
     "Store": "mlops.store",
     "LocalStore": "mlops.store",
     "FsspecStore": "mlops.store",
+    "S3Store": "mlops.store",
     "resolve": "mlops.store",
     "open_version": "mlops.model.lineage",
     "remove_version": "mlops.versions.removal",

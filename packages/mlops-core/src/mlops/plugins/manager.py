@@ -239,6 +239,12 @@ def store_classes() -> list[type[Store]]:
     for cls in found:
         if not cls.schemes:
             raise PluginError(f"store class {cls.__qualname__} claims no URL scheme; set its `schemes` attribute")
+        missing = sorted(getattr(cls, "__abstractmethods__", ()))
+        if missing:
+            raise PluginError(
+                f"store class {cls.__qualname__} does not implement {', '.join(missing)}, which every store "
+                "must; subclass mlops.FsspecStore (or mlops.LocalStore) or implement them (see mlops.Store)"
+            )
     return found
 
 
