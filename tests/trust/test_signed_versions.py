@@ -21,6 +21,7 @@ from mlops.errors import SignatureExistsError, SignedVersionError, UntrustedVers
 from mlops.trust.keys import load_signing_key
 from mlops.trust.policy import TRUSTED_KEYS_ENV
 from mlops.versions import published as versions
+from mlops.versions import signing
 from sample_processors import CsvProcessor, write_raw
 
 
@@ -51,7 +52,7 @@ def test_a_version_signed_at_publish_is_admitted_and_loads(
     dataset = mlops.VersionedDataset(path, trusted_keys=[key_pair[1]])
     assert dataset.signer == load_signing_key(key_pair[0]).fingerprint
     assert type(dataset.data_processor).__name__ == "CsvProcessor"
-    covered = versions.covered_files(dataset.record, dataset.files, dataset._meta_bytes)
+    covered = signing.covered_files(dataset.record, dataset.files, dataset._meta_bytes)
     assert set(covered) == {*dataset.files, "manifest.jsonl", "meta.json"}  # every file, meta.json included
     with pytest.raises(SignatureExistsError, match="already signed"):
         versions.sign_version(dataset, load_signing_key(key_pair[0]))

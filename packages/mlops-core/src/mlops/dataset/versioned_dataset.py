@@ -17,9 +17,10 @@ from mlops.metadata import DatasetRecord, TensorRecord, safe_relpath
 
 # plugin contract: framework adapters come from plugins (mlops_register_dataset_adapters)
 from mlops.plugins import manager as plugins  # noqa: I001
+from mlops.store import Location
 from mlops.utils.concurrency import concurrently
 from mlops.utils.progress import task as progress_task
-from mlops.versions.published import PublishedVersion
+from mlops.versions.published import PublishedVersion, TrustedKeys
 
 
 class VersionedDataset(PublishedVersion[DatasetRecord], Mapping[str, np.ndarray]):
@@ -36,9 +37,15 @@ class VersionedDataset(PublishedVersion[DatasetRecord], Mapping[str, np.ndarray]
 
     kind = "dataset"
 
-    @property
-    def _tensors(self) -> Mapping[str, TensorRecord]:
-        return self.record.tensors
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | Location,
+        *,
+        storage_options: dict[str, Any] | None = None,
+        trusted_keys: TrustedKeys = None,
+    ) -> None:
+        super().__init__(path, storage_options=storage_options, trusted_keys=trusted_keys)
+        self._tensors: Mapping[str, TensorRecord] = self.record.tensors
         self._loaded: dict[str, np.ndarray] = {}
 
     def __repr__(self) -> str:
