@@ -14,6 +14,7 @@ from pathlib import Path
 import fsspec
 import numpy as np
 import pytest
+from cli_support import fails, ok
 
 import mlops
 from forgery import forge_processor, replace_file
@@ -179,23 +180,14 @@ def test_republish_keeps_a_valid_signature(root: str, tmp_path: Path, key_pair: 
 
 def test_the_command_line_signs_and_verifies(tmp_path: Path, key_pair: tuple[Path, Path]) -> None:
     path = _publish(str(tmp_path / "datasets"), tmp_path)
-    run = [sys.executable, "-m", "mlops"]
-    refused = subprocess.run([*run, "verify", path, "--key", str(key_pair[1])], capture_output=True, text=True)
-    assert refused.returncode == 1 and "is not signed" in refused.stderr
-    signed = subprocess.run([*run, "sign", path, "--key", str(key_pair[0])], capture_output=True, text=True)
-    assert signed.returncode == 0 and "signed dataset datasets v1" in signed.stdout, signed.stderr
-    verified = subprocess.run(
-        [*run, "verify", path, "--key", str(key_pair[1]), "--json"], capture_output=True, text=True
-    )
-    assert verified.returncode == 0, verified.stderr
-    assert json.loads(verified.stdout)["signed_by"] == load_signing_key(key_pair[0]).fingerprint
-    tagged = subprocess.run(
-        [*run, "tag", path, "--add", "x", "--key", str(key_pair[0])], capture_output=True, text=True
-    )
-    assert tagged.returncode == 0 and tagged.stdout.strip() == "x", tagged.stderr
+    private, public = key_pair
+    assert "is not signed" in fails("verify", path, "--key", public)
+    assert "signed dataset datasets v1" in ok("sign", path, "--key", private)
+    verified = json.loads(ok("verify", path, "--key", public, "--json"))
+    assert verified["signed_by"] == load_signing_key(private).fingerprint
+    assert ok("tag", path, "--add", "x", "--key", private).strip() == "x"
     replace_file(path, "raw/data.csv", b"forged")
-    forged = subprocess.run([*run, "verify", path, "--key", str(key_pair[1])], capture_output=True, text=True)
-    assert forged.returncode == 1 and "raw/data.csv" in forged.stderr
+    assert "raw/data.csv" in fails("verify", path, "--key", public)
 
 
 def test_model_signing_verifies_a_version_signed_at_publish(tmp_path: Path, key_pair: tuple[Path, Path]) -> None:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlops.catalog.data import Catalog, ModelView, lower_is_better
 from mlops.errors import MissingDependencyError
+from mlops.utils.humanize import format_bytes
 from mlops.utils.install import install_command
 from mlops.versions.layout import moved_note
 
@@ -64,7 +65,7 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["size"] = human_size
+    env.filters["size"] = format_bytes
     env.filters["number"] = number
     env.filters["when"] = when
     env.filters["shape"] = shape_text
@@ -203,18 +204,6 @@ def _report_link(route: str) -> str:
 
 
 # --- formatting filters (the CLI's conventions) -----------------------------------------------------------
-
-
-def human_size(size: Any) -> str:
-    """Bytes in kB/MB/GB (powers of 1000), as ``mlops ls`` shows them."""
-    if not isinstance(size, int):
-        return "-"
-    value = float(size)
-    for unit in ("B", "kB", "MB", "GB"):
-        if value < 1000:
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{value:.1f} TB"
 
 
 def number(value: Any) -> str:

@@ -1,22 +1,18 @@
-"""``mlops rm`` and ``mlops du``: remove one version (leaving every version that shares its files
-intact), and see what each version of a root takes.
-
-Registered on the ``mlops`` group in :mod:`mlops.cli`; reads the group's ``-o`` store options from
-the click context, so this module does not import the CLI module.
-"""
+"""The commands of disk space: ``du`` (what each version of a root takes, and what only it holds),
+``rm`` (remove one version, leaving every version that shares its files intact) and ``clean``
+(remove what crashed publishes left)."""
 
 from __future__ import annotations
 
-import json
+import re
 from dataclasses import asdict
-from typing import Any
 
 import click
 
+from mlops.cli._common import Settings, json_option, pass_settings, warning
+from mlops.cli._format import print_json
 
-def _storage_options() -> dict[str, Any] | None:
-    options = getattr(click.get_current_context().obj, "storage_options", None)
-    return options if isinstance(options, dict) else None
+# --- du, rm -------------------------------------------------------------------------------------------------
 
 
 @click.command("rm")
@@ -28,15 +24,16 @@ def _storage_options() -> dict[str, Any] | None:
     metavar="MODELS_ROOT",
     help="Refuse while a model version under MODELS_ROOT was trained on this dataset.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts instead of text.")
-def rm_command(path: str, dry_run: bool, models_root: str | None, as_json: bool) -> None:
+@json_option
+@pass_settings
+def rm_command(settings: Settings, path: str, dry_run: bool, models_root: str | None, as_json: bool) -> None:
     """Remove the version PATH: meta.json first (it disappears from listings and loads at once),
     then its files. Versions sharing files with it (deduplicated publishes) are not affected."""
     from mlops.versions.removal import remove_version
 
-    removed = remove_version(path, if_unused_by=models_root, dry_run=dry_run, storage_options=_storage_options())
+    removed = remove_version(path, if_unused_by=models_root, dry_run=dry_run, storage_options=settings.storage_options)
     if as_json:
-        click.echo(json.dumps(asdict(removed), indent=2))
+        print_json(asdict(removed), ascii_only=True)
         return
     verb = "would remove" if dry_run else "removed"
     click.echo(
@@ -47,8 +44,9 @@ def rm_command(path: str, dry_run: bool, models_root: str | None, as_json: bool)
 
 @click.command("du")
 @click.argument("root")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts instead of text.")
-def du_command(root: str, as_json: bool) -> None:
+@json_option
+@pass_settings
+def du_command(settings: Settings, root: str, as_json: bool) -> None:
     """Show each version's bytes under ROOT, the bytes only it holds (what `mlops rm` frees on a
     local disk), and the root's total and distinct bytes (deduplicated files count once).
 
@@ -57,12 +55,12 @@ def du_command(root: str, as_json: bool) -> None:
     from mlops.versions.layout import folder_name, moved_note
     from mlops.versions.usage import disk_usage
 
-    usage = disk_usage(root, storage_options=_storage_options())
+    usage = disk_usage(root, storage_options=settings.storage_options)
     notes = [moved_note(v.folder, v.version) for v in usage.versions]
     for line in [*filter(None, notes), *(f"damaged version {p}: {why}" for p, why in usage.damaged.items())]:
-        click.echo(f"mlops: warning: {line}", err=True)
+        warning(line)
     if as_json:
-        click.echo(json.dumps(asdict(usage), indent=2))
+        print_json(asdict(usage), ascii_only=True)
         return
     rows = [
         (v.folder, str(v.files), str(v.bytes), str(v.unique_bytes), f"holds version {v.version}" if note else "")
@@ -80,3 +78,67 @@ def du_command(root: str, as_json: bool) -> None:
         f"{len(usage.versions)} version(s): {usage.bytes} bytes in all, {usage.distinct_bytes} distinct "
         f"({saved} shared between versions){damaged}"
     )
+
+
+# --- clean --------------------------------------------------------------------------------------------------
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _parse_duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float:
+    if value is None:
+        return 0.0
+    match = _DURATION.match(value)
+    if not match:
+        raise click.BadParameter(f"{value!r} is not a duration such as 90s, 30m, 2h or 1d")
+    return float(match.group(1)) * _SECONDS[match.group(2)]
+
+
+@click.command("clean")
+@click.argument("root")
+@click.option("--dry-run", is_flag=True, help="Only print what would be removed.")
+@click.option(
+    "--older-than",
+    "older_than",
+    metavar="DURATION",
+    callback=_parse_duration,
+    help="Only remove incomplete versions whose publish started longer ago than this (90s, 30m, 2h, 1d; "
+    "an unknown start time counts as recent): use it when publishers on other machines may still be running.",
+)
+@click.option("--version", "versions", multiple=True, metavar="NAME", help="Only this incomplete version (repeatable).")
+@json_option
+@pass_settings
+def clean_command(
+    settings: Settings, root: str, dry_run: bool, older_than: float, versions: tuple[str, ...], as_json: bool
+) -> None:
+    """Remove incomplete versions under the publication root ROOT (crashed publishes).
+
+    Incomplete versions are folders holding a publish claim and no meta.json, left by a publish
+    (or an `mlops rm`) that crashed or was killed; they block publishing that version again. Only
+    those, and the staging folders killed local publishes left, are removed, each file by its
+    exact name. Never removed: complete versions, folders without a claim (yours), versions a
+    live process on this machine is still publishing. Publishes running on other machines cannot
+    be seen from here: use --older-than. ROOT must be a publication root (the folder given to
+    publish()); anything else is refused and nothing is removed. --dry-run lists exactly what a
+    real run removes.
+    """
+    from mlops.versions.incomplete import remove_incomplete
+
+    removed = remove_incomplete(
+        root,
+        versions=list(versions) or None,
+        older_than=older_than,
+        dry_run=dry_run,
+        storage_options=settings.storage_options,
+    )
+    if as_json:
+        print_json({"dry_run": dry_run, "removed": removed})
+        return
+    if not removed:
+        click.echo(f"nothing to remove under {root}")
+    for path in removed:
+        click.echo(f"{'would remove' if dry_run else 'removed'} {path}")
+
+
+COMMANDS = (du_command, rm_command, clean_command)
