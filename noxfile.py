@@ -24,10 +24,10 @@ WHEELHOUSE = ROOT / ".nox" / "wheelhouse"
 
 def _version() -> str:
     """``mlops.__version__``, read from its source: the one place mlops-core's version is written."""
-    source = (ROOT / "packages" / "mlops-core" / "src" / "mlops" / "__init__.py").read_text()
+    source = (ROOT / "packages" / "mlops-core" / "src" / "mlops" / "_version.py").read_text()
     match = re.search(r'^__version__ = "([^"]+)"$', source, re.MULTILINE)
     if match is None:
-        raise RuntimeError("no __version__ = '...' line in packages/mlops-core/src/mlops/__init__.py")
+        raise RuntimeError("no __version__ = '...' line in packages/mlops-core/src/mlops/_version.py")
     return match.group(1)
 
 

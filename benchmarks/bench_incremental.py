@@ -168,7 +168,7 @@ def _copy_floor(fs: Any, version: str, dest: str) -> float:
 
     from fsspec.asyn import sync
 
-    from mlops.concurrency import MAX_WORKERS
+    from mlops.utils.concurrency import MAX_WORKERS
 
     keys = [path.split("/", 1)[1] for path in fs.find(version)]
     prefix, target = version.split("/", 1)[1], dest.split("/", 1)[1]
@@ -221,7 +221,7 @@ KILLED_AT_HALF = """
 import os, signal, sys
 from bench_processor import PARAMS_FILE, BenchProcessor
 from mlops import VersionedDatasetBuilder
-from mlops.publication import VersionWriter
+from mlops.versions.writer import VersionWriter
 
 raw, root = sys.argv[1], sys.argv[2]
 builder = VersionedDatasetBuilder(raw, BenchProcessor())

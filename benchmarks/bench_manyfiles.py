@@ -51,7 +51,7 @@ BY_HAND_LIMIT = 2.0
 OPEN_LIMIT = 0.050
 VERIFY_LIMIT = 1.3
 SYNC_THREADS = 4
-"""As many fsyncs in flight as mlops.publication.SYNC_THREADS (what 8h compares)."""
+"""As many fsyncs in flight as mlops.versions.writer.SYNC_THREADS (what 8h compares)."""
 
 
 def run(ctx: Context) -> None:

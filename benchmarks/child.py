@@ -72,7 +72,7 @@ def open_dataset(args: dict[str, Any]) -> dict[str, Any]:
 
 def imports(args: dict[str, Any]) -> dict[str, Any]:
     """Frameworks in ``sys.modules`` after ``import mlops``, then after touching every public name
-    and loading every plugin (``mlops.plugins.serializers()``)."""
+    and loading every plugin (``mlops.plugins.manager.serializers()``)."""
     import mlops
 
     after_import = sorted(m for m in FRAMEWORKS if m in sys.modules)
@@ -82,7 +82,7 @@ def imports(args: dict[str, Any]) -> dict[str, Any]:
             getattr(mlops, name)
         except Exception as exc:  # noqa: BLE001 - reported, not fatal: the import check still runs
             broken[name] = f"{type(exc).__name__}: {exc}"
-    from mlops import plugins
+    from mlops.plugins import manager as plugins
 
     serializers = sorted(plugins.serializers())
     after_plugins = sorted(m for m in FRAMEWORKS if m in sys.modules)

@@ -162,7 +162,7 @@ def store(request: pytest.FixtureRequest, tmp_path: os.PathLike[str]) -> str:
 @pytest.fixture(autouse=True)
 def fresh_plugins() -> Iterator[None]:
     """Every test starts from a plugin manager rebuilt from the installed entry points."""
-    from mlops import plugins
+    from mlops.plugins import manager as plugins
 
     plugins.reset_plugin_manager()
     yield

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -18,9 +19,9 @@ from mlops import VersionedDataset, VersionedDatasetBuilder, VersionedModelBuild
 from mlops.catalog import data, render
 from mlops.catalog.data import build_catalog, lower_is_better, neighbour_diffs, version_id
 from mlops.cli import cli
-from mlops.compare import compare
 from mlops.errors import NoVersionsError
-from mlops.registry import open_version
+from mlops.model.compare import compare
+from mlops.model.lineage import open_version
 from sample_processors import CsvProcessor, write_raw
 
 
@@ -32,35 +33,38 @@ def _meta(path: str) -> dict[str, Any]:
 def test_models_rows_hold_framework_dataset_params_and_metrics(roots: list[str], catalog_store: dict[str, str]) -> None:
     catalog = build_catalog(roots)
     assert len(catalog.datasets) == 2 and len(catalog.models) == 3
-    torch_row = catalog.models[version_id(catalog_store["torch"])]
-    meta = _meta(catalog_store["torch"])
-    assert torch_row.serializer == "torch" and torch_row.framework == meta["framework"]
-    assert torch_row.train_args == meta["training"]["train_args"]
+    torch_id = version_id(catalog_store["torch"])
+    rows = {row["id"]: row for row in render.leaderboard_data(catalog)["models"]}
+    torch_row, meta = rows[torch_id], _meta(catalog_store["torch"])
+    assert torch_row["framework"] == "torch"
+    assert torch_row["framework_versions"] == ", ".join(f"{k} {v}" for k, v in meta["framework"].items())
+    assert torch_row["params"] == meta["training"]["train_args"]
     history = meta["training"]["history"]
-    assert torch_row.last == {"loss": history["loss"][-1], "val_accuracy": history["val_accuracy"][-1]}
-    assert torch_row.best == {"loss": min(history["loss"]), "val_accuracy": max(history["val_accuracy"])}
-    assert torch_row.dataset.dataset_id == version_id(catalog_store["v2"])
-    assert torch_row.dataset.label == "points v2"
-    assert {m.serializer for m in catalog.models.values()} == {"sklearn", "torch"}
-    weak = catalog.models[version_id(catalog_store["sgd-weak"])]
-    assert XSS_TAG in weak.tags  # stored strings are kept as they are; escaping is the templates' job
+    assert torch_row["last"] == {"loss": history["loss"][-1], "val_accuracy": history["val_accuracy"][-1]}
+    assert torch_row["best"] == {"loss": min(history["loss"]), "val_accuracy": max(history["val_accuracy"])}
+    assert torch_row["dataset"] == "points v2" and torch_row["tags"] == meta["tags"]
+    assert catalog.models[torch_id].dataset_id == version_id(catalog_store["v2"])
+    assert {row["framework"] for row in rows.values()} == {"sklearn", "torch"}
+    weak = rows[version_id(catalog_store["sgd-weak"])]
+    assert XSS_TAG in weak["tags"]  # stored strings are kept as they are; escaping is the templates' job
 
 
 def test_dataset_page_records_tensor_statistics_raw_and_files(roots: list[str], catalog_store: dict[str, str]) -> None:
     catalog = build_catalog(roots)
     record = catalog.datasets[version_id(catalog_store["v1"])]
     dataset = VersionedDataset(catalog_store["v1"])
-    by_name = {t.name: t for t in record.tensors}
+    by_name = {t.meta.name: t for t in record.tensors}
     assert set(by_name) == set(dataset.tensor_names)
     x = np.asarray(dataset.X_train, dtype=np.float64)
     stats = by_name["X_train"].stats
     assert stats is not None
     assert stats["mean"] == pytest.approx(x.mean()) and stats["max"] == pytest.approx(x.max())
-    assert by_name["X_train"].shape == tuple(dataset.X_train.shape) and by_name["y_train"].role == "labels"
-    assert record.raw_strategy == "copy" and record.raw_source.endswith("raw1")
+    assert by_name["X_train"].meta.shape == tuple(dataset.X_train.shape) and by_name["y_train"].meta.role == "labels"
+    assert by_name["X_train"].size == manifest_of(catalog_store["v1"])["X_train.npy"]["size"]
+    assert record.meta.raw.strategy == "copy" and record.meta.raw.source.endswith("raw1")
     assert {f.path for f in record.raw_files} == {"raw/data.csv", "raw/extra/deep/blob.bin"}
     assert record.file_count == len(manifest_of(catalog_store["v1"]))
-    assert record.processor["class"].endswith("CsvProcessor")
+    assert record.meta.processor.class_name.endswith("CsvProcessor")
 
     quick = build_catalog(roots, tensor_stats=False)
     assert all(t.stats is None and "--no-stats" in t.note for t in quick.datasets[record.id].tensors)
@@ -93,7 +97,29 @@ def test_lineage_groups_many_models_and_shows_datasets_outside_the_catalog(tmp_p
     alone = build_catalog([str(tmp_path / "models")])  # the dataset's root was not given
     (external,) = [n for n in alone.lineage_nodes if n.kind == "external"]
     assert "not in this catalog" in external.label
-    assert all(m.dataset.dataset_id is None for m in alone.models.values())
+    assert all(m.dataset_id is None for m in alone.models.values())
+
+
+def test_a_dataset_link_without_a_name_is_shown_as_a_dash(tmp_path: Path) -> None:
+    # meta.json's dataset link may leave out the dataset's name; the views said "None v1"
+    dataset = VersionedDatasetBuilder(write_raw(str(tmp_path / "raw")), CsvProcessor()).publish(
+        str(tmp_path / "datasets"), "v1"
+    )
+    model, config = sgd_model(dataset, 0.01, epochs=2)
+    path = VersionedModelBuilder(dataset, model, config).publish(str(tmp_path / "models"), "m1")
+    meta = _meta(path)
+    del meta["dataset"]["name"]
+    Path(path, "meta.json").write_text(json.dumps(meta))
+    catalog = build_catalog([str(tmp_path / "datasets"), str(tmp_path / "models")])
+    (view,) = catalog.models.values()
+    assert view.dataset_label == "- v1" and view.dataset_id == version_id(dataset)
+    assert render.leaderboard_data(catalog)["models"][0]["dataset"] == "- v1"
+    page = render.render_page(catalog, "model", title="m1", record=view)
+    assert f'<a href="/dataset/{view.dataset_id}">- v1</a>' in page and "None" not in page
+
+    alone = build_catalog([str(tmp_path / "models")])  # the dataset outside the catalog
+    (external,) = [n for n in alone.lineage_nodes if n.kind == "external"]
+    assert external.label == "- v1 (not in this catalog)"
 
 
 def test_neighbour_diffs_are_what_mlops_diff_reports(roots: list[str], catalog_store: dict[str, str]) -> None:
@@ -166,3 +192,38 @@ def test_import_mlops_loads_no_template_engine() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+CATALOG_SRC = Path(data.__file__).parent
+
+
+def test_the_catalog_reads_the_typed_records_by_attribute() -> None:
+    """The catalog never turns a parsed meta.json back into JSON (no call of mlops.metadata's
+    to_json, dump or dumps in any of its modules), and data.py reads no key by a literal name
+    (``x["name"]``, ``x.get("name")``): meta.json fields are attributes of the typed records."""
+    for module in sorted(CATALOG_SRC.glob("*.py")):
+        tree = ast.parse(module.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("mlops.metadata"):
+                names = {alias.name for alias in node.names}
+                assert not names & {"to_json", "dump", "dumps"}, f"{module.name}:{node.lineno}"
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "metadata":
+                assert node.attr not in ("to_json", "dump", "dumps"), f"{module.name}:{node.lineno}"
+    literal_keys = []
+    for node in ast.walk(ast.parse((CATALOG_SRC / "data.py").read_text())):
+        key: ast.expr | None = None
+        if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
+            key = node.slice
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get":
+            key = node.args[0] if node.args else None
+        if isinstance(key, ast.Constant) and isinstance(key.value, str):
+            literal_keys.append(f"data.py:{node.lineno}: {ast.unparse(node)}")
+    assert literal_keys == []
+
+
+def test_the_catalog_views_are_not_named_like_the_metadata_records() -> None:
+    import mlops.metadata
+
+    own = {name for name, value in vars(data).items() if isinstance(value, type) and value.__module__ == data.__name__}
+    assert {"DatasetView", "ModelView", "TensorView", "RootView"} <= own
+    assert own.isdisjoint(mlops.metadata.__all__)

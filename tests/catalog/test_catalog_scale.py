@@ -83,7 +83,7 @@ def test_the_leaderboard_of_1000_models_is_paged(
     assert tab.locator("#board tbody tr").first.get_attribute("data-model") == best.id
 
     tab.select_option("#filter-tag", "best-so-far")
-    tagged = [m for m in catalog.models.values() if "best-so-far" in m.tags]
+    tagged = [m for m in catalog.models.values() if "best-so-far" in m.meta.tags]
     assert tab.locator("#board tbody tr").count() == len(tagged) == 11
     assert tab.inner_text("#board-count") == f"11 of {MODELS} models"
     tab.wait_for_function("document.querySelectorAll('#parallel .mark-line path').length === 11")

@@ -10,11 +10,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mlops import hookimpl, plugins
+from mlops import hookimpl
 from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder
 from mlops.model.serializer import ModelSerializer
 from mlops.model.training_config import TrainingConfig
 from mlops.model.versioned_model_builder import VersionedModelBuilder
+from mlops.plugins import manager as plugins
 from sample_processors import CsvProcessor, write_raw
 
 

@@ -10,8 +10,8 @@ import pytest
 from install_hints import assert_install_hint
 
 from mlops.errors import MissingDependencyError, PlotError
+from mlops.model.plotting import metric_groups
 from mlops.model.versioned_model import VersionedModel
-from mlops.plotting import metric_groups
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 HISTORY = {

@@ -9,11 +9,11 @@ import fsspec
 import pytest
 
 import mlops
-from mlops import registry
 from mlops.dataset.versioned_dataset import VersionedDataset
 from mlops.errors import IncompleteVersionError, NoVersionsError, RootNotFoundError, VersionNotFoundError
 from mlops.metadata import names
 from mlops.model.versioned_model import VersionedModel
+from mlops.versions import listing as registry
 
 
 def _fs(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
@@ -179,17 +179,17 @@ def test_open_version_picks_the_class_from_meta_json(store: str, publish_dataset
     dataset_path = publish_dataset(store + "/datasets", "v1")
     model_path = publish_model(dataset_path, store + "/models", "m1")
 
-    assert isinstance(registry.open_version(dataset_path), VersionedDataset)
-    model = registry.open_version(model_path)
+    assert isinstance(mlops.open_version(dataset_path), VersionedDataset)
+    model = mlops.open_version(model_path)
     assert isinstance(model, VersionedModel) and model.dataset_hash == VersionedDataset(dataset_path).hash
     assert registry.version_info(model_path).kind == "model"
     with pytest.raises(VersionNotFoundError, match="publication root holding 1 version"):
-        registry.open_version(store + "/datasets")
+        mlops.open_version(store + "/datasets")
     with pytest.raises(VersionNotFoundError, match="does not exist"):
-        registry.open_version(store + "/datasets/v9")
+        mlops.open_version(store + "/datasets/v9")
     _put(store + "/datasets/v2/.mlops-publishing", b'{"token": "t"}')
     with pytest.raises(IncompleteVersionError):
-        registry.open_version(store + "/datasets/v2")
+        mlops.open_version(store + "/datasets/v2")
 
 
 def test_models_trained_on_matches_the_dataset_hash(store: str, publish_dataset: Any, publish_model: Any) -> None:

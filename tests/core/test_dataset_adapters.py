@@ -17,12 +17,13 @@ import pytest
 from install_hints import assert_install_hint
 from worker_tasks import rows_in_child
 
-from mlops import hookimpl, plugins
-from mlops.dataset.adapters import LazyTensors
+from mlops import hookimpl
 from mlops.dataset.data_processor import DataProcessor
+from mlops.dataset.lazy_tensors import LazyTensors
 from mlops.dataset.versioned_dataset import VersionedDataset
 from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder
 from mlops.errors import DatasetAdapterNotInstalledError, PluginError, TensorLengthMismatchError
+from mlops.plugins import manager as plugins
 
 ROWS = 2000
 

@@ -100,7 +100,7 @@ def test_unpicklable_processor_fails_before_writing(store: str, raw_dir: str) ->
 def test_raw_file_vanishing_mid_copy_leaves_no_version(
     tmp_path: Path, raw_dir: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mlops.publication import VersionWriter
+    from mlops.versions.writer import VersionWriter
 
     builder = VersionedDatasetBuilder(raw_dir, CsvProcessor())
     victim = os.path.join(raw_dir, "extra", "deep", "blob.bin")

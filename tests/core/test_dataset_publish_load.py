@@ -275,9 +275,10 @@ def test_prefetch_loads_every_tensor_at_once_verified(
 def test_large_remote_tensors_download_whole_and_verified(s3_bucket: str, raw_dir: str) -> None:
     """A tensor larger than one request goes through the store's own streamed download: the bytes
     arrive whole, a flipped byte is refused, and nothing unverified stays in the cache."""
-    from mlops import progress, store
+    from mlops import store
     from mlops.errors import IntegrityError
     from mlops.store.hashing import CHUNK_SIZE
+    from mlops.utils import progress
     from sample_processors import FixedProcessor
 
     class Counter:

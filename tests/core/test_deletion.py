@@ -21,9 +21,9 @@ import mlops
 from mlops import errors
 from mlops.cli import cli
 from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder
-from mlops.maintenance import list_incomplete, remove_incomplete
-from mlops.publication import VersionWriter
 from mlops.store import Location, resolve
+from mlops.versions.incomplete import list_incomplete, remove_incomplete
+from mlops.versions.writer import VersionWriter
 from sample_processors import CsvProcessor, FixedProcessor, write_raw
 
 GLOB_ROOT = "data[1]/ds"

@@ -14,7 +14,7 @@ import tomllib
 from install_hints import assert_install_hint, clone_target
 
 import mlops
-from mlops.install import install_command, upgrade_command
+from mlops.utils.install import install_command, upgrade_command
 
 REPO = Path(__file__).resolve().parents[2]
 CORE = REPO / "packages" / "mlops-core"
@@ -67,7 +67,7 @@ MISSING = {
     "signing": ("cryptography", "from mlops.trust.keys import generate_key_pair; generate_key_pair('team')"),
     "plot": (
         "matplotlib,matplotlib.figure",
-        "from mlops.plotting import plot_history; plot_history({'loss': [1]}, 'h.png')",
+        "from mlops.model.plotting import plot_history; plot_history({'loss': [1]}, 'h.png')",
     ),
     "dask": ("dask,dask.array", "mlops.VersionedDataset('chunked/v1').X_train"),
 }

@@ -16,13 +16,14 @@ import pytest
 from install_hints import assert_install_hint
 
 from format_checks import check_against_json_schema
-from mlops import errors, hookimpl, plugins
+from mlops import errors, hookimpl
 from mlops.dataset.versioned_dataset import VersionedDataset
 from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder
 from mlops.model.serializer import ModelSerializer
 from mlops.model.training_config import TrainingConfig
 from mlops.model.versioned_model import VersionedModel
 from mlops.model.versioned_model_builder import VersionedModelBuilder
+from mlops.plugins import manager as plugins
 from sample_processors import CsvProcessor
 
 

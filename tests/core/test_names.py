@@ -20,7 +20,7 @@ from mlops import errors
 from mlops.dataset.versioned_dataset import VersionedDataset
 from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder
 from mlops.metadata import names
-from mlops.publication import timestamp
+from mlops.versions.writer import timestamp
 from names_support import TinyProcessor, breaks_policy, file_hashes
 
 EMOJI = "\U0001f600"

@@ -14,11 +14,12 @@ import numpy as np
 import pytest
 from install_hints import assert_install_hint
 
-from mlops import errors, hookimpl, plugins
+from mlops import errors, hookimpl
 from mlops.dataset.data_processor import DataProcessor
 from mlops.dataset.versioned_dataset import VersionedDataset
 from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder
 from mlops.model.serializer import ModelSerializer, mro_modules
+from mlops.plugins import manager as plugins
 from mlops.store import FsspecStore, Location, resolve
 from sample_processors import CsvProcessor
 
@@ -112,6 +113,33 @@ def test_plugin_registering_a_wrong_object_is_reported() -> None:
             plugins.serializers()
     finally:
         pm.unregister(bad)
+
+
+def test_a_store_plugin_missing_a_primitive_is_refused_when_registered() -> None:
+    """A plugin store that lacks a method every store must have is refused before any use, with
+    the names of what it lacks; nothing was written with it."""
+    from mlops import Store
+
+    class NoWrites(Store):
+        schemes = ("nowrites",)
+
+        @classmethod
+        def locate(cls, url: str, storage_options: Any) -> Location:
+            return Location(cls(), url, url)
+
+    class Plugin:
+        @hookimpl
+        def mlops_register_stores(self, register: Any) -> None:
+            register(NoWrites)
+
+    pm = plugins.get_plugin_manager()
+    plugin = Plugin()
+    pm.register(plugin)
+    try:
+        with pytest.raises(errors.PluginError, match=r"NoWrites does not implement create_exclusive, delete_files"):
+            resolve("nowrites://bucket/v1")
+    finally:
+        pm.unregister(plugin)
 
 
 def test_broken_entry_point_warns_and_the_rest_still_load(monkeypatch: pytest.MonkeyPatch) -> None:

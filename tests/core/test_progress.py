@@ -6,9 +6,9 @@ import io
 
 import pytest
 
-from mlops import progress
 from mlops.dataset.versioned_dataset import VersionedDataset
 from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder
+from mlops.utils import progress
 from sample_processors import CsvProcessor
 
 

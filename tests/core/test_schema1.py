@@ -14,7 +14,7 @@ import pytest
 import mlops
 from format_checks import check_against_json_schema
 from mlops import errors
-from mlops.compare import compare
+from mlops.model.compare import compare
 from sample_processors import CsvProcessor, write_raw
 from schema1_support import NpyLinear, npy_linear_plugin
 

@@ -28,8 +28,8 @@ from dask_processors import DaskProcessor, expected, write_raw  # noqa: E402
 from mlops import errors  # noqa: E402
 from mlops.dataset.versioned_dataset import VersionedDataset  # noqa: E402
 from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder  # noqa: E402
-from mlops.maintenance import list_incomplete, remove_incomplete  # noqa: E402
 from mlops.store.local import LocalStore  # noqa: E402
+from mlops.versions.incomplete import list_incomplete, remove_incomplete  # noqa: E402
 
 SUPPORT = str(Path(__file__).resolve().parents[1] / "support")
 

@@ -20,9 +20,9 @@ from counting_proxy import CountingProxy  # noqa: E402
 
 from dask_processors import DaskProcessor, expected, write_raw  # noqa: E402
 from mlops.cli import cli  # noqa: E402
-from mlops.compare import compare  # noqa: E402
 from mlops.dataset.versioned_dataset import VersionedDataset  # noqa: E402
 from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder  # noqa: E402
+from mlops.model.compare import compare  # noqa: E402
 from sample_processors import FixedProcessor  # noqa: E402
 
 
@@ -99,8 +99,8 @@ def test_the_catalog_sizes_and_describes_zarr_tensors(tmp_path: Path) -> None:
         array = da.from_array(np.arange(400, dtype=np.float64).reshape(100, 4) * scale, chunks=(25, 4))
         VersionedDatasetBuilder(raw, FixedProcessor({"X": array}, {})).publish(root, version)
     catalog = build_catalog([root])
-    records = sorted(catalog.datasets.values(), key=lambda d: d.version)
-    tensors = [next(t for t in d.tensors if t.name == "X") for d in records]
+    views = sorted(catalog.datasets.values(), key=lambda d: d.meta.version)
+    tensors = [next(t for t in d.tensors if t.meta.name == "X") for d in views]
     stored = sum(p.stat().st_size for p in Path(root, "v1", "X.zarr").rglob("*") if p.is_file())
     assert tensors[0].size == stored
     assert tensors[0].sha256 != tensors[1].sha256  # same zarr.json, different chunks

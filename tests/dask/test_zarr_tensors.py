@@ -164,7 +164,8 @@ def test_a_plugin_store_with_the_two_argument_create_exclusive_takes_chunks(raw:
     store written against the two-argument ``create_exclusive`` (as README's example) still works."""
     from typing import Any
 
-    from mlops import FsspecStore, hookimpl, plugins
+    from mlops import FsspecStore, hookimpl
+    from mlops.plugins import manager as plugins
     from mlops.store import Location
 
     created: list[str] = []

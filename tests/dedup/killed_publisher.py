@@ -14,7 +14,7 @@ import threading
 
 from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder
 from mlops.errors import PublicationPathAlreadyExistsError
-from mlops.publication import VersionWriter
+from mlops.versions.writer import VersionWriter
 from sample_processors import CsvProcessor
 
 

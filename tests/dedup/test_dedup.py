@@ -13,11 +13,11 @@ import pytest
 from counting_proxy import CountingProxy
 
 import mlops
-from mlops import dedup
 from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder
 from mlops.store import FileEntry, Location, cache
 from mlops.store.hashing import sha256_of_file
 from mlops.store.local import LocalStore
+from mlops.versions import dedup
 from sample_processors import CsvProcessor, write_raw
 
 MB = 1024 * 1024
@@ -58,7 +58,7 @@ def test_identical_version_is_hard_linked_and_a_changed_file_is_new(
     raw = make_raw(tmp_path / "raw")
     root = str(tmp_path / "datasets")
     v1 = publish(raw, root, "v1")
-    with caplog.at_level(logging.INFO, logger="mlops.publication"):
+    with caplog.at_level(logging.INFO, logger="mlops.versions.writer"):
         v2 = publish(raw, root, "v2")
     first, second = data_files(v1), data_files(v2)
     assert set(first) == set(second) and len(first) > 20

@@ -17,8 +17,8 @@ from counting_proxy import CountingProxy
 
 import mlops
 from mlops.errors import PublicationPathAlreadyExistsError
-from mlops.layout import read_record
 from mlops.store import resolve
+from mlops.versions.layout import read_record
 from sample_processors import CsvProcessor, write_raw
 
 HERE = Path(__file__).parent

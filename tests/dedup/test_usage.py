@@ -12,10 +12,10 @@ from click.testing import CliRunner
 
 from mlops.cli import cli
 from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder
-from mlops.layout import read_record
 from mlops.metadata import PublishStats
-from mlops.space import disk_usage
 from mlops.store import resolve
+from mlops.versions.layout import read_record
+from mlops.versions.usage import disk_usage
 from sample_processors import CsvProcessor, write_raw
 
 SIZE = 100_000

@@ -302,7 +302,7 @@ def test_can_save_never_imports_keras() -> None:
     code = textwrap.dedent(
         """
         import sys
-        from mlops import plugins
+        from mlops.plugins import manager as plugins
         from mlops_keras.serializer import KerasSerializer
         assert KerasSerializer().can_save({}) is False
         assert KerasSerializer().can_save(object()) is False

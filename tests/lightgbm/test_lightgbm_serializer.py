@@ -14,9 +14,10 @@ import pytest
 from install_hints import assert_install_hint
 
 from format_checks import manifest_of
-from mlops import errors, plugins
+from mlops import errors
 from mlops.dataset.versioned_dataset import VersionedDataset
 from mlops.model.versioned_model import VersionedModel
+from mlops.plugins import manager as plugins
 from mlops_lightgbm import ESTIMATOR_FILE, MODEL_FILE, LightGBMSerializer
 from mlops_lightgbm.serializer import decode, encode
 from native_models import (

@@ -23,10 +23,11 @@ from onnx import TensorProto, helper, numpy_helper
 from onnx.external_data_helper import convert_model_to_external_data, load_external_data_for_model
 
 from format_checks import manifest_of
-from mlops import errors, plugins
+from mlops import errors
 from mlops.dataset.versioned_dataset import VersionedDataset
 from mlops.model.versioned_model import VersionedModel
 from mlops.model.versioned_model_builder import VersionedModelBuilder
+from mlops.plugins import manager as plugins
 from mlops_onnx import DATA_FILE, MODEL_FILE, PROTOBUF_LIMIT, OnnxSerializer
 from native_models import predict_in_fresh_process, publish_dataset, publish_model, published_meta, write_wine
 

@@ -15,9 +15,10 @@ from install_hints import assert_install_hint
 from onnx import TensorProto, helper, numpy_helper
 
 from format_checks import manifest_of
-from mlops import errors, plugins
+from mlops import errors
 from mlops.dataset.versioned_dataset import VersionedDataset
 from mlops.model.versioned_model import VersionedModel
+from mlops.plugins import manager as plugins
 from mlops_onnx import MODEL_FILE, OnnxSerializer
 from native_models import (
     assert_no_pickle,

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import tomllib
 
-from mlops.plugins import FIRST_PARTY_EXTRAS
+from mlops.plugins.manager import FIRST_PARTY_EXTRAS
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = sorted(p.name for p in (ROOT / "packages").iterdir() if (p / "pyproject.toml").is_file())
@@ -30,9 +30,18 @@ def _module(package: str) -> str:
     return "mlops" if package == "mlops-core" else package.replace("-", "_")
 
 
+def _version_module(package: str) -> str:
+    """Where the package's version is written: mlops-core keeps it in ``mlops/_version.py`` (so that
+    no module of mlops needs to import the package's façade), the plugins in their ``__init__.py``."""
+    return "mlops._version" if package == "mlops-core" else _module(package)
+
+
 def _source_version(package: str) -> str:
-    """The ``__version__ = "..."`` literal of the package's ``__init__.py``."""
-    init = ROOT / "packages" / package / "src" / _module(package) / "__init__.py"
+    """The ``__version__ = "..."`` literal of the module :func:`_version_module` names."""
+    parts = _version_module(package).split(".")
+    init = ROOT / "packages" / package / "src" / Path(*parts[:-1], parts[-1] + ".py")
+    if len(parts) == 1:
+        init = ROOT / "packages" / package / "src" / parts[0] / "__init__.py"
     for node in ast.parse(init.read_text()).body:
         if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["__version__"]:
             assert isinstance(node.value, ast.Constant)
@@ -52,7 +61,7 @@ def test_release_metadata(package: str) -> None:
     project = data["project"]
 
     assert "version" not in project and project["dynamic"] == ["version"]
-    assert data["tool"]["setuptools"]["dynamic"]["version"] == {"attr": f"{_module(package)}.__version__"}
+    assert data["tool"]["setuptools"]["dynamic"]["version"] == {"attr": f"{_version_module(package)}.__version__"}
     assert project["license"] == "MIT" and project["license-files"] == ["LICENSE"]
     assert (ROOT / "packages" / package / "LICENSE").read_text() == (ROOT / "LICENSE").read_text()
     assert project["readme"] == "README.md"

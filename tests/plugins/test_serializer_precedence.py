@@ -14,9 +14,10 @@ import pytest
 import xgboost
 from sklearn.linear_model import LogisticRegression
 
-from mlops import errors, hookimpl, plugins
+from mlops import errors, hookimpl
 from mlops.model.serializer import ModelSerializer
 from mlops.model.versioned_model import VersionedModel
+from mlops.plugins import manager as plugins
 from native_models import is_pickle, publish_dataset, publish_model, stored_files, write_wine
 
 X = np.random.default_rng(0).normal(size=(60, 4)).astype(np.float32)

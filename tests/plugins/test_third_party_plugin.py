@@ -27,7 +27,6 @@ import fsspec
 import numpy as np
 import pytest
 
-from mlops import plugins
 from mlops.dataset.data_processor import DataProcessor
 from mlops.dataset.versioned_dataset import VersionedDataset
 from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder
@@ -35,7 +34,8 @@ from mlops.errors import SerializerNotInstalledError
 from mlops.model.training_config import TrainingConfig
 from mlops.model.versioned_model import VersionedModel
 from mlops.model.versioned_model_builder import VersionedModelBuilder
-from mlops.plugins import PluginLoadWarning
+from mlops.plugins import manager as plugins
+from mlops.plugins.manager import PluginLoadWarning
 
 PLUGIN_DIST = "mlops-tiny-linear"
 PLUGIN_MODULE = "mlops_tiny_linear"

@@ -13,7 +13,7 @@ from reliability_support import Worker, worker_env
 
 from mlops import errors
 from mlops.dataset.versioned_dataset import VersionedDataset
-from mlops.maintenance import list_incomplete, remove_incomplete
+from mlops.versions.incomplete import list_incomplete, remove_incomplete
 
 KILLS = 50
 

@@ -19,9 +19,9 @@ from reliability_support import SerialMotoServer, free_port
 from mlops import errors
 from mlops.dataset.versioned_dataset import VersionedDataset
 from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder
-from mlops.maintenance import remove_incomplete
-from mlops.publication import VersionWriter
 from mlops.store import NonExclusiveStoreWarning
+from mlops.versions.incomplete import remove_incomplete
+from mlops.versions.writer import VersionWriter
 from sample_processors import CsvProcessor
 
 

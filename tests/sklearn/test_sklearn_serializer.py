@@ -30,13 +30,13 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from format_checks import manifest_of
-from mlops import plugins
 from mlops.dataset.data_processor import DataProcessor
 from mlops.dataset.versioned_dataset import VersionedDataset
 from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder
 from mlops.model.training_config import TrainingConfig
 from mlops.model.versioned_model import VersionedModel
 from mlops.model.versioned_model_builder import VersionedModelBuilder
+from mlops.plugins import manager as plugins
 from mlops_sklearn.serializer import MODEL_FILE, SklearnSerializer
 
 DATA_FILE = "data.csv"
@@ -260,7 +260,7 @@ def test_can_save_is_false_for_foreign_objects_without_importing_sklearn(tmp_pat
         import sys
         from unittest import mock
         import numpy as np
-        from mlops import plugins
+        from mlops.plugins import manager as plugins
         from mlops_sklearn.serializer import SklearnSerializer
 
         class FitOnly:

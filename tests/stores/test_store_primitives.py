@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from mlops import errors
-from mlops.store import FileEntry, FsspecStore, LocalStore, Location, resolve
+from mlops.store import FileEntry, FsspecStore, LocalStore, Location, S3Store, resolve
 
 
 def _entry(data: bytes) -> FileEntry:
@@ -25,7 +25,7 @@ def root(store: str) -> Location:
 
 def test_resolve_picks_the_store_once(store: str) -> None:
     loc = resolve(store)
-    expected = LocalStore if "://" not in store else FsspecStore
+    expected = LocalStore if "://" not in store else S3Store if store.startswith("s3://") else FsspecStore
     assert type(loc.store) is expected
     assert loc.child("a/b.txt").url.replace(os.sep, "/").endswith("/a/b.txt")
     assert loc.child("a/b.txt").parent.child("c").name == "c"

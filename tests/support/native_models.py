@@ -122,7 +122,8 @@ def predict_in_fresh_process(paths: Sequence[str], features: np.ndarray, tmp: Pa
         f"""
         import json, sys
         import numpy as np
-        from mlops import VersionedModel, plugins
+        from mlops import VersionedModel
+        from mlops.plugins import manager as plugins
 
         plugins.serializers()  # every plugin loaded: still no framework imported
         early = sorted(m for m in {FRAMEWORKS!r} if m in sys.modules)

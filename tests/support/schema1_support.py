@@ -8,8 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from mlops import hookimpl, plugins
+from mlops import hookimpl
 from mlops.model.serializer import ModelSerializer
+from mlops.plugins import manager as plugins
 
 
 class NpyLinear:

@@ -360,7 +360,7 @@ def test_can_save_and_plugin_loading_do_not_import_torch() -> None:
         """
         import sys
         import numpy as np
-        from mlops import plugins
+        from mlops.plugins import manager as plugins
         from mlops_torch.serializer import TorchSerializer
 
         serializer = plugins.serializers()["torch"]

@@ -14,12 +14,14 @@ from pathlib import Path
 import joblib
 import numpy as np
 import pytest
+from cli_support import fails, ok
 from click.testing import CliRunner
 
-from mlops import pickling, plugins
 from mlops.cli import cli
+from mlops.dataset import by_value as pickling
 from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder
 from mlops.errors import PickleInspectionError
+from mlops.plugins import manager as plugins
 from mlops.trust.pickle_inspect import ByValue, inspect_bytes, is_pickle_name
 from sample_processors import CsvProcessor, write_raw
 
@@ -224,19 +226,12 @@ def test_mlops_inspect_refuses_a_file_whose_hash_does_not_match(tmp_path: Path, 
     assert result.exit_code == 1 and "data_processor.pkl" in result.output
 
 
-def test_keygen_and_inspect_through_the_real_script(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
+def test_keygen_and_inspect_print_json_for_scripts(tmp_path: Path) -> None:
     path = VersionedDatasetBuilder(write_raw(str(tmp_path / "raw")), CsvProcessor()).publish(
         str(tmp_path / "datasets"), "v1"
     )
-    run = [sys.executable, "-m", "mlops"]
-    keygen = subprocess.run([*run, "keygen", str(tmp_path / "team"), "--json"], capture_output=True, text=True)
-    assert keygen.returncode == 0, keygen.stderr
-    assert json.loads(keygen.stdout)["public_key"] == str(tmp_path / "team.pub")
-    again = subprocess.run([*run, "keygen", str(tmp_path / "team")], capture_output=True, text=True)
-    assert again.returncode == 1 and again.stderr.startswith("mlops: error: ") and "--force" in again.stderr
-    inspected = subprocess.run([*run, "inspect", path, "--json"], capture_output=True, text=True)
-    assert inspected.returncode == 0, inspected.stderr
-    assert json.loads(inspected.stdout)["files"][0]["file"] == "data_processor.pkl"
+    keygen = json.loads(ok("keygen", tmp_path / "team", "--json"))
+    assert keygen["public_key"] == str(tmp_path / "team.pub") and keygen["private_key"] == str(tmp_path / "team")
+    assert "--force" in fails("keygen", tmp_path / "team")
+    inspected = json.loads(ok("inspect", path, "--json"))
+    assert inspected["files"][0]["file"] == "data_processor.pkl"

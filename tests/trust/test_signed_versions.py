@@ -14,13 +14,15 @@ from pathlib import Path
 import fsspec
 import numpy as np
 import pytest
+from cli_support import fails, ok
 
 import mlops
 from forgery import forge_processor, replace_file
 from mlops.errors import SignatureExistsError, SignedVersionError, UntrustedVersionError
-from mlops.trust import versions
 from mlops.trust.keys import load_signing_key
 from mlops.trust.policy import TRUSTED_KEYS_ENV
+from mlops.versions import published as versions
+from mlops.versions import signing
 from sample_processors import CsvProcessor, write_raw
 
 
@@ -51,7 +53,7 @@ def test_a_version_signed_at_publish_is_admitted_and_loads(
     dataset = mlops.VersionedDataset(path, trusted_keys=[key_pair[1]])
     assert dataset.signer == load_signing_key(key_pair[0]).fingerprint
     assert type(dataset.data_processor).__name__ == "CsvProcessor"
-    covered = versions.covered_files(dataset.record, dataset.files, dataset._meta_bytes)
+    covered = signing.covered_files(dataset.record, dataset.files, dataset._meta_bytes)
     assert set(covered) == {*dataset.files, "manifest.jsonl", "meta.json"}  # every file, meta.json included
     with pytest.raises(SignatureExistsError, match="already signed"):
         versions.sign_version(dataset, load_signing_key(key_pair[0]))
@@ -169,7 +171,7 @@ def test_republish_keeps_a_valid_signature(root: str, tmp_path: Path, key_pair: 
     path = _publish(root, tmp_path, signing_key=key_pair[0])
     copy = mlops.republish(path, tmp_path / "copy")
     assert mlops.VersionedDataset(copy, trusted_keys=[key_pair[1]]).signer
-    with pytest.warns(mlops.transfer.SignatureDroppedWarning, match="not signed"):
+    with pytest.warns(mlops.versions.republish.SignatureDroppedWarning, match="not signed"):
         renamed = mlops.republish(path, tmp_path / "copy", version="v1-renamed")
     assert "mlops.sig" not in os.listdir(renamed)
     resigned = mlops.republish(path, tmp_path / "copy", version="v1-signed", signing_key=key_pair[0])
@@ -178,23 +180,14 @@ def test_republish_keeps_a_valid_signature(root: str, tmp_path: Path, key_pair: 
 
 def test_the_command_line_signs_and_verifies(tmp_path: Path, key_pair: tuple[Path, Path]) -> None:
     path = _publish(str(tmp_path / "datasets"), tmp_path)
-    run = [sys.executable, "-m", "mlops"]
-    refused = subprocess.run([*run, "verify", path, "--key", str(key_pair[1])], capture_output=True, text=True)
-    assert refused.returncode == 1 and "is not signed" in refused.stderr
-    signed = subprocess.run([*run, "sign", path, "--key", str(key_pair[0])], capture_output=True, text=True)
-    assert signed.returncode == 0 and "signed dataset datasets v1" in signed.stdout, signed.stderr
-    verified = subprocess.run(
-        [*run, "verify", path, "--key", str(key_pair[1]), "--json"], capture_output=True, text=True
-    )
-    assert verified.returncode == 0, verified.stderr
-    assert json.loads(verified.stdout)["signed_by"] == load_signing_key(key_pair[0]).fingerprint
-    tagged = subprocess.run(
-        [*run, "tag", path, "--add", "x", "--key", str(key_pair[0])], capture_output=True, text=True
-    )
-    assert tagged.returncode == 0 and tagged.stdout.strip() == "x", tagged.stderr
+    private, public = key_pair
+    assert "is not signed" in fails("verify", path, "--key", public)
+    assert "signed dataset datasets v1" in ok("sign", path, "--key", private)
+    verified = json.loads(ok("verify", path, "--key", public, "--json"))
+    assert verified["signed_by"] == load_signing_key(private).fingerprint
+    assert ok("tag", path, "--add", "x", "--key", private).strip() == "x"
     replace_file(path, "raw/data.csv", b"forged")
-    forged = subprocess.run([*run, "verify", path, "--key", str(key_pair[1])], capture_output=True, text=True)
-    assert forged.returncode == 1 and "raw/data.csv" in forged.stderr
+    assert "raw/data.csv" in fails("verify", path, "--key", public)
 
 
 def test_model_signing_verifies_a_version_signed_at_publish(tmp_path: Path, key_pair: tuple[Path, Path]) -> None:

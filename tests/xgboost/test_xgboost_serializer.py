@@ -14,9 +14,10 @@ import xgboost
 from install_hints import assert_install_hint
 
 from format_checks import manifest_of
-from mlops import errors, plugins
+from mlops import errors
 from mlops.dataset.versioned_dataset import VersionedDataset
 from mlops.model.versioned_model import VersionedModel
+from mlops.plugins import manager as plugins
 from mlops_xgboost import ESTIMATOR_FILE, MODEL_FILE, XGBoostSerializer
 from native_models import (
     assert_no_pickle,

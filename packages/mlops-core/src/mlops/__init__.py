@@ -1,7 +1,10 @@
 """mlops: reproducible, versioned datasets and models on any filesystem.
 
-Everything public is importable from here. Submodules load on first use, so ``import mlops`` stays
-fast and never imports an ML framework.
+Everything public is importable from here (``__all__``), with the types public calls return.
+Submodules load on first use, so ``import mlops`` stays fast and never imports an ML framework.
+Plugin authors import :mod:`mlops.plugin`, the plugin SDK; errors live in :mod:`mlops.errors`.
+Every other module is internal: its layer folders (``store``, ``metadata``, ``versions``,
+``dataset``, ``model``, ``plugins``, ``cli``, ``catalog``) may change between releases.
 """
 
 from __future__ import annotations
@@ -10,33 +13,42 @@ import importlib
 import logging
 from typing import TYPE_CHECKING, Any
 
-from mlops.hookspecs import hookimpl
+from mlops.plugins.hookspecs import hookimpl
 
 if TYPE_CHECKING:  # the names __getattr__ provides, for type checkers and IDEs
     from mlops.dataset.data_processor import DataProcessor as DataProcessor
     from mlops.dataset.invertible_data_processor import InvertibleDataProcessor as InvertibleDataProcessor
     from mlops.dataset.versioned_dataset import VersionedDataset as VersionedDataset
     from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder as VersionedDatasetBuilder
-    from mlops.maintenance import list_incomplete as list_incomplete
-    from mlops.maintenance import remove_incomplete as remove_incomplete
+    from mlops.metadata import DatasetRecord as DatasetRecord
+    from mlops.metadata import ModelRecord as ModelRecord
+    from mlops.metadata import TensorRecord as TensorRecord
+    from mlops.model.lineage import models_trained_on as models_trained_on
+    from mlops.model.lineage import open_version as open_version
     from mlops.model.serializer import ModelSerializer as ModelSerializer
     from mlops.model.training_config import TrainingConfig as TrainingConfig
     from mlops.model.versioned_model import VersionedModel as VersionedModel
     from mlops.model.versioned_model_builder import VersionedModelBuilder as VersionedModelBuilder
-    from mlops.registry import VersionInfo as VersionInfo
-    from mlops.registry import latest as latest
-    from mlops.registry import list_versions as list_versions
-    from mlops.registry import models_trained_on as models_trained_on
-    from mlops.registry import open_version as open_version
-    from mlops.removal import remove_version as remove_version
     from mlops.store import FsspecStore as FsspecStore
     from mlops.store import LocalStore as LocalStore
+    from mlops.store import S3Store as S3Store
     from mlops.store import Store as Store
     from mlops.store import resolve as resolve
-    from mlops.transfer import republish as republish
-    from mlops.transfer import update_tags as update_tags
+    from mlops.store.base import DirEntry as DirEntry
+    from mlops.store.base import FileEntry as FileEntry
+    from mlops.store.base import Location as Location
+    from mlops.versions.incomplete import IncompleteVersion as IncompleteVersion
+    from mlops.versions.incomplete import list_incomplete as list_incomplete
+    from mlops.versions.incomplete import remove_incomplete as remove_incomplete
+    from mlops.versions.listing import VersionInfo as VersionInfo
+    from mlops.versions.listing import latest as latest
+    from mlops.versions.listing import list_versions as list_versions
+    from mlops.versions.removal import RemovedVersion as RemovedVersion
+    from mlops.versions.removal import remove_version as remove_version
+    from mlops.versions.republish import republish as republish
+    from mlops.versions.tags import update_tags as update_tags
 
-__version__ = "0.1.0"
+from mlops._version import __version__
 
 _EXPORTS = {
     "DataProcessor": "mlops.dataset.data_processor",
@@ -50,17 +62,27 @@ _EXPORTS = {
     "Store": "mlops.store",
     "LocalStore": "mlops.store",
     "FsspecStore": "mlops.store",
+    "S3Store": "mlops.store",
     "resolve": "mlops.store",
-    "open_version": "mlops.registry",
-    "remove_version": "mlops.removal",
-    "list_incomplete": "mlops.maintenance",
-    "remove_incomplete": "mlops.maintenance",
-    "VersionInfo": "mlops.registry",
-    "list_versions": "mlops.registry",
-    "latest": "mlops.registry",
-    "models_trained_on": "mlops.registry",
-    "republish": "mlops.transfer",
-    "update_tags": "mlops.transfer",
+    "open_version": "mlops.model.lineage",
+    "remove_version": "mlops.versions.removal",
+    "list_incomplete": "mlops.versions.incomplete",
+    "remove_incomplete": "mlops.versions.incomplete",
+    "VersionInfo": "mlops.versions.listing",
+    "list_versions": "mlops.versions.listing",
+    "latest": "mlops.versions.listing",
+    "models_trained_on": "mlops.model.lineage",
+    "republish": "mlops.versions.republish",
+    "update_tags": "mlops.versions.tags",
+    # the types public calls return
+    "Location": "mlops.store.base",
+    "FileEntry": "mlops.store.base",
+    "DirEntry": "mlops.store.base",
+    "RemovedVersion": "mlops.versions.removal",
+    "IncompleteVersion": "mlops.versions.incomplete",
+    "DatasetRecord": "mlops.metadata",
+    "ModelRecord": "mlops.metadata",
+    "TensorRecord": "mlops.metadata",
 }
 
 # Quiet unless the application configures logging (``mlops -v`` does): records go to the "mlops" logger.

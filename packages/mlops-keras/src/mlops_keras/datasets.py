@@ -12,8 +12,8 @@ from typing import Any
 import keras
 import numpy as np
 
-from mlops.dataset.adapters import LazyTensors
 from mlops.errors import MlopsError
+from mlops.plugin import LazyTensors
 
 
 class InvalidBatchSizeError(MlopsError, ValueError):
@@ -28,7 +28,7 @@ class KerasDataset(keras.utils.PyDataset):  # type: ignore[misc]
     the rows are drawn in a new order every epoch (a permutation derived from ``seed`` and the
     epoch number, so that every worker computes the same one); the last batch may be smaller.
 
-    The object pickles without its arrays (see :class:`~mlops.dataset.adapters.LazyTensors`), so
+    The object pickles without its arrays (see :class:`~mlops.plugin.LazyTensors`), so
     with ``workers=N, use_multiprocessing=True`` each worker process memory-maps the verified files
     itself; worker threads share the maps of this process.
     """

@@ -11,13 +11,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from mlops import hookimpl
-from mlops.model.serializer import ModelSerializer
+from mlops.plugin import ModelSerializer
 from mlops_keras.history import history_to_dict
 from mlops_keras.serializer import KerasSerializer
 
 if TYPE_CHECKING:
-    from mlops.dataset.adapters import DatasetAdapter
-    from mlops.dataset.versioned_dataset import VersionedDataset
+    from mlops import VersionedDataset
+    from mlops.plugin import DatasetAdapter
     from mlops_keras.datasets import KerasDataset
 
 
@@ -37,7 +37,7 @@ def mlops_training_history(history: Any) -> dict[str, list[Any]] | None:
 def keras_dataset(dataset: VersionedDataset, names: tuple[str, ...], /, **options: Any) -> KerasDataset:
     """The ``keras`` dataset adapter: a :class:`~mlops_keras.datasets.KerasDataset` over ``names``
     (``batch_size``, ``shuffle``, ``seed`` and ``PyDataset``'s own options pass through)."""
-    from mlops.dataset.adapters import LazyTensors
+    from mlops.plugin import LazyTensors
     from mlops_keras.datasets import KerasDataset
 
     return KerasDataset(LazyTensors(dataset, names), **options)

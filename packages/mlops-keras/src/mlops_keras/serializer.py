@@ -31,7 +31,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from mlops.errors import IntegrityError, MlopsError, ModelSerializationError
-from mlops.model.serializer import ModelSerializer, mro_modules
+from mlops.plugin import ModelSerializer, mro_modules
 
 H5_FILE = "model.h5"
 """The file of the default, legacy HDF5 format (the project's historical layout)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from mlops import hookimpl
-from mlops.model.serializer import ModelSerializer
+from mlops.plugin import ModelSerializer
 from mlops_onnx.serializer import OnnxSerializer
 
 

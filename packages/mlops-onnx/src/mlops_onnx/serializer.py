@@ -24,7 +24,7 @@ from mlops.errors import (
     OnnxExternalDataError,
     OnnxModelTooLargeError,
 )
-from mlops.model.serializer import ModelSerializer, installed_versions
+from mlops.plugin import ModelSerializer, installed_versions
 
 MODEL_FILE = "model.onnx"
 """The graph, and its weights unless they are in :data:`DATA_FILE`, in ONNX's protobuf format."""

@@ -2,7 +2,7 @@
 
 A plain ``joblib.dump`` stores every class and function by reference (``my_module.MyTransformer``):
 once that module is renamed or deleted, the model no longer loads. Here the model's user modules
-are found as for data processors (:func:`mlops.pickling.user_modules`, over every object the model
+are found as for data processors (:func:`mlops.dataset.by_value.user_modules`, over every object the model
 holds, however deeply nested: pipeline steps, ``FunctionTransformer`` functions, fitted clones)
 and stored by value with cloudpickle's reducers, while joblib's own pickler keeps writing numpy
 arrays as raw buffers after their header, so a large coefficient array is neither copied into the
@@ -26,7 +26,7 @@ import cloudpickle
 import numpy as np
 from joblib.numpy_pickle import NumpyPickler
 
-from mlops.pickling import check_python_version, user_modules
+from mlops.plugin import check_python_version, user_modules
 
 _LEAVES = (str, bytes, bytearray, int, float, complex, bool, type(None), range, slice)
 _WALK_LIMIT = 1_000_000
@@ -35,7 +35,7 @@ _WALK_LIMIT = 1_000_000
 
 def model_user_modules(model: Any) -> set[str]:
     """The user's own modules that the classes and functions of any object reachable from ``model``
-    come from, plus the user modules those import from (see :func:`mlops.pickling.user_modules`)."""
+    come from, plus the user modules those import from (see :func:`mlops.dataset.by_value.user_modules`)."""
     # user_modules looks at an object's attribute values: one namespace holding every reachable
     # object lets it judge them all in one pass, with the same rules as for processors. This
     # plugin stays by reference even when installed editable: the file calls its _rebuild.

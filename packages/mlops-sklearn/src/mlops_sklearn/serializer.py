@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from mlops.errors import ModelCodeMissingError, ModelSerializationError
-from mlops.model.serializer import ModelSerializer, mro_modules
+from mlops.plugin import ModelSerializer, mro_modules
 
 MODEL_FILE = "model.joblib"
 """The single file a scikit-learn model is stored in (a joblib file)."""
@@ -56,7 +56,7 @@ class SklearnSerializer(ModelSerializer):
 
     def save(self, model: Any, directory: str) -> None:
         """Dump ``model`` (fitted or not) into ``directory/model.joblib``, the user's code by value."""
-        from mlops.pickling import pickled_by_value
+        from mlops.plugin import pickled_by_value
         from mlops_sklearn.by_value import ByValuePickler, model_user_modules
 
         modules = model_user_modules(model)

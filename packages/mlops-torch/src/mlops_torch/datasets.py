@@ -11,8 +11,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from mlops.dataset.adapters import Index, LazyTensors
 from mlops.errors import MlopsError
+from mlops.plugin import Index, LazyTensors
 
 
 class TorchDtypeError(MlopsError, TypeError):
@@ -28,7 +28,7 @@ class TorchDataset(Dataset[Any]):  # type: ignore[misc]  # untyped where torch i
     handed to its ``collate_fn`` as samples (views into that batch), so the default collation and
     any custom one work unchanged.
 
-    The object pickles without its arrays (see :class:`~mlops.dataset.adapters.LazyTensors`): with
+    The object pickles without its arrays (see :class:`~mlops.plugin.LazyTensors`): with
     ``DataLoader(num_workers=N)`` each worker memory-maps the verified files itself. Samplers only
     need ``len()``, so ``DistributedSampler`` and the others work as for any map-style dataset.
     """

@@ -7,12 +7,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from mlops import hookimpl
-from mlops.model.serializer import ModelSerializer
+from mlops.plugin import ModelSerializer
 from mlops_torch.serializer import TorchSerializer
 
 if TYPE_CHECKING:
-    from mlops.dataset.adapters import DatasetAdapter
-    from mlops.dataset.versioned_dataset import VersionedDataset
+    from mlops import VersionedDataset
+    from mlops.plugin import DatasetAdapter
     from mlops_torch.datasets import TorchDataset
 
 
@@ -25,7 +25,7 @@ def mlops_register_serializers(register: Callable[[ModelSerializer], None]) -> N
 def torch_dataset(dataset: VersionedDataset, names: tuple[str, ...], /, **options: Any) -> TorchDataset:
     """The ``torch`` dataset adapter: a :class:`~mlops_torch.datasets.TorchDataset` over ``names``
     (``options`` go to it)."""
-    from mlops.dataset.adapters import LazyTensors
+    from mlops.plugin import LazyTensors
     from mlops_torch.datasets import TorchDataset
 
     return TorchDataset(LazyTensors(dataset, names), **options)

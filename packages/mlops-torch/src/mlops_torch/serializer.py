@@ -27,8 +27,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from mlops.errors import ModelSerializationError
-from mlops.model.serializer import ModelSerializer, mro_modules
-from mlops.pickling import dumps_by_value, user_modules
+from mlops.plugin import ModelSerializer, dumps_by_value, mro_modules, user_modules
 
 if TYPE_CHECKING:
     import torch

@@ -13,8 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from mlops.errors import ModelCodeNotStorableError, UnfittedModelError, UnknownModelClassError
-from mlops.install import upgrade_command
-from mlops.model.serializer import ModelSerializer, installed_versions
+from mlops.plugin import ModelSerializer, installed_versions, upgrade_command
 
 MODEL_FILE = "model.ubj"
 """The booster, trees and learner configuration, in XGBoost's binary JSON (UBJSON) format."""

@@ -1,4 +1,4 @@
-"""Catalog records -> HTML, through the Jinja2 templates in ``templates/`` (autoescaped).
+"""Catalog views -> HTML, through the Jinja2 templates in ``templates/`` (autoescaped).
 
 The same view templates make both outputs: the live server renders one view per page
 (:func:`render_page`), the report renders every view into one self-contained file with the
@@ -10,17 +10,20 @@ element, escaped so that no stored string can close it.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
+import math
 from collections.abc import Mapping
 from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from mlops.catalog.data import Catalog, ModelRecord, lower_is_better, to_json
+from mlops.catalog.data import Catalog, ModelView, lower_is_better
 from mlops.errors import MissingDependencyError
-from mlops.install import install_command
-from mlops.layout import moved_note
+from mlops.utils.humanize import format_bytes
+from mlops.utils.install import install_command
+from mlops.versions.layout import moved_note
 
 if TYPE_CHECKING:
     import jinja2
@@ -62,7 +65,7 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["size"] = human_size
+    env.filters["size"] = format_bytes
     env.filters["number"] = number
     env.filters["when"] = when
     env.filters["shape"] = shape_text
@@ -79,7 +82,7 @@ def render_page(catalog: Catalog, view: str, **context: Any) -> str:
     if view == "leaderboard":
         data.update(leaderboard_data(catalog))
     elif view == "model":
-        record: ModelRecord = context["record"]
+        record: ModelView = context["record"]
         data["histories"] = {record.id: record.history}
     elif view == "lineage":
         data["lineage"] = lineage_data(catalog)
@@ -131,18 +134,19 @@ def leaderboard_data(catalog: Catalog) -> dict[str, Any]:
     """The leaderboard's rows (one per model version) and every model's training curves."""
     rows = []
     for model in catalog.models.values():
+        meta = model.meta
         rows.append(
             {
                 "id": model.id,
-                "name": model.name,
+                "name": meta.name,
                 "version": model.shown_version,
                 "root": model.root,
-                "created_at": model.created_at,
-                "framework": model.serializer,
-                "framework_versions": ", ".join(f"{k} {v}" for k, v in model.framework.items()),
-                "dataset": model.dataset.label,
-                "tags": list(model.tags),
-                "params": to_json(model.train_args),
+                "created_at": meta.created_at,
+                "framework": meta.serializer.name,
+                "framework_versions": ", ".join(f"{k} {v}" for k, v in meta.framework.items()),
+                "dataset": model.dataset_label,
+                "tags": list(meta.tags),
+                "params": plain_json(meta.train_args),
                 "last": model.last,
                 "best": model.best,
             }
@@ -158,7 +162,22 @@ def leaderboard_data(catalog: Catalog) -> dict[str, Any]:
 
 def lineage_data(catalog: Catalog) -> dict[str, Any]:
     """The lineage graph's nodes and edges, with each node's position."""
-    return {"nodes": to_json(catalog.lineage_nodes), "edges": [list(edge) for edge in catalog.lineage_edges]}
+    nodes = [dataclasses.asdict(node) for node in catalog.lineage_nodes]
+    return {"nodes": nodes, "edges": [list(edge) for edge in catalog.lineage_edges]}
+
+
+def plain_json(value: Any) -> Any:
+    """A value read from meta.json as strict JSON for a page: a non-finite number (which Python's
+    JSON reader accepts) as ``null``, tuples as lists."""
+    if isinstance(value, Mapping):
+        return {str(k): plain_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_json(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
 
 
 def json_for_html(data: Any) -> str:
@@ -185,18 +204,6 @@ def _report_link(route: str) -> str:
 
 
 # --- formatting filters (the CLI's conventions) -----------------------------------------------------------
-
-
-def human_size(size: Any) -> str:
-    """Bytes in kB/MB/GB (powers of 1000), as ``mlops ls`` shows them."""
-    if not isinstance(size, int):
-        return "-"
-    value = float(size)
-    for unit in ("B", "kB", "MB", "GB"):
-        if value < 1000:
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{value:.1f} TB"
 
 
 def number(value: Any) -> str:

@@ -196,7 +196,7 @@ def route(server: CatalogServer, target: str) -> Response:
     if parts[0] in ("dataset", "model") and len(parts) == 2:
         record = (catalog.datasets if parts[0] == "dataset" else catalog.models).get(parts[1])
         if record is not None:
-            return _page(catalog, parts[0], title=f"{record.name} {record.shown_version}", record=record)
+            return _page(catalog, parts[0], title=f"{record.meta.name} {record.shown_version}", record=record)
     if parts[0] == "compare" and len(parts) in (1, 3):
         a_id, b_id = (parts[1], parts[2]) if len(parts) == 3 else (query.get("a"), query.get("b"))
         a = catalog.version(a_id) if a_id else None

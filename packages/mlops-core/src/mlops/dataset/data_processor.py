@@ -1,6 +1,6 @@
 """The interface users implement to turn raw data into tensors.
 
-A processor is stored with every dataset it builds (by value, see :mod:`mlops.pickling`), so data
+A processor is stored with every dataset it builds (by value, see :mod:`mlops.dataset.by_value`), so data
 that arrives years later is processed exactly as the training data was.
 """
 

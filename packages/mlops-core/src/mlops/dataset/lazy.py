@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlops import progress
 from mlops.errors import IntegrityError, MissingDependencyError
-from mlops.install import install_command
 from mlops.metadata import TensorRecord
 from mlops.store import FileEntry, Location
+from mlops.utils import progress
+from mlops.utils.install import install_command
 
 if TYPE_CHECKING:
-    from mlops.publication import VersionWriter
+    from mlops.versions.writer import VersionWriter
 
 FORMAT = "zarr"
 SUFFIX = ".zarr"
@@ -60,7 +60,7 @@ def write_dask_tensor(writer: VersionWriter, relpath: str, array: Any) -> FileEn
     and only ``(key, sha256, size)`` travels back, merged in a tree. Every chunk is recorded in
     the manifest; ``zarr.json`` is written last by this process. Returns its entry."""
     dask = _dask()
-    from mlops.store.zarr_chunks import METADATA_FILE, write_chunk
+    from mlops.dataset.zarr_chunks import METADATA_FILE, write_chunk
 
     meta = _array_metadata(relpath, array)
     folder = writer.loc.child(relpath)
@@ -89,7 +89,7 @@ def dimension_names(name: str, ndim: int) -> list[str]:
 
 def _array_metadata(relpath: str, array: Any) -> bytes:
     """The zarr.json of the dask ``array`` stored at ``relpath``: its chunk grid is the dask one."""
-    from mlops.store.zarr_chunks import array_metadata
+    from mlops.dataset.zarr_chunks import array_metadata
 
     chunk_shape = tuple(c[0] if c else 1 for c in array.chunks)
     name = relpath.removesuffix(SUFFIX)
@@ -103,7 +103,7 @@ def write_group(writer: VersionWriter, arrays: Mapping[str, Any]) -> FileEntry |
     the version has no chunked tensor."""
     if not arrays:
         return None
-    from mlops.store.zarr_chunks import METADATA_FILE, group_metadata
+    from mlops.dataset.zarr_chunks import METADATA_FILE, group_metadata
 
     metas = {relpath: _array_metadata(relpath, array) for relpath, array in arrays.items()}
     return writer.write_bytes(METADATA_FILE, group_metadata(metas))
@@ -208,7 +208,7 @@ def tensor_file(name: str, array: Any) -> tuple[str, str]:
 
 def metadata_file(tensor: TensorRecord) -> str:
     """The file whose manifest entry meta.json records for ``tensor`` (``zarr.json`` for zarr)."""
-    from mlops.store.zarr_chunks import METADATA_FILE
+    from mlops.dataset.zarr_chunks import METADATA_FILE
 
     return f"{tensor.file}/{METADATA_FILE}" if tensor.format == FORMAT else tensor.file
 
@@ -230,7 +230,7 @@ def stored_files(tensor: TensorRecord, manifest: Mapping[str, FileEntry]) -> dic
 def fetch_chunks(version: Location, tensor: TensorRecord, manifest: Mapping[str, FileEntry]) -> None:
     """Check every chunk of ``tensor`` now, several at once; from a remote store this downloads
     them into the local content cache, so later reads cost no transfer."""
-    from mlops.concurrency import concurrently
+    from mlops.utils.concurrency import concurrently
 
     store = version.store
     concurrently(
@@ -256,7 +256,7 @@ def open_zarr_tensor(version: Location, tensor: TensorRecord, manifest: Mapping[
     dask = _dask()
     from dask.base import tokenize
 
-    from mlops.store.zarr_chunks import chunk_key, read_chunk
+    from mlops.dataset.zarr_chunks import chunk_key, read_chunk
 
     meta_rel = metadata_file(tensor)
     meta = version.store.read_verified(version.child(meta_rel), tensor.entry, meta_rel)

@@ -9,15 +9,18 @@ from typing import Any
 
 import numpy as np
 
-from mlops import pickling, plugins
-from mlops.concurrency import concurrently
+from mlops.dataset import by_value as pickling
 from mlops.dataset import lazy
 from mlops.dataset.data_processor import DataProcessor
 from mlops.errors import IntegrityError, MetadataError
 from mlops.metadata import DatasetRecord, TensorRecord, safe_relpath
-from mlops.progress import task as progress_task
+
+# plugin contract: framework adapters come from plugins (mlops_register_dataset_adapters)
+from mlops.plugins import manager as plugins  # noqa: I001
 from mlops.store import Location
-from mlops.version import PublishedVersion, TrustedKeys
+from mlops.utils.concurrency import concurrently
+from mlops.utils.progress import task as progress_task
+from mlops.versions.published import PublishedVersion, TrustedKeys
 
 
 class VersionedDataset(PublishedVersion[DatasetRecord], Mapping[str, np.ndarray]):

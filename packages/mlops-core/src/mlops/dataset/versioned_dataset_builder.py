@@ -8,8 +8,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from mlops import metadata, pickling, plugins, publication
-from mlops import resume as resumption
+from mlops import metadata
+from mlops.dataset import by_value as pickling
 from mlops.dataset import lazy
 from mlops.dataset.data_processor import DataProcessor
 from mlops.dataset.tensors import check_tensors
@@ -22,10 +22,13 @@ from mlops.errors import (
     MetadataError,
 )
 from mlops.metadata import DatasetRecord, ProcessorRecord, RawRecord, TensorRecord
-from mlops.metadata.names import check_name, check_tags, check_version
-from mlops.progress import task as progress_task
-from mlops.publication import timestamp
+
+# plugin contract: plugins add modules to store by value (mlops_pickle_by_value)
+from mlops.plugins import manager as plugins  # noqa: I001
 from mlops.store import Location, resolve
+from mlops.utils.progress import task as progress_task
+from mlops.versions import resume as resumption
+from mlops.versions import writer as publication
 
 PROCESSOR_FILE = "data_processor.pkl"
 LARGE_PROCESSOR_BYTES = 64 * 1024 * 1024
@@ -97,20 +100,17 @@ class VersionedDatasetBuilder:
         a progress bar (default: when stderr is a terminal and the work takes over a second).
         ``resume=True`` takes over an incomplete version of that name whose publisher is gone (a dead
         process on this machine, or a claim older than ``older_than`` seconds): the files it wrote that
-        match are kept, the rest written (see :mod:`mlops.resume`).
+        match are kept, the rest written (see :mod:`mlops.versions.resume`).
         """
-        created_at = timestamp()
-        version = check_version(created_at if version is None else version)
-        tags = check_tags(tags)
         if raw not in ("copy", "link"):
             raise InvalidRawStrategyError(f"raw must be 'copy' or 'link', got {raw!r}")
-        root = resolve(path, storage_options)
-        name = (
-            check_name(name)
-            if name is not None
-            else check_name(root.name or "dataset", default_from=f"the last folder of {root.url!r}")
-        )
-        key = publication.signing_key(signing_key)
+        target = publication.publish_target(
+            path, version, name=name, tags=tags, signing_key=signing_key, storage_options=storage_options,
+            default_name="dataset",
+        )  # fmt: skip
+        root, version, name, tags, created_at, key = (
+            target.root, target.version, target.name, target.tags, target.created_at, target.key
+        )  # fmt: skip
         raw_files = self._raw_files(follow_symlinks) if raw == "copy" else []
         processor_bytes = pickling.dumps_processor(self.data_processor, plugins.by_value_modules(self.data_processor))
         if len(processor_bytes) > LARGE_PROCESSOR_BYTES:

@@ -2,7 +2,7 @@
 
 Everything here is pure (no I/O): :func:`parse` turns meta.json into a :class:`DatasetRecord` or
 :class:`ModelRecord`, :func:`dump` writes one back; :mod:`mlops.metadata.manifest` encodes and
-decodes the manifest. Reading them from a store is :mod:`mlops.layout`'s job.
+decodes the manifest. Reading them from a store is :mod:`mlops.versions.layout`'s job.
 """
 
 from __future__ import annotations

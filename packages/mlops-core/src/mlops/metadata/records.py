@@ -84,7 +84,7 @@ class DatasetLink:
 @dataclass(frozen=True, kw_only=True)
 class PublishStats:
     """How many files and bytes a publish wrote, and how many it reused from earlier versions of the
-    root instead (hard links or server-side copies, see :mod:`mlops.dedup`)."""
+    root instead (hard links or server-side copies, see :mod:`mlops.versions.dedup`)."""
 
     files_written: int
     bytes_written: int

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mlops import plugins
 from mlops.errors import MetadataError, TrainingConfigError
-from mlops.install import install_command
 from mlops.metadata import check_json
+
+# plugin contract: training histories are read by plugins (mlops_training_history)
+from mlops.plugins import manager as plugins  # noqa: I001
+from mlops.utils.install import install_command
 
 
 class TrainingConfig:

@@ -8,15 +8,18 @@ from typing import Any
 
 import numpy as np
 
-from mlops import pickling, plugins
+from mlops.dataset import by_value as pickling
 from mlops.dataset.versioned_dataset import VersionedDataset
 from mlops.errors import DatasetChangedError, ModelInputError
 from mlops.metadata import ModelRecord
 from mlops.model.serializer import ModelSerializer
 from mlops.model.training_config import TrainingConfig
-from mlops.progress import task as progress_task
+
+# plugin contract: serializers come from plugins (mlops_register_serializers)
+from mlops.plugins import manager as plugins  # noqa: I001
 from mlops.store import resolve_in
-from mlops.version import PublishedVersion
+from mlops.utils.progress import task as progress_task
+from mlops.versions.published import PublishedVersion
 
 
 class VersionedModel(PublishedVersion[ModelRecord]):
@@ -132,7 +135,7 @@ class VersionedModel(PublishedVersion[ModelRecord]):
     def plot_history(self, out: str | os.PathLike[str] = "history.png") -> str:
         """Draw the training curves stored in meta.json into the image ``out`` (format from its
         extension) and return its path. Needs matplotlib (mlops-core's ``plot`` extra)."""
-        from mlops.plotting import plot_history
+        from mlops.model.plotting import plot_history
 
         return plot_history(self.history, out, title=f"{self.name} {self.version}")
 

@@ -6,17 +6,19 @@ import os
 from dataclasses import replace
 from typing import Any
 
-from mlops import metadata, plugins, publication
-from mlops import resume as resumption
+from mlops import metadata
 from mlops.dataset.versioned_dataset import VersionedDataset
 from mlops.errors import MlopsError, PluginError
 from mlops.metadata import DatasetLink, ModelRecord, SerializerRecord
-from mlops.metadata.names import check_name, check_tags, check_version
 from mlops.model.serializer import ModelSerializer
 from mlops.model.training_config import TrainingConfig
-from mlops.progress import task as progress_task
-from mlops.publication import timestamp
+
+# plugin contract: serializers come from plugins (mlops_register_serializers)
+from mlops.plugins import manager as plugins  # noqa: I001
 from mlops.store import resolve
+from mlops.utils.progress import task as progress_task
+from mlops.versions import resume as resumption
+from mlops.versions import writer as publication
 
 
 class VersionedModelBuilder:
@@ -65,19 +67,16 @@ class VersionedModelBuilder:
         stderr is a terminal and the work takes over a second).
         ``resume=True`` takes over an incomplete version of that name whose publisher is gone (a dead
         process on this machine, or a claim older than ``older_than`` seconds): the files it wrote that
-        match are kept, the rest written (see :mod:`mlops.resume`).
+        match are kept, the rest written (see :mod:`mlops.versions.resume`).
         """
-        created_at = timestamp()
-        version = check_version(created_at if version is None else version)
-        tags = check_tags(tags)
-        root = resolve(path, storage_options)
-        name = (
-            check_name(name)
-            if name is not None
-            else check_name(root.name or "model", default_from=f"the last folder of {root.url!r}")
-        )
+        target = publication.publish_target(
+            path, version, name=name, tags=tags, signing_key=signing_key, storage_options=storage_options,
+            default_name="model",
+        )  # fmt: skip
+        root, version, name, tags, created_at, key = (
+            target.root, target.version, target.name, target.tags, target.created_at, target.key
+        )  # fmt: skip
         chosen = self._serializer(serializer)
-        key = publication.signing_key(signing_key)
         distribution = plugins.distribution_of(chosen)
         record = ModelRecord(
             schema=metadata.SCHEMA_VERSION,

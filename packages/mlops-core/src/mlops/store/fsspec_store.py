@@ -1,21 +1,20 @@
-"""Every other filesystem through fsspec: object stores (S3, Azure Blob, GCS), memory://, and any
-fsspec implementation. Create-only writes use the store's conditional write (S3 and Azure:
-``If-None-Match: *`` through mode ``"xb"``); reads of remote files go through the local content
-cache, verified before use."""
+"""Every other filesystem through fsspec: object stores (Azure Blob, GCS...),
+memory://, and any fsspec implementation. Create-only writes use the filesystem's mode ``"xb"``
+(object stores send a conditional write, ``If-None-Match: *``); reads of remote files go through
+the local content cache, verified before use. What one kind of filesystem does better through its
+own service API lives in a subclass, chosen once by :func:`~mlops.store.resolve`."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import os
 import posixpath
-import shutil
 import tempfile
 import uuid
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 import fsspec
@@ -23,13 +22,12 @@ import fsspec.callbacks
 from fsspec.implementations.local import LocalFileSystem
 from fsspec.implementations.memory import MemoryFileSystem
 
-from mlops import progress
 from mlops.errors import InvalidPathError, StoreError
-from mlops.install import install_command
 from mlops.store import cache
 from mlops.store.base import (
     DirEntry,
     FileEntry,
+    Location,
     NonExclusiveStoreWarning,
     Store,
     check_entry,
@@ -38,12 +36,11 @@ from mlops.store.base import (
     store_errors,
 )
 from mlops.store.hashing import CHUNK_SIZE, chunks, sha256_of_own_file
-from mlops.store.location import Location
+from mlops.utils import progress
+from mlops.utils.install import STORE_EXTRAS, install_command
 
 _GLOB_CHARACTERS = frozenset("*?[")
 """Characters that make fsspec's multi-path calls treat a path as a pattern."""
-_DELETE_BATCH = 1000
-"""Keys one S3 DeleteObjects request may name."""
 _CONCURRENT_READS = 64
 """Small files requested at once by :meth:`FsspecStore.read_many` on async filesystems."""
 _FOLDER_FILESYSTEMS = (MemoryFileSystem, LocalFileSystem)
@@ -62,6 +59,32 @@ def _deletes_exact_names(fs: fsspec.AbstractFileSystem) -> bool:
 _warned_non_exclusive: set[str] = set()
 
 
+def open_url(url: str, storage_options: Mapping[str, Any] | None = None) -> tuple[fsspec.AbstractFileSystem, str]:
+    """The fsspec filesystem serving ``url`` (``storage_options`` go to it) and the path of ``url``
+    on it; a :class:`StoreError` with the install command when its implementation is missing, an
+    :class:`InvalidPathError` for a URL no object store can name."""
+    try:
+        url.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidPathError(
+            f"cannot use {url!r}: {url[exc.start : exc.end]!r} has no UTF-8 form (a lone surrogate); "
+            "object keys are UTF-8: choose a path without it"
+        ) from None
+    try:
+        fs, path = fsspec.url_to_fs(url, **dict(storage_options or {}))
+    except (ImportError, ValueError) as exc:
+        extra = STORE_EXTRAS.get(url.split("://", 1)[0] if "://" in url else "file")
+        hint = f"; to add support for it run: {install_command(extra)}" if extra else ""
+        raise StoreError(f"cannot open {url!r}: {exc}{hint}") from exc
+    return fs, str(path)
+
+
+def protocols(fs: fsspec.AbstractFileSystem) -> tuple[str, ...]:
+    """The URL schemes of ``fs``'s implementation, lower case (``fs.protocol`` is a string or a tuple)."""
+    protocol = fs.protocol
+    return tuple(p.lower() for p in ((protocol,) if isinstance(protocol, str) else protocol))
+
+
 class FsspecStore(Store):
     """A store served by an fsspec filesystem (``fs``), with the storage options it was opened with."""
 
@@ -70,35 +93,25 @@ class FsspecStore(Store):
 
     @classmethod
     def locate(cls, url: str, storage_options: Mapping[str, Any] | None = None) -> Location:
-        try:
-            url.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise InvalidPathError(
-                f"cannot use {url!r}: {url[exc.start : exc.end]!r} has no UTF-8 form (a lone surrogate); "
-                "object keys are UTF-8: choose a path without it"
-            ) from None
-        try:
-            fs, path = fsspec.url_to_fs(url, **dict(storage_options or {}))
-        except (ImportError, ValueError) as exc:
-            protocol = url.split("://", 1)[0] if "://" in url else "file"
-            extra = {"s3": "s3", "s3a": "s3", "az": "azure", "abfs": "azure", "abfss": "azure"}.get(protocol)
-            hint = f"; to add support for it run: {install_command(extra)}" if extra else ""
-            raise StoreError(f"cannot open {url!r}: {exc}{hint}") from exc
-        path = path.rstrip("/") or path
-        return Location(cls(fs), path, url.rstrip("/") if len(url) > 1 else url)
+        fs, path = open_url(url, storage_options)
+        return cls.on(fs, path, url)
+
+    @classmethod
+    def on(cls, fs: fsspec.AbstractFileSystem, path: str, url: str) -> Location:
+        """The :class:`Location` of ``url``, at ``path`` of the filesystem ``fs`` (from :func:`open_url`),
+        on a store of this class."""
+        return Location(cls(fs), path.rstrip("/") or path, url.rstrip("/") if len(url) > 1 else url)
 
     @property
     def kind(self) -> str:
-        protocol = self.fs.protocol
-        return str(protocol if isinstance(protocol, str) else protocol[0])
+        return protocols(self.fs)[0]
 
     @property
     def storage_options(self) -> Mapping[str, Any] | None:
         return getattr(self.fs, "storage_options", None)
 
     def serves(self, scheme: str) -> bool:
-        protocols = (self.fs.protocol,) if isinstance(self.fs.protocol, str) else tuple(self.fs.protocol)
-        return scheme in {p.lower() for p in protocols} or super().serves(scheme)
+        return scheme in protocols(self.fs) or super().serves(scheme)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, FsspecStore) and type(other) is type(self) and other.fs is self.fs
@@ -160,13 +173,13 @@ class FsspecStore(Store):
                 return bytes(self.fs.cat_file(loc.path, start=0))
             except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
                 raise
-            except Exception:  # noqa: BLE001 - S3 and Azure refuse a range of an empty object: ask plainly
+            except Exception:  # noqa: BLE001 - object stores refuse a range of an empty object: ask plainly
                 return bytes(self.fs.cat_file(loc.path))
 
     def read_many(self, locs: Sequence[Location]) -> list[bytes | FileNotFoundError]:
         """On async stores the files are requested concurrently (one ranged GET each: no HEAD
         first), each by its exact name: not through ``fs.cat``, which expands patterns. A file
-        the batch could not read is asked for again alone (S3 and Azure refuse a range of an
+        the batch could not read is asked for again alone (object stores refuse a range of an
         empty object)."""
         found: list[Any] = self._cat_files([loc.path for loc in locs]) if len(locs) > 1 else [None] * len(locs)
         results: list[bytes | FileNotFoundError] = []
@@ -211,8 +224,8 @@ class FsspecStore(Store):
     # --- writes --------------------------------------------------------------------------------------
 
     def create_exclusive(self, loc: Location, data: bytes, *, durable: bool = True) -> None:
-        """The store's create-only write (S3: ``If-None-Match: *``). A store without one gets a
-        check-then-write and a :class:`NonExclusiveStoreWarning`."""
+        """The filesystem's create-only write (mode ``"xb"``; object stores: ``If-None-Match: *``). A
+        filesystem without one gets a check-then-write and a :class:`NonExclusiveStoreWarning`."""
         if not data:
             raise ValueError("create_exclusive needs a non-empty body")
         try:
@@ -255,53 +268,15 @@ class FsspecStore(Store):
         return self.fs.open(loc.path, "wb")
 
     def copy_from(self, src: Location, dest: Location, *, durable: bool = True) -> FileEntry:
-        """A file of this same store is copied inside it, no bytes through this machine for the
-        write: S3 computes the copy's SHA-256 itself (CopyObject with ``ChecksumAlgorithm``), so
-        nothing moves at all; on other stores with a server-side copy (Azure, GCS) the copy is read
-        back once to hash it: one download instead of a download and an upload, and the sha256 is
-        that of the very bytes stored. Anything else is streamed, hashed while written."""
-        if src.store == self:
-            entry = self._copy_hashed_by_server(src, dest)
-            if entry is None and self.server_copy(src, dest):
-                entry = self._hash_stored(dest)
-            if entry is not None:
-                self.written(dest, entry)
-                return entry
+        """A file of this same store is copied inside it (:meth:`server_copy`), no bytes through this
+        machine for the write, then read back once to hash it: one download instead of a download
+        and an upload, and the sha256 is that of the very bytes stored. Anything else is
+        streamed, hashed while written."""
+        if src.store == self and self.server_copy(src, dest):
+            entry = self._hash_stored(dest)
+            self.written(dest, entry)
+            return entry
         return super().copy_from(src, dest, durable=durable)
-
-    def _copy_hashed_by_server(self, src: Location, dest: Location) -> FileEntry | None:
-        """S3: one CopyObject asking the service for the copy's SHA-256, then one HEAD for it and
-        the size. ``None`` (the caller falls back) where the service does not give a whole-object
-        SHA-256 (S3-compatible services without checksums, composite checksums of multipart
-        copies) or refuses the copy (over 5 GB)."""
-        request = self._s3_copy_request(src, dest)
-        if request is None:
-            return None
-        call, copy = request
-        dest_bucket, dest_key = copy["Bucket"], copy["Key"]
-        try:
-            with store_errors(dest, "copy"):
-                try:
-                    call("copy_object", **copy, ChecksumAlgorithm="SHA256")
-                except FileNotFoundError as exc:
-                    raise StoreError(f"{src.url} vanished while it was being copied") from exc
-                except Exception:  # noqa: BLE001 - refused (too large, no checksums): the caller falls back
-                    return None
-                head = call("head_object", Bucket=dest_bucket, Key=dest_key, ChecksumMode="ENABLED")
-        finally:
-            self._invalidate(dest)
-        checksum = head.get("ChecksumSHA256")
-        if not isinstance(checksum, str) or "-" in checksum or head.get("ChecksumType", "FULL_OBJECT") != "FULL_OBJECT":
-            return None  # the copy stays; the caller's fallback copies over it
-        try:
-            digest = base64.b64decode(checksum, validate=True)
-        except ValueError:
-            return None
-        if len(digest) != hashlib.sha256().digest_size:
-            return None
-        size = int(head["ContentLength"])
-        progress.advance(size)
-        return FileEntry(digest.hex(), size)
 
     def _hash_stored(self, loc: Location) -> FileEntry:
         """The sha256 and size of the file at ``loc``, read through once."""
@@ -329,19 +304,13 @@ class FsspecStore(Store):
             self._invalidate(loc)
 
     def delete_files(self, locs: Sequence[Location], *, prune: Location | None = None) -> None:
-        """S3: DeleteObjects requests naming each key (up to 1000 a request). Elsewhere: the
-        filesystem's single-file delete (``rm_file``), side by side. Never ``fs.rm``, which
+        """The filesystem's single-file delete (``rm_file``) of each, side by side. Never ``fs.rm``, which
         expands patterns (``v*`` would be every version) and whole folders. Folders are removed
         (``rmdir``) only on filesystems that have them apart from their files (memory://): the
         folders the deleted files were in, and with ``prune`` the empty ones below it."""
         folders = folders_to_prune((loc.path for loc in locs), prune.path, posixpath.dirname) if prune else []
         try:
-            if getattr(self.fs, "call_s3", None) is not None:
-                self._delete_objects(locs)
-            else:
-                from mlops.concurrency import concurrently
-
-                concurrently(self._delete_one, locs, workers=self.transfer_workers)
+            self._delete(locs)
         finally:
             for loc in locs:
                 self._invalidate(loc)
@@ -357,6 +326,12 @@ class FsspecStore(Store):
                     pass
                 self._invalidate(Location(self, folder, folder))
 
+    def _delete(self, locs: Sequence[Location]) -> None:
+        """Delete each of ``locs`` by its exact name (a missing one is fine)."""
+        from mlops.utils.concurrency import concurrently
+
+        concurrently(self._delete_one, locs, workers=self.transfer_workers)
+
     def _delete_one(self, loc: Location) -> None:
         if _GLOB_CHARACTERS.intersection(loc.path) and not _deletes_exact_names(self.fs):
             raise StoreError(
@@ -368,37 +343,6 @@ class FsspecStore(Store):
                 self.fs.rm_file(loc.path)
             except FileNotFoundError:
                 pass
-
-    def _delete_objects(self, locs: Sequence[Location]) -> None:
-        """S3 DeleteObjects with the exact keys, in batches of the 1000 keys one request may name."""
-        call = self.fs.call_s3
-        by_bucket: dict[str, list[Location]] = {}
-        for loc in locs:
-            by_bucket.setdefault(loc.path.partition("/")[0], []).append(loc)
-        for bucket, batch in by_bucket.items():
-            for start in range(0, len(batch), _DELETE_BATCH):
-                part = batch[start : start + _DELETE_BATCH]
-                with store_errors(part[0], "remove"):
-                    reply = call(
-                        "delete_objects",
-                        Bucket=bucket,
-                        Delete={"Objects": [{"Key": loc.path.partition("/")[2]} for loc in part], "Quiet": True},
-                    )
-                failed = [e for e in reply.get("Errors") or [] if e.get("Code") != "NoSuchKey"]
-                if failed:
-                    first = failed[0]
-                    raise StoreError(
-                        f"cannot remove s3://{bucket}/{first.get('Key')}: {first.get('Code')}: {first.get('Message')}"
-                        + (f" (and {len(failed) - 1} more)" if len(failed) > 1 else "")
-                    )
-
-    @contextmanager
-    def staging(self, root: Location) -> Iterator[str]:
-        folder = tempfile.mkdtemp(prefix="mlops-staging-")
-        try:
-            yield folder
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
 
     # --- verified reads ------------------------------------------------------------------------------
 
@@ -438,10 +382,10 @@ class FsspecStore(Store):
 
     def _download(self, loc: Location, dest: str, expected_size: int) -> int:
         """A small file takes one request (a ranged GET: no HEAD first). Larger ones go through the
-        store's own ``get_file``, which streams them (s3fs splits large objects into concurrent
+        store's own ``get_file``, which streams them (some split large objects into concurrent
         parts), so mlops downloads exactly as fast as ``fs.get``."""
         if expected_size <= CHUNK_SIZE:
-            # A range skips the HEAD request on object stores, but S3 refuses ranges of empty objects.
+            # A range skips the HEAD request on object stores, but some refuse ranges of empty objects.
             data = self.fs.cat_file(loc.path, start=0) if expected_size else self.fs.cat_file(loc.path)
             with open(dest, "wb") as f:
                 f.write(data)
@@ -450,79 +394,25 @@ class FsspecStore(Store):
         self.fs.get_file(loc.path, dest, callback=_ProgressCallback(progress.advancer()))
         return os.path.getsize(dest)
 
-    @contextmanager
-    def local_folder(self, loc: Location, files: Mapping[str, FileEntry]) -> Iterator[str]:
-        from mlops.concurrency import concurrently
-
-        fetched = concurrently(lambda item: self.fetch_verified(loc.child(item[0]), item[1], item[0]), files.items())
-        directory = tempfile.mkdtemp(prefix="mlops-load-")
-        try:
-            for relpath, src in zip(files, fetched, strict=True):
-                dest = os.path.join(directory, *relpath.split("/"))
-                os.makedirs(os.path.dirname(dest), exist_ok=True)
-                try:
-                    os.link(src, dest)
-                except OSError:
-                    shutil.copyfile(src, dest)
-            yield directory
-        finally:
-            shutil.rmtree(directory, ignore_errors=True)
-
-    # --- optional primitives -------------------------------------------------------------------------
+    # --- optional capabilities -------------------------------------------------------------------------
 
     def server_copy(self, src: Location, dest: Location) -> bool:
-        """``fs.cp_file`` inside one filesystem (S3 CopyObject, Azure copy-from-URL, memory); not
-        ``fs.copy``, which expands patterns."""
+        """``fs.cp_file`` inside one filesystem (a server-side copy on object stores, a copy in
+        memory://); not ``fs.copy``, which expands patterns."""
         if src.store != self:
             return False
         try:
             with store_errors(dest, "copy"):
-                if not self._copy_object(src, dest):
-                    self.fs.cp_file(src.path, dest.path)
+                self._copy_inside(src, dest)
         except (NotImplementedError, FileNotFoundError, StoreError):
             return False
         finally:
             self._invalidate(dest)
         return True
 
-    def _s3_copy_request(self, src: Location, dest: Location) -> tuple[Any, dict[str, Any]] | None:
-        """s3fs' request function and the arguments of a CopyObject of ``src`` to ``dest``; ``None``
-        where this filesystem is not S3."""
-        call = getattr(self.fs, "call_s3", None)
-        if call is None:
-            return None
-        bucket, _, key = src.path.partition("/")
-        dest_bucket, _, dest_key = dest.path.partition("/")
-        return call, {"Bucket": dest_bucket, "Key": dest_key, "CopySource": {"Bucket": bucket, "Key": key}}
-
-    def _copy_object(self, src: Location, dest: Location) -> bool:
-        """S3: one CopyObject request (``fs.cp_file`` first asks for the source's size, a second
-        request per file); False elsewhere, and for objects over CopyObject's 5 GB limit."""
-        request = self._s3_copy_request(src, dest)
-        if request is None:
-            return False
-        call, copy = request
-        try:
-            call("copy_object", **copy)
-        except FileNotFoundError:
-            raise
-        except Exception:  # noqa: BLE001 - too large for one CopyObject, or refused: fs.cp_file decides
-            return False
-        return True
-
-    def abort_uploads(self, loc: Location) -> int:
-        """S3 (``call_s3`` on the filesystem): list the multipart uploads under the prefix, abort each."""
-        call = getattr(self.fs, "call_s3", None)
-        if call is None:
-            return 0
-        bucket, _, key = loc.path.partition("/")
-        prefix = f"{key.rstrip('/')}/"
-        with store_errors(loc, "abort the unfinished uploads under"):
-            listed = call("list_multipart_uploads", Bucket=bucket, Prefix=prefix)
-            uploads = listed.get("Uploads") or []
-            for upload in uploads:
-                call("abort_multipart_upload", Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
-        return len(uploads)
+    def _copy_inside(self, src: Location, dest: Location) -> None:
+        """Copy ``src`` to ``dest``, both on this filesystem."""
+        self.fs.cp_file(src.path, dest.path)
 
     def content_exists(self, loc: Location, entry: FileEntry) -> bool:
         self._invalidate(loc)

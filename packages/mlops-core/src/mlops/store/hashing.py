@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from mlops import progress
+from mlops.utils import progress
 
 CHUNK_SIZE = 8 * 1024 * 1024
 """Bytes moved per read/write when streaming (large enough for sha256 and S3 to run at speed)."""

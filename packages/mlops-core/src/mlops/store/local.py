@@ -22,13 +22,13 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, ClassVar
 
-from mlops import progress
 from mlops.errors import IntegrityError, InvalidPathError, SpecialFileError, StoreError, UnsafeLinkError
 from mlops.store import cache
 from mlops.store.base import (
     TMP_PREFIX,
     DirEntry,
     FileEntry,
+    Location,
     Store,
     check_entry,
     folders_to_prune,
@@ -36,7 +36,7 @@ from mlops.store.base import (
     store_errors,
 )
 from mlops.store.hashing import chunks, hash_own_file, sha256_of_file
-from mlops.store.location import Location
+from mlops.utils import progress
 
 
 class LocalStore(Store):
@@ -172,7 +172,7 @@ class LocalStore(Store):
         fsync each from a few hundred files on; fewer: an fsync each, on helper threads."""
         if len(locs) >= SYNCFS_MIN and _syncfs(os.path.dirname(locs[0].path)):
             return
-        from mlops.concurrency import concurrently
+        from mlops.utils.concurrency import concurrently
 
         concurrently(self.sync, locs, workers=4)
 
@@ -308,7 +308,7 @@ class LocalStore(Store):
     def verify_files(self, loc: Location, files: Mapping[str, FileEntry]) -> None:
         """Small files are read and hashed in one tight loop (from the page cache, a thread per
         file costs more than the hash); files of a megabyte or more are hashed on helper threads."""
-        from mlops.concurrency import concurrently
+        from mlops.utils.concurrency import concurrently
 
         large = [(rel, entry) for rel, entry in files.items() if entry.size >= VERIFY_THREADED_MIN]
         base = loc.path if os.sep == "/" else None
@@ -334,7 +334,7 @@ class LocalStore(Store):
 
     @contextmanager
     def local_folder(self, loc: Location, files: Mapping[str, FileEntry]) -> Iterator[str]:
-        from mlops.concurrency import concurrently
+        from mlops.utils.concurrency import concurrently
 
         concurrently(lambda item: self.fetch_verified(loc.child(item[0]), item[1], item[0]), files.items())
         yield loc.path

@@ -7,20 +7,24 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
-from mlops import plugins
 from mlops.errors import InvalidPathError, StoreError
-from mlops.store.fsspec_store import FsspecStore
+
+# plugin contract: plugins claim URL schemes with their own stores (mlops_register_stores)
+from mlops.plugins import manager as plugins  # noqa: I001
+from mlops.store.base import Location
+from mlops.store.fsspec_store import FsspecStore, open_url
 from mlops.store.local import LocalStore
-from mlops.store.location import Location
+from mlops.store.s3 import S3Store
 
 LOCAL_SCHEMES = frozenset({"file", "local"})
 
 
 def resolve(url: str | os.PathLike[str] | Location, storage_options: Mapping[str, Any] | None = None) -> Location:
     """The :class:`Location` of a local path or URL, with the store that serves it: a plugin's
-    store for the schemes it claims, :class:`LocalStore` for local paths and ``file://`` URLs, and
-    :class:`FsspecStore` for everything else (S3, Azure, GCS, memory://...). ``storage_options``
-    go to the store (for fsspec stores, to the filesystem). A :class:`Location` is returned as is."""
+    store for the schemes it claims, :class:`LocalStore` for local paths and ``file://`` URLs,
+    :class:`S3Store` where fsspec's filesystem is s3fs', and :class:`FsspecStore` for everything
+    else (Azure, GCS, memory://...). ``storage_options`` go to the store (for fsspec stores, to the
+    filesystem). A :class:`Location` is returned as is."""
     if isinstance(url, Location):
         return url
     text = os.fspath(url)
@@ -33,7 +37,9 @@ def resolve(url: str | os.PathLike[str] | Location, storage_options: Mapping[str
         return claimed.locate(text, storage_options)
     if scheme in LOCAL_SCHEMES and "::" not in text:
         return LocalStore.locate(text, storage_options)
-    return FsspecStore.locate(text, storage_options)
+    fs, path = open_url(text, storage_options)
+    store_class = S3Store if S3Store.serves_filesystem(fs) else FsspecStore
+    return store_class.on(fs, path, text)
 
 
 def resolve_in(loc: Location, url: str | os.PathLike[str]) -> Location:

@@ -26,7 +26,7 @@ from mlops.errors import (
     MissingDependencyError,
     SigningKeyError,
 )
-from mlops.install import install_command
+from mlops.utils.install import install_command
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey, EllipticCurvePublicKey

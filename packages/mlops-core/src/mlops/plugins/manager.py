@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from mlops import hookspecs
 from mlops.errors import NoSerializerError, PluginError, SerializerNotInstalledError
-from mlops.install import FIRST_PARTY_EXTRAS, install_command
+from mlops.plugins import hookspecs
 from mlops.store.base import Store
+from mlops.utils.install import FIRST_PARTY_EXTRAS, install_command
 
 if TYPE_CHECKING:
     from mlops.dataset.data_processor import DataProcessor
@@ -53,7 +53,7 @@ def get_plugin_manager() -> pluggy.PluginManager:
         if _pm is None:
             pm = pluggy.PluginManager(hookspecs.PROJECT)
             pm.add_hookspecs(hookspecs)
-            from mlops import builtin_plugin
+            from mlops.plugins import builtin as builtin_plugin
 
             pm.register(builtin_plugin, name="mlops.builtin")
             _load_entry_points(pm)
@@ -239,6 +239,12 @@ def store_classes() -> list[type[Store]]:
     for cls in found:
         if not cls.schemes:
             raise PluginError(f"store class {cls.__qualname__} claims no URL scheme; set its `schemes` attribute")
+        missing = sorted(getattr(cls, "__abstractmethods__", ()))
+        if missing:
+            raise PluginError(
+                f"store class {cls.__qualname__} does not implement {', '.join(missing)}, which every store "
+                "must; subclass mlops.FsspecStore (or mlops.LocalStore) or implement them (see mlops.Store)"
+            )
     return found
 
 

@@ -1,28 +1,59 @@
-"""``mlops keygen`` and ``mlops inspect``: make a signing key pair; see what a version's pickles
-would import and run, without unpickling them.
-
-Registered on the ``mlops`` group in :mod:`mlops.cli`; they read the group's options (``-o`` store
-options) from the click context, so this module does not import the CLI module.
-"""
+"""The commands of integrity and trust: ``verify`` (every file against its sha256, and a trusted
+signature with --key), ``sign`` a published version, ``keygen`` (a signing key pair), and
+``inspect`` (what a version's pickles would import and run, without unpickling them)."""
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
 import click
 
-from mlops.errors import PickleInspectionError
+from mlops.cli._common import Settings, json_option, pass_settings
+from mlops.cli._format import count, print_json
+from mlops.errors import IntegrityError, PickleInspectionError
+from mlops.model import lineage
+from mlops.utils.humanize import format_bytes
+
+# --- verify ------------------------------------------------------------------------------------------------
 
 
-def _storage_options() -> dict[str, Any] | None:
-    options = getattr(click.get_current_context().obj, "storage_options", None)
-    return options if isinstance(options, dict) else None
+@click.command("verify")
+@click.argument("path")
+@click.option(
+    "--key",
+    "keys",
+    multiple=True,
+    metavar="NAME.pub",
+    help="Also require a signature by this public key over every file (repeatable: any of them).",
+)
+@json_option
+@pass_settings
+def verify_command(settings: Settings, path: str, keys: tuple[str, ...], as_json: bool) -> None:
+    """Check every file of PATH against its sha256 in the manifest.
+
+    Prints OK, or names the first file that is missing, truncated or changed (status 1).
+    Remote files are downloaded and hashed again, never taken from the local cache. With --key
+    (or MLOPS_TRUSTED_KEYS), the version must also be signed by a trusted key, covering every file.
+    """
+    version = lineage.open_version(path, storage_options=settings.storage_options, trusted_keys=list(keys) or None)
+    summary = f"{version.kind} {version.name} {version.version}"
+    try:
+        version.verify()
+    except IntegrityError as exc:
+        if as_json:
+            print_json({"path": version.path, "ok": False, "error": str(exc), "file": exc.file})
+        raise
+    files = version.files
+    if as_json:
+        print_json({"path": version.path, "ok": True, "files": len(files), "signed_by": version.signer})
+    else:
+        total = format_bytes(sum(e.size for e in files.values()))
+        signed = f"; signed by the trusted key {version.signer[:16]}" if version.signer else ""
+        click.echo(f"OK  {summary}: {count(len(files), 'file')} ({total}) match meta.json{signed}")
 
 
-def _print_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2))
+# --- keygen, inspect, sign ---------------------------------------------------------------------------------
 
 
 @click.command("keygen")
@@ -33,7 +64,7 @@ def _print_json(data: Any) -> None:
     is_flag=True,
     help="Encrypt the private key with a passphrase (from MLOPS_SIGNING_KEY_PASSWORD, else asked for).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts instead of text.")
+@json_option
 def keygen_command(name: str, force: bool, encrypt: bool, as_json: bool) -> None:
     """Create an ECDSA P-256 key pair: NAME (private, mode 0600) and NAME.pub (public).
 
@@ -53,7 +84,7 @@ def keygen_command(name: str, force: bool, encrypt: bool, as_json: bool) -> None
     private, public = generate_key_pair(name, force=force, password=password)
     fingerprint = load_trusted_key(public).fingerprint
     if as_json:
-        _print_json({"private_key": private, "public_key": public, "fingerprint": fingerprint})
+        print_json({"private_key": private, "public_key": public, "fingerprint": fingerprint}, ascii_only=True)
         return
     click.echo(f"private key  {private}  (mode 0600{', encrypted' if password else ''}: keep it secret)")
     click.echo(f"public key   {public}  (give it to whoever loads your versions)")
@@ -63,8 +94,9 @@ def keygen_command(name: str, force: bool, encrypt: bool, as_json: bool) -> None
 @click.command("inspect")
 @click.argument("path")
 @click.option("--file", "files", multiple=True, metavar="RELPATH", help="Only this file of the version (repeatable).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts instead of text.")
-def inspect_command(path: str, files: tuple[str, ...], as_json: bool) -> None:
+@json_option
+@pass_settings
+def inspect_command(settings: Settings, path: str, files: tuple[str, ...], as_json: bool) -> None:
     """List what each pickle of PATH would import and run when loaded, without unpickling it.
 
     For every pickled file (the data processor, model.joblib, model.pt...): the classes and
@@ -74,11 +106,10 @@ def inspect_command(path: str, files: tuple[str, ...], as_json: bool) -> None:
     Flags are hints: only a signature by a key you trust (trusted_keys=, MLOPS_TRUSTED_KEYS)
     makes loading safe.
     """
-    from mlops import registry
-    from mlops.trust import versions
     from mlops.trust.pickle_inspect import inspect_bytes
+    from mlops.versions import published as versions
 
-    version = registry.open_version(path, storage_options=_storage_options())
+    version = lineage.open_version(path, storage_options=settings.storage_options)
     wanted = versions.pickle_files(version)
     if files:
         unknown = [f for f in files if f not in versions.manifest_hashes(version)]
@@ -97,7 +128,7 @@ def inspect_command(path: str, files: tuple[str, ...], as_json: bool) -> None:
             report = {"error": str(exc)}
         reports.append({"file": relpath, "size": len(data), **report})
     if as_json:
-        _print_json({"path": version.path, "version": versions.describe(version), "files": reports})
+        print_json({"path": version.path, "version": versions.describe(version), "files": reports}, ascii_only=True)
         return
     click.echo(f"{versions.describe(version)}  {version.path}")
     if not reports:
@@ -134,26 +165,31 @@ def _print_report(report: dict[str, Any]) -> None:
 @click.command("sign")
 @click.argument("path")
 @click.option("--key", "key", metavar="NAME", help="Private key (from `mlops keygen`); default: MLOPS_SIGNING_KEY.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts instead of text.")
-def sign_command(path: str, key: str | None, as_json: bool) -> None:
+@json_option
+@pass_settings
+def sign_command(settings: Settings, path: str, key: str | None, as_json: bool) -> None:
     """Sign the published version at PATH: write PATH/mlops.sig over every file's sha256.
 
     Reads no data (the hashes come from the manifest); the version must not be signed already.
     Verify with `mlops verify PATH --key NAME.pub`, or OpenSSF's model_signing.
     """
-    from mlops import registry
     from mlops.errors import SigningKeyError
-    from mlops.trust import versions
     from mlops.trust.policy import signing_key_from
+    from mlops.versions import published as versions
 
     signing_key = signing_key_from(key)
     if signing_key is None:
         raise SigningKeyError(
             "no key to sign with: pass --key NAME (a private key from `mlops keygen`) or set MLOPS_SIGNING_KEY"
         )
-    version = registry.open_version(path, storage_options=_storage_options())
+    version = lineage.open_version(path, storage_options=settings.storage_options)
     written = versions.sign_version(version, signing_key)
     if as_json:
-        _print_json({"path": version.path, "signature": written, "fingerprint": signing_key.fingerprint})
+        print_json(
+            {"path": version.path, "signature": written, "fingerprint": signing_key.fingerprint}, ascii_only=True
+        )
     else:
         click.echo(f"signed {versions.describe(version)}: {written}")
+
+
+COMMANDS = (verify_command, keygen_command, inspect_command, sign_command)

@@ -85,6 +85,14 @@ def read_manifest(loc: Location, record: VersionRecord) -> dict[str, FileEntry]:
     return manifest_codec.decode(data, ref, loc.url)
 
 
+def read_signature(loc: Location) -> bytes | None:
+    """The bytes of the version's ``mlops.sig``, or ``None`` when it is not signed."""
+    try:
+        return loc.store.read_bytes(loc.child(metadata.SIGNATURE_FILE))
+    except (FileNotFoundError, IsADirectoryError):
+        return None
+
+
 def is_incomplete(loc: Location) -> bool:
     """Whether ``loc`` holds a publish that started and never committed: no meta.json, and either
     the claim or, when a publisher died while creating its claim, only that claim's temporary file."""
@@ -177,7 +185,7 @@ class RootListing:
     """Complete versions, newest first (by ``created_at``, then version)."""
     incomplete: list[str] = field(default_factory=list)
     """Paths of incomplete versions: folders without meta.json that hold a publish claim (see
-    :func:`mlops.maintenance.list_incomplete`); what ``mlops clean`` removes."""
+    :func:`mlops.versions.incomplete.list_incomplete`); what ``mlops clean`` removes."""
     other: list[str] = field(default_factory=list)
     """Paths of folders that are neither a version nor an incomplete one (no meta.json, no claim):
     not mlops' own, never removed by mlops."""

@@ -1,4 +1,5 @@
-"""The ``mlops ui`` and ``mlops report`` commands (registered in :mod:`mlops.cli`).
+"""The catalog commands: ``mlops ui`` (serve it in the browser) and ``mlops report`` (write it as one
+HTML file).
 
 Both build the same catalog from the roots with the global ``-o KEY=VALUE`` store options; the
 heavy parts (Jinja2, the server) load inside the commands, so ``mlops --help`` stays fast.
@@ -8,26 +9,12 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
 
 import click
 
+from mlops.cli._common import Settings, pass_settings, warning
+
 _STATS_HELP = "Skip tensor statistics (mean/std/min/max), which read every dataset tensor."
-
-
-def _storage_options(ctx: click.Context) -> dict[str, Any] | None:
-    """The global ``-o KEY=VALUE`` options that :func:`mlops.cli.cli` stored in ``ctx.obj``."""
-    options: dict[str, Any] | None = getattr(ctx.obj, "storage_options", None)
-    return options
-
-
-def _warn(lines: list[str]) -> None:
-    for line in lines:
-        _warn_one(line)
-
-
-def _warn_one(line: str) -> None:
-    click.echo(f"mlops: warning: {line}", err=True)
 
 
 @click.command("ui")
@@ -40,8 +27,8 @@ def _warn_one(line: str) -> None:
     help="Address to listen on. Anything but a loopback address lets other machines read the catalog (warned).",
 )
 @click.option("--no-stats", is_flag=True, help=_STATS_HELP)
-@click.pass_context
-def ui_command(ctx: click.Context, roots: tuple[str, ...], port: int, host: str, no_stats: bool) -> None:
+@pass_settings
+def ui_command(settings: Settings, roots: tuple[str, ...], port: int, host: str, no_stats: bool) -> None:
     """Serve a read-only catalog of the ROOTs in the browser, on 127.0.0.1 by default.
 
     Views: the roots and their versions, each dataset (tensors with statistics, raw data, files)
@@ -56,11 +43,12 @@ def ui_command(ctx: click.Context, roots: tuple[str, ...], port: int, host: str,
     from mlops.catalog.server import CatalogServer, exposure_warning
 
     environment()  # fails now, with the pip command, if Jinja2 is missing
-    warning = exposure_warning(host)
-    if warning:
-        click.echo(f"mlops: warning: {warning}", err=True)
-    catalog = build_catalog(list(roots), storage_options=_storage_options(ctx), tensor_stats=not no_stats)
-    _warn(catalog_warnings(catalog))
+    exposed = exposure_warning(host)
+    if exposed:
+        warning(exposed)
+    catalog = build_catalog(list(roots), storage_options=settings.storage_options, tensor_stats=not no_stats)
+    for line in catalog_warnings(catalog):
+        warning(line)
     server = CatalogServer(catalog, host, port)
     try:  # the URL is printed inside: a Ctrl-C as soon as it shows still stops cleanly
         click.echo(
@@ -85,8 +73,8 @@ def ui_command(ctx: click.Context, roots: tuple[str, ...], port: int, host: str,
     help="The HTML file to write.",
 )
 @click.option("--no-stats", is_flag=True, help=_STATS_HELP)
-@click.pass_context
-def report_command(ctx: click.Context, roots: tuple[str, ...], output: str, no_stats: bool) -> None:
+@pass_settings
+def report_command(settings: Settings, roots: tuple[str, ...], output: str, no_stats: bool) -> None:
     """Write the catalog of the ROOTs as one self-contained HTML file.
 
     The same views as `mlops ui`, with the data and the charting library inside the file: it
@@ -98,7 +86,10 @@ def report_command(ctx: click.Context, roots: tuple[str, ...], output: str, no_s
 
     started = time.perf_counter()
     path = write_report(
-        list(roots), output, storage_options=_storage_options(ctx), tensor_stats=not no_stats, on_warning=_warn_one
+        list(roots), output, storage_options=settings.storage_options, tensor_stats=not no_stats, on_warning=warning
     )
     size = os.path.getsize(path)
     click.echo(f"catalog written to {path} ({size / 1e6:.1f} MB, {time.perf_counter() - started:.1f} s)")
+
+
+COMMANDS = (ui_command, report_command)

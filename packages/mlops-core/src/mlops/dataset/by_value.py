@@ -78,7 +78,7 @@ class _PersistentPickler(cloudpickle.Pickler):  # type: ignore[misc]
 
 def dumps_processor(processor: Any, modules: Iterable[str]) -> bytes:
     """Pickle ``processor`` with the code of ``modules`` (its user modules, as the plugins chose
-    them: :func:`mlops.plugins.by_value_modules`) by value; a clear error if that is impossible."""
+    them: :func:`mlops.plugins.manager.by_value_modules`) by value; a clear error if that is impossible."""
     try:
         return dumps_by_value(processor, modules)
     except Exception as exc:

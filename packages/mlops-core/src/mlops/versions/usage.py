@@ -8,10 +8,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlops import layout
-from mlops.concurrency import concurrently
 from mlops.errors import MlopsError
 from mlops.store import FileEntry, Location, resolve
+from mlops.utils.concurrency import concurrently
+from mlops.versions import layout
 
 
 @dataclass(frozen=True)

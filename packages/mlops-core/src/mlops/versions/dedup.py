@@ -25,11 +25,12 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from mlops import deletion, layout, metadata
+from mlops import metadata
 from mlops.errors import MlopsError
 from mlops.metadata import PublishStats
 from mlops.store import FileEntry, Location
 from mlops.store.hashing import chunks
+from mlops.versions import deletion, layout
 
 INDEX_VERSIONS = 3
 """Newest committed versions of a root whose files a publish can reuse."""
@@ -110,7 +111,7 @@ class Deduplicator:
 
     def keep_existing(self, files: dict[str, int]) -> None:
         """Files (``{relpath: size}``) an interrupted publish of this version left: each is kept when
-        it holds exactly what this publish would write there (see :mod:`mlops.resume`)."""
+        it holds exactly what this publish would write there (see :mod:`mlops.versions.resume`)."""
         self._existing = dict(files)
 
     def wrote(self, relpath: str, size: int) -> None:

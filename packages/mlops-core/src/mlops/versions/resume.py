@@ -7,7 +7,7 @@ seconds. Of several resumers of one version exactly one wins: each creates the c
 ``.mlops-takeover-<token of the dead claim>``, and only its creator goes on. The winner then puts its
 own claim in place, aborts the store's unfinished uploads under the version (S3 multipart uploads),
 and keeps every file already there whose sha256 matches what it would write (see
-:class:`mlops.dedup.Deduplicator`); the rest is written and the version committed as usual.
+:class:`mlops.versions.dedup.Deduplicator`); the rest is written and the version committed as usual.
 """
 
 from __future__ import annotations
@@ -16,28 +16,18 @@ import json
 import logging
 import socket
 import time
-from dataclasses import dataclass
 from datetime import datetime
 
-from mlops import layout, metadata
+from mlops import metadata
 from mlops.errors import PublicationPathAlreadyExistsError
-from mlops.maintenance import list_incomplete
-from mlops.publication import VersionWriter
 from mlops.store import Location
+from mlops.versions import layout
+from mlops.versions.incomplete import list_incomplete
+from mlops.versions.writer import TakenOver, VersionWriter
 
 TAKEOVER_PREFIX = ".mlops-takeover-"
 """Name prefix of the create-only markers resumers race for (removed when the version is committed)."""
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class TakenOver:
-    """An incomplete version this process now owns: the files its dead publisher left, and the marker."""
-
-    loc: Location
-    files: dict[str, int]
-    """``{relpath: size}`` of the files already there (bookkeeping files of mlops excluded)."""
-    marker: str
 
 
 def writer(root: Location, version: str, *, resume: bool, older_than: float) -> VersionWriter:

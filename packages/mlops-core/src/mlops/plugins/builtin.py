@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from mlops.hookspecs import hookimpl
-from mlops.pickling import user_modules
+from mlops.dataset.by_value import user_modules
+from mlops.plugins.hookspecs import hookimpl
 
 
 @hookimpl

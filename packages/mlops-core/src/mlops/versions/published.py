@@ -7,14 +7,16 @@ from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, Union
 
-from mlops import layout, metadata
+from mlops import metadata
 from mlops.metadata import AnyRecord
-from mlops.progress import task as progress_task
 from mlops.store import FileEntry, Location, resolve
+from mlops.utils.progress import task as progress_task
+from mlops.versions import layout
 
 R = TypeVar("R", bound=AnyRecord)
 
 if TYPE_CHECKING:
+    from mlops.trust.keys import SigningKey
     from mlops.trust.policy import TrustPolicy
 
 TrustedKeys = Union[Sequence[str | os.PathLike[str]], "TrustPolicy", None]
@@ -60,7 +62,7 @@ class PublishedVersion(Generic[R]):
         self.signer: str | None = None
         """The fingerprint of the trusted key that signed this version (when a trust policy is in force)."""
         if self._policy is not None:
-            from mlops.trust.versions import admit
+            from mlops.versions.signing import admit
 
             self.signer = admit(self._loc, self.record, self._meta_bytes, self._policy)
 
@@ -129,3 +131,52 @@ class PublishedVersion(Generic[R]):
 
     def _check_consistency(self) -> None:
         """Subclasses check that what meta.json names (tensors, processor) is in the manifest."""
+
+
+# --- what the trust tools do with a published version ----------------------------------------------
+
+
+def describe(version: PublishedVersion[Any]) -> str:
+    """``"dataset points v1"``: what a version is, for messages."""
+    return f"{version.kind} {version.name} {version.version}"
+
+
+def manifest_hashes(version: PublishedVersion[Any]) -> dict[str, str]:
+    """``{relpath: sha256}`` of the version's data files, from its manifest."""
+    return {relpath: entry.sha256 for relpath, entry in version.files.items()}
+
+
+def sign_version(version: PublishedVersion[Any], key: SigningKey) -> str:
+    """Sign the committed ``version`` with ``key``: write its ``mlops.sig`` (create-only) over the
+    hashes of every file (no data is read). Returns the signature's path."""
+    from mlops.errors import SignatureExistsError
+    from mlops.versions.signing import covered_files, signature_for
+
+    loc = version._loc
+    data = signature_for(loc, covered_files(version.record, version.files, version._meta_bytes), key)
+    target = loc.child(metadata.SIGNATURE_FILE)
+    try:
+        loc.store.create_exclusive(target, data)
+    except FileExistsError as exc:
+        raise SignatureExistsError(
+            f"{version.path} is already signed ({metadata.SIGNATURE_FILE} exists); a version is signed once, when it "
+            "is published or right after"
+        ) from exc
+    return target.url
+
+
+def pickle_files(version: PublishedVersion[Any]) -> list[str]:
+    """The files of ``version`` that loading it would unpickle: the processor's file and every
+    file whose name says it is a pickle (``.pkl``, ``.joblib``, ``.pt``...)."""
+    from mlops.trust.pickle_inspect import is_pickle_name
+
+    processor = getattr(version.record, "processor", None)
+    named = processor.file if processor is not None else None
+    return [p for p in version.files if p == named or is_pickle_name(p)]
+
+
+def read_verified(version: PublishedVersion[Any], relpath: str) -> bytes:
+    """The bytes of one file of ``version``, returned only once they match its manifest sha256 (as
+    ``VersionedDataset.data_processor`` reads its pickle)."""
+    loc = version._loc
+    return loc.store.read_verified(loc.child(relpath), version.files[relpath], relpath)

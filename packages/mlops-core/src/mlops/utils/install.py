@@ -8,7 +8,7 @@ would install that project over this one. Every hint names this release exactly,
 
 from __future__ import annotations
 
-from mlops import __version__
+from mlops._version import __version__
 
 FIRST_PARTY_EXTRAS = {
     "mlops-keras": "keras",
@@ -22,6 +22,9 @@ FIRST_PARTY_EXTRAS = {
 
 _PLUGIN_FOLDERS = {extra: f"packages/{dist}" for dist, extra in FIRST_PARTY_EXTRAS.items()}
 _PLUGIN_FOLDERS["keras"] = '"packages/mlops-keras[tensorflow]"'  # as mlops-core[keras] does: a working backend
+
+STORE_EXTRAS = {"s3": "s3", "s3a": "s3", "az": "azure", "abfs": "azure", "abfss": "azure"}
+"""URL schemes whose fsspec filesystem an mlops-core extra installs, and that extra."""
 
 WHEELHOUSE = "WHEELHOUSE: .nox/wheelhouse after `nox -s wheels`"
 """Where the wheels of this project come from until it is on the Package Index under its own name."""

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from mlops.errors import MissingDependencyError, PlotError
-from mlops.install import install_command
+from mlops.utils.install import install_command
 
 _VAL = "val_"
 _MARKERS_UP_TO = 30

@@ -18,8 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from mlops.store.base import FileEntry, Store
-from mlops.store.location import Location
+from mlops.store.base import FileEntry, Location, Store
 
 METADATA_FILE = "zarr.json"
 """The Zarr v3 metadata document at the root of each array folder."""

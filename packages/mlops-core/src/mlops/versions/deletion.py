@@ -27,10 +27,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from mlops import layout, metadata
+from mlops import metadata
 from mlops.errors import MetadataError, NotAVersionFolderError
 from mlops.store import Location
 from mlops.store.base import TMP_PREFIX
+from mlops.versions import layout
 
 State = Literal["committed", "incomplete", "staging", "held"]
 logger = logging.getLogger(__name__)

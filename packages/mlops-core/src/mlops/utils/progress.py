@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TextIO
 
+from mlops.utils.humanize import format_bytes
+
 DELAY_SECONDS = 1.0
 """Work shorter than this never shows a bar."""
 _REFRESH_SECONDS = 0.1
@@ -52,10 +54,10 @@ class _Bar:
             eta = (self.total - self.done) / rate if rate > 0 else 0.0
             line = (
                 f"{self.description} {fraction:4.0%} |{'#' * filled}{'.' * (24 - filled)}| "
-                f"{_size(self.done)}/{_size(self.total)} {_size(rate)}/s ETA {eta:4.0f}s"
+                f"{format_bytes(self.done)}/{format_bytes(self.total)} {format_bytes(rate)}/s ETA {eta:4.0f}s"
             )
         else:
-            line = f"{self.description} {_size(self.done)} {_size(rate)}/s"
+            line = f"{self.description} {format_bytes(self.done)} {format_bytes(rate)}/s"
         self.stream.write("\r" + line.ljust(79)[:200])
         self.stream.flush()
         self._drawn_at = now
@@ -118,11 +120,3 @@ def task(description: str, total: int | None, show: bool | None = None) -> Itera
     finally:
         _current.reset(token)
         bar.close()
-
-
-def _size(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if abs(n) < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"  # pragma: no cover - loop returns

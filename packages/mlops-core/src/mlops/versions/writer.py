@@ -26,25 +26,25 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlops import deletion, layout, metadata
-from mlops.concurrency import concurrently
-from mlops.dedup import Deduplicator, npy_entry
+from mlops import metadata
 from mlops.errors import MlopsError, PublicationPathAlreadyExistsError
 from mlops.metadata import AnyRecord, PublishStats
 from mlops.metadata import manifest as manifest_codec
-from mlops.metadata.names import check_version
-from mlops.store import FileEntry, Location
+from mlops.metadata.names import check_name, check_tags, check_version
+from mlops.store import FileEntry, Location, resolve
 from mlops.store.hashing import CHUNK_SIZE, sha256_of_file
+from mlops.utils.concurrency import concurrently
+from mlops.versions import deletion, layout
+from mlops.versions.dedup import Deduplicator, npy_entry
 
 if TYPE_CHECKING:
-    from mlops.resume import TakenOver
     from mlops.trust.keys import SigningKey
 
 SYNC_THREADS = 4
@@ -55,7 +55,7 @@ while the next is written); smaller ones are made durable together before the co
 many files is one filesystem flush instead of one fsync each (see ``Store.sync_many``)."""
 logger = logging.getLogger(__name__)
 ACTIVE_CLAIMS = layout.ACTIVE_CLAIMS
-"""Tokens of the claims this process holds right now (see mlops.maintenance)."""
+"""Tokens of the claims this process holds right now (see mlops.versions.incomplete)."""
 
 
 def timestamp() -> str:
@@ -75,9 +75,59 @@ def signing_key(key: str | os.PathLike[str] | SigningKey | None) -> SigningKey |
     return signing_key_from(key)
 
 
+
+_key_for = signing_key  # for callers whose own argument is named signing_key
+
+
+@dataclass(frozen=True)
+class PublishTarget:
+    """Where and as what a publish writes, every argument checked before anything is written."""
+
+    root: Location
+    version: str
+    name: str
+    tags: list[str]
+    created_at: str
+    key: SigningKey | None
+
+
+def publish_target(
+    path: str | os.PathLike[str],
+    version: str | None,
+    *,
+    name: str | None,
+    tags: Any,
+    signing_key: str | os.PathLike[str] | None,
+    storage_options: dict[str, Any] | None,
+    default_name: str,
+) -> PublishTarget:
+    """The checked arguments shared by every ``publish``: ``version=None`` is the publication
+    timestamp, ``name=None`` the root's last folder (or ``default_name``), and the signing key is
+    loaded (and its file checked) now."""
+    created_at = timestamp()
+    version = check_version(created_at if version is None else version)
+    checked_tags = check_tags(tags)
+    root = resolve(path, storage_options)
+    if name is not None:
+        chosen = check_name(name)
+    else:
+        chosen = check_name(root.name or default_name, default_from=f"the last folder of {root.url!r}")
+    return PublishTarget(root, version, chosen, checked_tags, created_at, _key_for(signing_key))
+
+
+@dataclass(frozen=True)
+class TakenOver:
+    """An incomplete version this process now owns: the files its dead publisher left, and the marker."""
+
+    loc: Location
+    files: dict[str, int]
+    """``{relpath: size}`` of the files already there (bookkeeping files of mlops excluded)."""
+    marker: str
+
+
 class StagingClaim:
     """Marks a staging folder as in use by this process, so that a cleanup of incomplete
-    versions running meanwhile leaves it alone (see :mod:`mlops.maintenance`)."""
+    versions running meanwhile leaves it alone (see :mod:`mlops.versions.incomplete`)."""
 
     def __init__(self, folder: str) -> None:
         self.token, claim = layout.new_claim()
@@ -117,12 +167,12 @@ class VersionWriter:
 
     @property
     def claim(self) -> bytes:
-        """The bytes of this publisher's claim (what :func:`mlops.resume.take_over` puts in place)."""
+        """The bytes of this publisher's claim (what :func:`mlops.versions.resume.take_over` puts in place)."""
         return self._claim
 
     def resuming(self, taken: TakenOver | None) -> VersionWriter:
         """Write into the incomplete version ``taken`` (already claimed for this writer by
-        :func:`mlops.resume.take_over`), keeping the files there that match; ``None``: a new version."""
+        :func:`mlops.versions.resume.take_over`), keeping the files there that match; ``None``: a new version."""
         if taken is not None:
             self._takeover_marker = taken.marker
             self._dedup.keep_existing(taken.files)
@@ -175,7 +225,7 @@ class VersionWriter:
             raise PublicationPathAlreadyExistsError(
                 f"{self.loc.url} holds an incomplete version: another process is publishing it, or a publish "
                 "crashed there. If no publish is running, remove it with "
-                "mlops.maintenance.remove_incomplete(ROOT) or `mlops clean ROOT`, then publish again."
+                "mlops.versions.incomplete.remove_incomplete(ROOT) or `mlops clean ROOT`, then publish again."
             )
         raise PublicationPathAlreadyExistsError(
             f"{self.loc.url} already exists and is not an mlops version; refusing to write into it. "
@@ -186,7 +236,7 @@ class VersionWriter:
 
     def write_array(self, relpath: str, array: np.ndarray) -> FileEntry:
         """Store ``array`` as a ``.npy`` file, streamed and hashed chunk by chunk (or reused, see
-        :mod:`mlops.dedup`: hashed first when a committed file of the root has its size)."""
+        :mod:`mlops.versions.dedup`: hashed first when a committed file of the root has its size)."""
         dest = self.loc.child(relpath)
         self._touched.add(relpath)
         size = len(next(_npy_chunks(array))) + array.nbytes
@@ -341,7 +391,7 @@ class VersionWriter:
         meta_bytes = metadata.dump(record)
         signed: bytes | None = None
         if signing_key is not None:
-            from mlops.trust.versions import covered_files, signature_for
+            from mlops.versions.signing import covered_files, signature_for
 
             signed = signature_for(self.loc, covered_files(record, entries, meta_bytes), signing_key)
         elif signature is not None:
@@ -366,7 +416,7 @@ class VersionWriter:
         the folders it owned), then, when nothing else is left in the version folder, its claim and
         the folder. Anything else there (what a killed publish this one resumed left, or a
         stranger's file) stays under the claim: an incomplete version, never visible, that
-        :func:`mlops.maintenance.remove_incomplete` removes. Nothing is deleted once meta.json is
+        :func:`mlops.versions.incomplete.remove_incomplete` removes. Nothing is deleted once meta.json is
         there, nor when the claim is no longer this publisher's. If the store fails meanwhile (it is
         often why we abort), the original error is what the caller sees."""
         folder = deletion.held(self.loc)
