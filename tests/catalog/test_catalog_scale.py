@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from conftest import PageLog
     from playwright.sync_api import Page
 
+# The 1,000 versions are built once per worker that runs one of these tests: keep them on one.
+pytestmark = pytest.mark.xdist_group("catalog-scale")
+
 MODELS = 1000
 PAGE_SIZE = 50
 
