@@ -54,12 +54,14 @@ TEST_DEPS = [
     "playwright",
     "xarray",  # the dask tests open zarr tensors with xarray, as users would
     "pytest-xdist>=3.6",  # see PARALLEL
+    "filelock",  # fixtures built once for all test workers (tests/support/run_once.py)
 ]
 # The test sessions run pytest-xdist with one worker per CPU (PYTEST_XDIST_AUTO_NUM_WORKERS=N sets
-# another count; `-n 0` after `--` runs the tests in one process, and --pdb does so by itself).
-# loadgroup hands out one test at a time, the slow ones first (tests/conftest.py), and keeps the
-# tests of one `xdist_group` mark on one worker.
-PARALLEL = ["-n", "logical", "--dist", "loadgroup"]
+# another count; `-n 0` after `--` runs the tests in one process, and --pdb does so by itself). A
+# free worker takes the next test, one at a time, the slow ones first (tests/conftest.py). Not
+# loadgroup: with pytest 9.2, pytest-xdist 3.8 ignores xdist_group marks without a word
+# (pytest-xdist issue 1386); fixtures that all workers need are built once (run_once.py).
+PARALLEL = ["-n", "logical", "--dist", "load", "--maxschedchunk", "1"]
 
 nox.options.sessions = ["lint", "tests", "packaging"]
 nox.options.error_on_missing_interpreters = True
