@@ -53,7 +53,15 @@ TEST_DEPS = [
     "pyopenssl",
     "playwright",
     "xarray",  # the dask tests open zarr tensors with xarray, as users would
+    "pytest-xdist>=3.6",  # see PARALLEL
+    "filelock",  # fixtures built once for all test workers (tests/support/run_once.py)
 ]
+# The test sessions run pytest-xdist with one worker per CPU (PYTEST_XDIST_AUTO_NUM_WORKERS=N sets
+# another count; `-n 0` after `--` runs the tests in one process, and --pdb does so by itself). A
+# free worker takes the next test, one at a time, the slow ones first (tests/conftest.py). Not
+# loadgroup: with pytest 9.2, pytest-xdist 3.8 ignores xdist_group marks without a word
+# (pytest-xdist issue 1386); fixtures that all workers need are built once (run_once.py).
+PARALLEL = ["-n", "logical", "--dist", "load", "--maxschedchunk", "1"]
 
 nox.options.sessions = ["lint", "docs", "tests", "packaging"]
 nox.options.error_on_missing_interpreters = True
@@ -116,7 +124,9 @@ def _tests(session: nox.Session, *paths: str, install: Callable[[nox.Session], N
     install(session)
     session.install(*TEST_DEPS)
     env = {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONHASHSEED": "0"}
-    session.run("pytest", *(session.posargs or paths), env=env)
+    # pytest exits with 5 when it ran no test: nox fails the session on it as on any other non-zero
+    # status, so neither CI nor a mistyped selection can pass without running a test.
+    session.run("pytest", *PARALLEL, *(session.posargs or paths), env=env)
 
 
 @nox.session

@@ -21,6 +21,23 @@ S3_ENV = {
 }
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist, the tests marked ``slow`` go first: each worker takes the next test when it
+    is free, so the long ones start early and none is left running alone at the end. One slow test
+    of each file goes before a second of any file, since tests of a file may share a fixture that
+    is built once for all workers (tests/support/run_once.py): the second then finds it built
+    rather than waiting for it. A run in one process keeps the files' order."""
+    if not hasattr(config, "workerinput"):  # set in xdist's workers, which collect and order the tests
+        return
+    seen: dict[object, int] = {}
+    rank = {}
+    for item in items:
+        if item.get_closest_marker("slow") is not None:
+            rank[id(item)] = seen[item.path] = seen.get(item.path, -1) + 1
+    rest = len(items)  # not len(items) in the key: a list being sorted looks empty
+    items.sort(key=lambda item: rank.get(id(item), rest))  # stable: else as collected
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test gets an empty content cache for remote files (also in the subprocesses it starts),

@@ -14,6 +14,7 @@ import pytest
 
 from catalog_store import build_many_models
 from mlops.catalog.data import build_catalog
+from run_once import once_per_run
 
 if TYPE_CHECKING:
     from conftest import PageLog
@@ -25,15 +26,16 @@ PAGE_SIZE = 50
 
 @pytest.fixture(scope="module")
 def many(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """One dataset and 1,000 model versions with curves, hyperparameters and tags (built once)."""
-    return build_many_models(str(tmp_path_factory.mktemp("many")), MODELS)
+    """One dataset and 1,000 model versions with curves, hyperparameters and tags (built once per
+    run, whichever test workers run these tests)."""
+    roots: dict[str, str] = once_per_run(
+        tmp_path_factory, "many-models", lambda folder: build_many_models(str(folder), MODELS)
+    )
+    return roots
 
 
-@pytest.fixture(scope="module")
-def many_report(many: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
-    """The report of the 1,000 models written by `mlops report` in a child process, and that
-    process's peak resident memory in bytes."""
-    out = tmp_path_factory.mktemp("many-report") / "catalog.html"
+def _report(many: dict[str, str], folder: Path) -> tuple[str, int]:
+    out = folder / "catalog.html"
     # VmHWM, not ru_maxrss: ru_maxrss survives exec, so it would count this (large) test process.
     code = (
         "import sys\n"
@@ -48,7 +50,15 @@ def many_report(many: dict[str, str], tmp_path_factory: pytest.TempPathFactory) 
         text=True,
     )
     peak = int(done.stdout.split()[-1])  # kilobytes
-    return out, peak * 1024
+    return str(out), peak * 1024
+
+
+@pytest.fixture(scope="module")
+def many_report(many: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
+    """The report of the 1,000 models written by `mlops report` in a child process, and that
+    process's peak resident memory in bytes (once per run, as ``many``)."""
+    out, peak = once_per_run(tmp_path_factory, "many-report", lambda folder: _report(many, folder))
+    return Path(out), int(peak)
 
 
 @pytest.mark.slow

@@ -18,6 +18,7 @@ import pytest
 from mlops.dataset.versioned_dataset import VersionedDataset
 from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder
 from mlops.store import FsspecStore, LocalStore, Location, S3Store, Store, resolve
+from run_once import once_per_run
 from sample_processors import FixedProcessor
 
 SOURCES = Path(__file__).resolve().parents[2] / "packages"
@@ -135,9 +136,7 @@ def test_core_modules_import_each_other_without_a_circle() -> None:
     assert cycles == []
 
 
-@pytest.fixture(scope="module")
-def many_files_version(tmp_path_factory: pytest.TempPathFactory) -> str:
-    base = tmp_path_factory.mktemp("many")
+def _publish_many_files(base: Path) -> str:
     raw = base / "raw"
     for folder in range(20):
         (raw / f"class-{folder:02d}").mkdir(parents=True)
@@ -145,6 +144,13 @@ def many_files_version(tmp_path_factory: pytest.TempPathFactory) -> str:
             (raw / f"class-{folder:02d}" / f"img-{i:04d}.bin").write_bytes(b"%d-%d" % (folder, i))
     processor = FixedProcessor({"X": np.arange(12.0).reshape(4, 3)}, {"y": np.arange(4)})
     return VersionedDatasetBuilder(str(raw), processor).publish(str(base / "store"), "v1", progress=False)
+
+
+@pytest.fixture(scope="module")
+def many_files_version(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A version of 20,000 raw files, published once per run (its tests only read it)."""
+    path: str = once_per_run(tmp_path_factory, "many-files-version", _publish_many_files)
+    return path
 
 
 def test_meta_json_stays_small_whatever_the_number_of_files(many_files_version: str) -> None:

@@ -25,6 +25,7 @@ Run = Callable[..., subprocess.CompletedProcess[str]]
 CheckPng = Callable[[Path], tuple[int, int]]
 
 
+@pytest.mark.slow
 def test_raw_images_to_predictions(tmp_path: Path, run_example: Run, check_png: CheckPng) -> None:
     out = run_example("image_classification/run.py", "--out", str(tmp_path), "--fast").stdout
 

@@ -17,6 +17,7 @@ pytest.importorskip("PIL")
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
+@pytest.mark.slow
 def test_publishes_from_a_cluster_and_trains_chunk_by_chunk(tmp_path: Path, run_example: Run) -> None:
     out = run_example("large_dataset/run.py", "--fast", "--out", str(tmp_path), unset="AWS_").stdout
     assert len(list((tmp_path / "raw" / "images").glob("*.png"))) == 1200

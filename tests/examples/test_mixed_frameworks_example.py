@@ -10,6 +10,8 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 ML_FRAMEWORKS = {"tensorflow", "keras", "torch", "sklearn", "xgboost", "lightgbm"}
 TRAINED = ["keras mlp", "torch mlp", "sklearn random-forest", "xgboost boosted-trees", "lightgbm boosted-trees"]
 Run = Callable[..., subprocess.CompletedProcess[str]]
@@ -21,6 +23,7 @@ def _leaderboard(path: Path) -> dict[str, dict[str, str]]:
         return {row["model"]: row for row in csv.DictReader(f)}
 
 
+@pytest.mark.slow
 def test_five_frameworks_one_leaderboard(tmp_path: Path, run_example: Run, check_png: CheckPng) -> None:
     out = run_example("mixed_frameworks/run.py", "--out", str(tmp_path), "--fast").stdout
 

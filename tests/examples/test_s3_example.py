@@ -9,12 +9,15 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 import mlops
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 CheckPng = Callable[[Path], tuple[int, int]]
 
 
+@pytest.mark.slow
 def test_publishes_and_ranks_in_the_given_bucket(
     tmp_path: Path, s3_bucket: str, run_example: Run, check_png: CheckPng
 ) -> None:
@@ -46,6 +49,7 @@ def test_publishes_and_ranks_in_the_given_bucket(
     assert f"browse it with the mlops command, e.g.: mlops ls {s3_bucket}/team/demo/models/wine" in out
 
 
+@pytest.mark.slow
 def test_starts_its_own_s3_server_without_a_bucket(tmp_path: Path, run_example: Run, check_png: CheckPng) -> None:
     result = run_example("s3/s3_demo.py", "--out", str(tmp_path), "--fast", unset="AWS_")
     assert "no --bucket given: started a local S3 server (moto) at http://127.0.0.1:" in result.stdout

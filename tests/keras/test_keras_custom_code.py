@@ -56,6 +56,7 @@ print(json.dumps(report))
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("store", ["local"], indirect=True)
 @pytest.mark.parametrize("file_format", ["h5", "keras"])
 def test_a_missing_custom_layer_is_named_with_how_to_make_it_loadable(

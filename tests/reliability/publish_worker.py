@@ -2,9 +2,11 @@
 
     python publish_worker.py ROOT RAW [--rounds N] [--storage-option KEY=VALUE ...]
 
-Builds a dataset from RAW once (so every process holds the same tensors), prints ``ready``, then per
-line read from stdin (a version name) publishes that version to ROOT and prints
-``<version> ok|exists|error <message>``. An empty line or EOF ends it.
+Builds a dataset from RAW once (so every process holds the same tensors) and opens ROOT's filesystem
+(s3fs or adlfs are imported then, not inside the first publish: kills and races land in publishing
+itself, not in an import), prints ``ready``, then per line read from stdin (a version name)
+publishes that version to ROOT and prints ``<version> ok|exists|error <message>``. An empty line or
+EOF ends it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+
+import fsspec
 
 from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder
 from mlops.errors import PublicationPathAlreadyExistsError
@@ -26,6 +30,7 @@ def main() -> None:
     args = parser.parse_args()
     options = json.loads(args.storage_options)
     builder = VersionedDatasetBuilder(args.raw, CsvProcessor())
+    fsspec.url_to_fs(args.root, **options)  # the instance is cached: publish reuses it
     print("ready", flush=True)
     for line in sys.stdin:
         version = line.strip()

@@ -21,12 +21,16 @@ KILLS = 50
 def _crash_many(root: str, raw: str, env: dict[str, str], options: dict[str, str]) -> dict[str, int]:
     rng = random.Random(1234)
     spawn = lambda: Worker(root, raw, env, json.dumps(options))  # noqa: E731
+    warm_up = spawn()
+    warm_up.wait_ready()
+    # Timed as each killed publish runs: beside the next process starting up.
     pending = spawn()
-    pending.wait_ready()
     started = time.monotonic()
-    pending.send("warm-up")
-    assert pending.result() == "warm-up ok"
+    warm_up.send("warm-up")
+    assert warm_up.result() == "warm-up ok"
     solo_seconds = time.monotonic() - started
+    warm_up.close()
+    pending.wait_ready()
     outcomes = {"absent": 0, "incomplete": 0, "complete": 0}
     for i in range(KILLS):
         worker, pending = pending, spawn()  # the next process starts while this one is killed

@@ -14,7 +14,7 @@ import boto3
 import fsspec
 import pytest
 from fsspec.implementations.memory import MemoryFileSystem
-from reliability_support import SerialMotoServer, free_port
+from reliability_support import SerialMotoServer
 
 from mlops import errors
 from mlops.dataset.versioned_dataset import VersionedDataset
@@ -27,11 +27,11 @@ from sample_processors import CsvProcessor
 
 @pytest.fixture
 def killable_s3(s3_server: str) -> Iterator[tuple[SerialMotoServer, int]]:
-    """A moto server of its own on a fixed port, so the test can stop and restart it (moto keeps
-    its buckets in process memory, so they survive the restart)."""
-    port = free_port()
-    server = SerialMotoServer(port)
-    server.start()
+    """A moto server of its own, so the test can stop it and restart it on the same port (moto keeps
+    its buckets in process memory, so they survive the restart). The OS picks the port when it
+    first starts: a port looked up before would be free for anyone, another test worker included."""
+    server = SerialMotoServer()
+    port = int(server.start().rsplit(":", 1)[1])
     yield server, port
     try:
         server.stop()

@@ -4,7 +4,6 @@ conditional write atomically, as real S3 does."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -46,12 +45,6 @@ class SerialMotoServer:
 
     def stop(self) -> None:
         self._server.stop()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Worker:
