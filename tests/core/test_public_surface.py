@@ -16,7 +16,9 @@ import mlops
 import mlops.plugin
 
 ROOT = Path(__file__).resolve().parents[2]
-PLUGIN_SOURCES = sorted(p for p in ROOT.glob("packages/mlops-*/src/mlops_*") if p.is_dir())
+PLUGIN_SOURCES = sorted(
+    p for p in ROOT.glob("packages/mlops-*/src/mlops_*") if p.is_dir() and not p.name.endswith(".egg-info")
+)
 ALLOWED_FOR_PLUGINS = {"mlops", "mlops.plugin", "mlops.errors"}
 
 

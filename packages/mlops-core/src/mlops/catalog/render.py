@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlops.catalog.data import Catalog, ModelView, lower_is_better
 from mlops.errors import MissingDependencyError
-from mlops.utils.humanize import format_bytes
+from mlops.utils.humanize import format_bytes, format_number, format_timestamp
 from mlops.utils.install import install_command
 from mlops.versions.layout import moved_note
 
@@ -66,8 +66,8 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["size"] = format_bytes
-    env.filters["number"] = number
-    env.filters["when"] = when
+    env.filters["number"] = format_number
+    env.filters["when"] = format_timestamp
     env.filters["shape"] = shape_text
     env.filters["value"] = value_text
     env.globals["lower_is_better"] = lower_is_better
@@ -204,20 +204,6 @@ def _report_link(route: str) -> str:
 
 
 # --- formatting filters (the CLI's conventions) -----------------------------------------------------------
-
-
-def number(value: Any) -> str:
-    """Floats with six significant digits; ``-`` for missing values."""
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return str(value)
-
-
-def when(created_at: str) -> str:
-    """An ISO timestamp to the second, with a space instead of the ``T``."""
-    return created_at[:19].replace("T", " ")
 
 
 def shape_text(shape: Any) -> str:

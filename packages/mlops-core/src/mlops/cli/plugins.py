@@ -9,6 +9,7 @@ import click
 
 from mlops.cli._common import json_option
 from mlops.cli._format import print_json, print_table, section
+from mlops.metadata.environment import installed_version
 
 
 @click.command("plugins")
@@ -23,7 +24,7 @@ def plugins_command(as_json: bool) -> None:
 
     def origin(module: str) -> dict[str, Any]:
         dist = plugins.distribution_of_module(module)
-        version = _dist_version(dist)
+        version = installed_version(dist) if dist else None
         return {"distribution": dist, "version": version}
 
     data: dict[str, list[dict[str, Any]]] = {
@@ -71,14 +72,6 @@ def plugins_command(as_json: bool) -> None:
 
 def _origin_cells(item: dict[str, Any]) -> list[str]:
     return [item["distribution"] or "-", item["version"] or "-"]
-
-
-def _dist_version(distribution: str | None) -> str | None:
-    if distribution is None:
-        return None
-    from mlops.metadata import library_versions
-
-    return library_versions(distribution).get(distribution)
 
 
 def _qualname(cls: type) -> str:

@@ -10,6 +10,7 @@ from mlops import metadata
 from mlops.dataset.versioned_dataset import VersionedDataset
 from mlops.errors import MlopsError, PluginError
 from mlops.metadata import DatasetLink, ModelRecord, SerializerRecord
+from mlops.metadata.environment import installed_version
 from mlops.model.serializer import ModelSerializer
 from mlops.model.training_config import TrainingConfig
 
@@ -88,7 +89,9 @@ class VersionedModelBuilder:
             hash="",
             libraries=metadata.library_versions("mlops-core", "numpy", "cloudpickle", "fsspec"),
             serializer=SerializerRecord(
-                name=chosen.name, distribution=distribution, distribution_version=_dist_version(distribution)
+                name=chosen.name,
+                distribution=distribution,
+                distribution_version=installed_version(distribution) if distribution else None,
             ),
             framework=metadata.check_json(chosen.framework_versions(), "framework versions"),
             training=self.training_config.to_json(),
@@ -137,8 +140,3 @@ def _local_files(directory: str) -> list[str]:
             found.append(rel.replace(os.sep, "/"))
     return sorted(found)
 
-
-def _dist_version(distribution: str | None) -> str | None:
-    if distribution is None:
-        return None
-    return metadata.library_versions(distribution).get(distribution)
