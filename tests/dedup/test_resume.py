@@ -40,7 +40,8 @@ def make_raw(folder: Path, size: int = 200_000) -> str:
 
 
 def run_publisher(raw: str, root: str, version: str, kill_after: int, *extra: str, **env: str) -> Any:
-    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE.parent / "support"), str(HERE)]), **env}
+    paths = [str(HERE.parent / "support"), str(HERE), os.environ.get("PYTHONPATH", "")]  # the caller's path kept
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, paths)), **env}
     return subprocess.Popen(
         [sys.executable, str(HERE / "killed_publisher.py"), raw, root, version, str(kill_after), *extra],
         env=environment,

@@ -92,6 +92,30 @@ def test_create_exclusive_has_exactly_one_winner(root: Location, durable: bool) 
     assert root.store.read_bytes(target) == f"racer {winner}".encode()
 
 
+def test_a_loser_whose_temporary_file_the_winner_cleared_is_told_the_file_exists(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Racing resumers: the one that creates the takeover marker first clears the ``.tmp-*`` files
+    in the version (abort_uploads), a slower racer's temporary copy of the same marker among them.
+    That racer must get FileExistsError (it lost), not a FileNotFoundError on its temporary file."""
+    root = resolve(os.fspath(tmp_path))
+    target = root.child("v1/.mlops-takeover-x")
+    root.store.write_stream(root.child("v1/part.bin"), [b"left by a killed publisher"])
+    real_link = os.link
+
+    def winner_first(src: str, dst: str) -> None:  # the winner acts between our write and our link
+        monkeypatch.setattr(os, "link", real_link)
+        root.store.create_exclusive(target, b"the winner's claim")
+        assert root.store.abort_uploads(root.child("v1")) == 1  # our temporary file
+        real_link(src, dst)
+
+    monkeypatch.setattr(os, "link", winner_first)
+    with pytest.raises(FileExistsError):
+        root.store.create_exclusive(target, b"the loser's claim")
+    assert root.store.read_bytes(target) == b"the winner's claim"
+    assert sorted(root.store.list_files(root.child("v1"))) == [".mlops-takeover-x", "part.bin"]
+
+
 def test_verified_reads_refuse_changed_bytes(root: Location) -> None:
     store = root.store
     entry = store.write_stream(root.child("f.bin"), [b"x" * 1000])

@@ -143,8 +143,15 @@ class LocalStore(Store):
                     f.flush()
                     _flush(f.fileno(), durable)
                 os.link(tmp, loc.path)
+            except FileNotFoundError:
+                # Our temporary file was removed under us: a resumer that won this very file (a
+                # takeover marker) clears the .tmp-* files in the version, ours among them.
+                if os.path.lexists(loc.path):
+                    raise FileExistsError(f"{loc.path} was created by another writer") from None
+                raise
             finally:
-                os.unlink(tmp)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
             if durable:
                 fsync_dir(folder)
 
