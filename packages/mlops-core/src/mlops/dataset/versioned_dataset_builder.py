@@ -104,12 +104,9 @@ class VersionedDatasetBuilder:
         """
         if raw not in ("copy", "link"):
             raise InvalidRawStrategyError(f"raw must be 'copy' or 'link', got {raw!r}")
-        target = publication.publish_target(
+        root, version, name, tags, created_at, key = publication.publish_target(
             path, version, name=name, tags=tags, signing_key=signing_key, storage_options=storage_options,
             default_name="dataset",
-        )  # fmt: skip
-        root, version, name, tags, created_at, key = (
-            target.root, target.version, target.name, target.tags, target.created_at, target.key
         )  # fmt: skip
         raw_files = self._raw_files(follow_symlinks) if raw == "copy" else []
         processor_bytes = pickling.dumps_processor(self.data_processor, plugins.by_value_modules(self.data_processor))

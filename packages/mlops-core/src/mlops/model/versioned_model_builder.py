@@ -70,12 +70,9 @@ class VersionedModelBuilder:
         process on this machine, or a claim older than ``older_than`` seconds): the files it wrote that
         match are kept, the rest written (see :mod:`mlops.versions.resume`).
         """
-        target = publication.publish_target(
+        root, version, name, tags, created_at, key = publication.publish_target(
             path, version, name=name, tags=tags, signing_key=signing_key, storage_options=storage_options,
             default_name="model",
-        )  # fmt: skip
-        root, version, name, tags, created_at, key = (
-            target.root, target.version, target.name, target.tags, target.created_at, target.key
         )  # fmt: skip
         chosen = self._serializer(serializer)
         distribution = plugins.distribution_of(chosen)

@@ -29,7 +29,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -79,9 +79,9 @@ def signing_key(key: str | os.PathLike[str] | SigningKey | None) -> SigningKey |
 _key_for = signing_key  # for callers whose own argument is named signing_key
 
 
-@dataclass(frozen=True)
-class PublishTarget:
-    """Where and as what a publish writes, every argument checked before anything is written."""
+class PublishTarget(NamedTuple):
+    """Where and as what a publish writes, every argument checked before anything is written
+    (a tuple: builders unpack it)."""
 
     root: Location
     version: str
