@@ -85,6 +85,17 @@ class Predictor:
 
     def predict_path(self, raw_path: str | os.PathLike[str]) -> Prediction:
         """Predict on the raw data at ``raw_path``, read by the processor's ``get_raw_features``."""
+        return self.predict_raw(self.read_raw(raw_path))
+
+    def predict_raw(self, raw: Mapping[str, Any] | Any) -> Prediction:
+        """Predict on raw feature tensors in memory: a dict of name -> array as ``get_raw_features``
+        returns, or one array (lists are turned into arrays)."""
+        return self.predict_preprocessed(self.preprocess(self.raw_input(raw)))
+
+    # --- the steps, for callers that run them apart (batch scoring block by block) ---------------------------
+
+    def read_raw(self, raw_path: str | os.PathLike[str]) -> Mapping[str, Any]:
+        """The processor's ``get_raw_features(raw_path)``: the raw feature tensors by name."""
         if isinstance(raw_path, (bytes, bytearray)) or not isinstance(raw_path, (str, os.PathLike)):
             raise PredictionInputError(
                 f"predict_path takes the path of raw data (str or os.PathLike), got {type(raw_path).__name__}; "
@@ -95,17 +106,14 @@ class Predictor:
             raise InvalidProcessorOutputError(
                 f"the processor's get_raw_features must return a dict of name -> array, got {type(raw).__name__}"
             )
-        return self.predict_raw(raw)
+        return raw
 
-    def predict_raw(self, raw: Mapping[str, Any] | Any) -> Prediction:
-        """Predict on raw feature tensors in memory: a dict of name -> array as ``get_raw_features``
-        returns, or one array (lists are turned into arrays)."""
-        features = self.preprocess(self.raw_input(raw))
+    def predict_preprocessed(self, features: Any) -> Prediction:
+        """``model.predict`` on preprocessed features, then ``unpreprocess_labels`` when the processor
+        is invertible."""
         predictions = np.asarray(self.model.predict(features))
         labels = self._call("unpreprocess_labels", predictions) if self.invertible else None
         return Prediction(predictions=predictions, labels=None if labels is None else np.asarray(labels))
-
-    # --- the steps, for callers that run them apart (batch scoring block by block) ---------------------------
 
     def raw_input(self, raw: Mapping[str, Any] | Any) -> Any:
         """The one raw feature tensor to predict on, picked from ``raw`` (see ``input=``)."""
