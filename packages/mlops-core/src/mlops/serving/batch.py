@@ -213,7 +213,7 @@ def _predict_dask(
     # One row, predicted here, tells the shape and type of what every block writes.
     sample = predictor.predict_preprocessed(np.asarray(features[:1].compute()))
     spec = _spec(predictor)
-    _PREDICTORS.setdefault(spec, predictor)  # blocks scored in this process (local threads) reuse it
+    _PREDICTORS.setdefault(spec.key, predictor)  # blocks scored in this process (local threads) reuse it
     block_rows = features.chunks[0][0]
     with _atomic(target, overwrite, directory=True) as temporary:
         group = _zarr_group(temporary)
@@ -233,7 +233,7 @@ def _predict_dask(
             drop_axis=list(range(1, features.ndim)),
             meta=np.empty((0,), dtype=np.int64),
         )
-        sizes = [int(sum(c) * np.prod(features.shape[1:]) * features.dtype.itemsize) for c in features.chunks[0]]
+        sizes = [int(c * np.prod(features.shape[1:]) * features.dtype.itemsize) for c in features.chunks[0]]
         _run_blocks(done, sizes, predictor, show_progress)
     return BatchResult(os.fspath(target), "zarr", rows, sample.labels is not None, blocks=len(sizes))
 
@@ -289,30 +289,44 @@ def _score_block(block: np.ndarray, spec: _Spec, arrays: dict[str, Any], block_i
     return np.array([stop - start], dtype=np.int64)
 
 
-_Spec = tuple[Location, Any, "str | None", str]
-"""What a worker needs to open the predictor: the model's location, its trust policy, the input
-name and the model's hash (which also keys the cache)."""
-_PREDICTORS: dict[_Spec, Predictor] = {}
+@dataclass(frozen=True)
+class _Spec:
+    """What a worker needs to open the predictor: the model's location, its trust policy and the
+    input name. Its :attr:`key` (plain strings) finds the predictor opened in a process."""
+
+    location: Location
+    policy: Any
+    input: str | None
+    hash: str
+
+    @property
+    def key(self) -> tuple[str, str, str, tuple[str, ...]]:
+        keys = tuple(getattr(self.policy, "fingerprints", ()) or ())
+        return (self.location.url, self.hash, self.input or "", keys)
+
+
+_PREDICTORS: dict[tuple[str, str, str, tuple[str, ...]], Predictor] = {}
+"""The predictors opened in this process, by :attr:`_Spec.key`: each worker loads a model once."""
 _LOADING = threading.Lock()
 
 
 def _spec(predictor: Predictor) -> _Spec:
     model = predictor.model
-    return (model._loc, model._policy, predictor.input, model.hash)
+    return _Spec(model._loc, model._policy, predictor.input, model.hash)
 
 
 def _predictor(spec: _Spec) -> Predictor:
     """The predictor of ``spec`` in this process, opened (and verified) once per process."""
-    found = _PREDICTORS.get(spec)
+    found = _PREDICTORS.get(spec.key)
     if found is not None:
         return found
     with _LOADING:
-        if spec not in _PREDICTORS:
+        if spec.key not in _PREDICTORS:
             from mlops.model.versioned_model import VersionedModel
 
-            location, policy, input_name, _ = spec
-            _PREDICTORS[spec] = Predictor(VersionedModel(location, trusted_keys=policy), input=input_name)
-        return _PREDICTORS[spec]
+            model = VersionedModel(spec.location, trusted_keys=spec.policy)
+            _PREDICTORS[spec.key] = Predictor(model, input=spec.input)
+        return _PREDICTORS[spec.key]
 
 
 # --- writing ------------------------------------------------------------------------------------------------
