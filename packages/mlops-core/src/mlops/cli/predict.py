@@ -126,11 +126,23 @@ def _scheduler(address: str | None) -> Iterator[None]:
     help="The model format to export to.",
 )
 @click.option("-o", "--output", "out", required=True, metavar="DIR", help="The folder to create (must not exist).")
+@click.option(
+    "--input",
+    "input_name",
+    metavar="NAME",
+    help="The raw feature tensor the exported model predicts on, when get_raw_features returns several.",
+)
 @trusted_keys_option
 @json_option
 @pass_settings
 def export_command(
-    settings: Settings, model: str, fmt: str, out: str, trusted_keys: tuple[str, ...], as_json: bool
+    settings: Settings,
+    model: str,
+    fmt: str,
+    out: str,
+    input_name: str | None,
+    trusted_keys: tuple[str, ...],
+    as_json: bool,
 ) -> None:
     """Export the model at MODEL, with the dataset version whose processor preprocesses its input,
     as an MLflow model folder DIR.
@@ -144,7 +156,13 @@ def export_command(
 
     if os.path.exists(out):
         raise click.BadParameter(f"{out} already exists: choose a new folder", param_hint="'-o' / '--output'")
-    exported = export_mlflow(model, out, storage_options=settings.storage_options, trusted_keys=list(trusted_keys) or None)
+    exported = export_mlflow(
+        model,
+        out,
+        input=input_name,
+        storage_options=settings.storage_options,
+        trusted_keys=list(trusted_keys) or None,
+    )
     if as_json:
         print_json(exported.to_json())
     else:

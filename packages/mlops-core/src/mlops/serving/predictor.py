@@ -19,7 +19,7 @@ import numpy as np
 from mlops.dataset.data_processor import DataProcessor
 from mlops.dataset.invertible_data_processor import InvertibleDataProcessor
 from mlops.dataset.versioned_dataset import VersionedDataset
-from mlops.errors import InvalidProcessorOutputError, PredictionInputError, ProcessorFailedError
+from mlops.errors import DatasetChangedError, InvalidProcessorOutputError, PredictionInputError, ProcessorFailedError
 from mlops.model.versioned_model import VersionedModel
 from mlops.store import Location
 from mlops.versions.published import TrustedKeys
@@ -48,6 +48,9 @@ class Predictor:
     ``MLOPS_TRUSTED_KEYS``) is applied to both versions before anything is unpickled.
 
     ``input`` names the raw feature tensor to predict on when ``get_raw_features`` returns several.
+    ``dataset`` gives the dataset version to take the processor from when it is not at the path
+    the model recorded (a copy made with ``republish``, the versions inside an ``mlops export``):
+    its content hash must be the one the model recorded.
     """
 
     def __init__(
@@ -57,6 +60,7 @@ class Predictor:
         input: str | None = None,  # noqa: A002 - the documented keyword
         trusted_keys: TrustedKeys = None,
         storage_options: dict[str, Any] | None = None,
+        dataset: VersionedDataset | None = None,
     ) -> None:
         if input is not None and (not isinstance(input, str) or not input):
             raise PredictionInputError(f"input= names a raw feature tensor (a non-empty str), got {input!r}")
@@ -65,7 +69,7 @@ class Predictor:
             if isinstance(model, VersionedModel)
             else VersionedModel(model, storage_options=storage_options, trusted_keys=trusted_keys)
         )
-        self.dataset: VersionedDataset = self.model.dataset
+        self.dataset: VersionedDataset = self.model.dataset if dataset is None else _checked(self.model, dataset)
         self.processor: DataProcessor = self.dataset.data_processor
         self.input = input
         self.native_model: Any = self.model.model  # loaded (and verified) now, not on the first request
@@ -171,6 +175,23 @@ class Predictor:
             raise ProcessorFailedError(
                 f"the dataset's processor failed in {method}: {type(exc).__name__}: {exc}", method=method
             ) from exc
+
+
+def _checked(model: VersionedModel, dataset: VersionedDataset) -> VersionedDataset:
+    """``dataset`` if it holds the data ``model`` was trained on (the hash it recorded)."""
+    if not isinstance(dataset, VersionedDataset):
+        raise TypeError(f"dataset= takes a VersionedDataset, got {type(dataset).__name__}")
+    if dataset.hash != model.dataset_hash:
+        raise DatasetChangedError(
+            f"model {model.name} {model.version} was trained on dataset {model.dataset_version} with content hash "
+            f"{model.dataset_hash[:12]}, but the dataset given ({dataset.path}, {dataset.name} {dataset.version}) has "
+            f"hash {dataset.hash[:12]}: pass the dataset version the model was trained on",
+            path=dataset.path,
+            recorded=model.dataset_hash,
+            found=dataset.hash,
+            dataset=dataset,
+        )
+    return dataset
 
 
 def _as_array(value: Any) -> Any:
