@@ -47,9 +47,7 @@ def _table(table: object) -> tuple[list[str], list[object]]:
 
 
 @pytest.mark.parametrize("ext", [".npy", ".json", ".csv", ".parquet", ".zarr"])
-def test_each_format_round_trips_the_hand_wired_output(
-    published: tuple[str, Path], tmp_path: Path, ext: str
-) -> None:
+def test_each_format_round_trips_the_hand_wired_output(published: tuple[str, Path], tmp_path: Path, ext: str) -> None:
     model_path, raw = published
     predictions, labels = _by_hand(model_path, raw)
     out = tmp_path / f"scores{ext}"

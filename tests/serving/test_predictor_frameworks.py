@@ -69,7 +69,6 @@ def test_a_processor_that_is_not_invertible_gives_no_labels(flowers: dict[str, t
 def test_the_dataset_can_be_given_when_it_moved(flowers: dict[str, tuple[str, str]], tmp_path: Path) -> None:
     from mlops import VersionedDataset, republish
 
-
     model_path, raw = flowers["sklearn"]
     model = VersionedModel(model_path)
     moved = VersionedDataset(republish(model.dataset_path, str(tmp_path / "moved")))

@@ -50,7 +50,9 @@ def trusted_keys_option(function: Any) -> Any:
     help="Score a dask input on this Dask cluster (a distributed scheduler address, e.g. tcp://10.0.0.5:8786).",
 )
 @click.option("--force", is_flag=True, help="Replace OUT if it exists (once the new output is complete).")
-@click.option("--progress/--no-progress", "show_progress", default=None, help="Show a progress bar (default: on a terminal).")
+@click.option(
+    "--progress/--no-progress", "show_progress", default=None, help="Show a progress bar (default: on a terminal)."
+)
 @trusted_keys_option
 @json_option
 @pass_settings

@@ -64,7 +64,13 @@ class BatchResult:
     """How many blocks were scored (1 in memory)."""
 
     def to_json(self) -> dict[str, Any]:
-        return {"path": self.path, "format": self.format, "rows": self.rows, "labels": self.labels, "blocks": self.blocks}
+        return {
+            "path": self.path,
+            "format": self.format,
+            "rows": self.rows,
+            "labels": self.labels,
+            "blocks": self.blocks,
+        }
 
 
 def output_format(out: str | os.PathLike[str]) -> str:

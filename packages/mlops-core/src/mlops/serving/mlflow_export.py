@@ -105,8 +105,8 @@ def export_mlflow(
     try:
         data = temporary / DATA_FOLDER
         data.mkdir(parents=True)
-        model_copy = republish(versioned._loc, str(data / "model"), target_storage_options={})
-        dataset_copy = republish(dataset._loc, str(data / "dataset"), target_storage_options={})
+        model_copy = _copy(versioned._loc, data / "model")
+        dataset_copy = _copy(dataset._loc, data / "dataset")
         document = {
             "format": EXPORT_FORMAT,
             "mlops_core": __version__,
@@ -133,6 +133,12 @@ def export_mlflow(
         f"{dataset.name} {dataset.version}",
         tuple(requirements),
     )
+
+
+def _copy(source: Location, root: Path) -> str:
+    """The version at ``source`` republished under the local folder ``root``, every byte checked."""
+    options = source.store.storage_options
+    return republish(source.url, str(root), storage_options=dict(options) if options else None, target_storage_options={})
 
 
 def _relative(url: str, base: Path) -> str:

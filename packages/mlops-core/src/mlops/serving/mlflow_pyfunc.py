@@ -38,7 +38,11 @@ class MlopsPyfuncModel:
         array (``{"inputs": [[...]]}``), or a pandas DataFrame (``dataframe_split``,
         ``dataframe_records``), read as one 2-D array of its values. Returns the labels when the
         dataset's processor is invertible, else the model's predictions."""
-        if not isinstance(model_input, Mapping) and hasattr(model_input, "to_numpy") and hasattr(model_input, "columns"):
+        if (
+            not isinstance(model_input, Mapping)
+            and hasattr(model_input, "to_numpy")
+            and hasattr(model_input, "columns")
+        ):
             model_input = model_input.to_numpy()
         prediction = self.predictor.predict_raw(model_input)
         return prediction.predictions if prediction.labels is None else prediction.labels
