@@ -61,7 +61,9 @@ def test_predict_files_answers_the_hand_wired_pipeline_and_removes_the_upload(
 ) -> None:
     server, path, raw, tmp = served
     predictions, labels = hand_wired(path, raw)
-    answer = httpx.post(f"{server.url}/predict/files", files=upload(raw, ["data.csv", "extra/deep/blob.bin"]), timeout=30)
+    answer = httpx.post(
+        f"{server.url}/predict/files", files=upload(raw, ["data.csv", "extra/deep/blob.bin"]), timeout=30
+    )
     assert answer.status_code == 200, answer.text
     np.testing.assert_array_equal(np.array(answer.json()["predictions"], dtype=predictions.dtype), predictions)
     assert answer.json()["labels"] == labels.tolist()  # type: ignore[union-attr]

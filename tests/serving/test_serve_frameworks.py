@@ -56,7 +56,9 @@ FRAMEWORKS: dict[str, Callable[[np.ndarray, np.ndarray], Any]] = {
 @pytest.mark.parametrize("framework", list(FRAMEWORKS))
 def test_served_predictions_equal_the_hand_wired_pipeline(framework: str, tmp_path: Path) -> None:
     raw = Path(write_raw(str(tmp_path / "raw"), n=40))
-    dataset = VersionedDataset(VersionedDatasetBuilder(str(raw), ClassNameProcessor()).publish(str(tmp_path / "ds"), "v1"))
+    dataset = VersionedDataset(
+        VersionedDatasetBuilder(str(raw), ClassNameProcessor()).publish(str(tmp_path / "ds"), "v1")
+    )
     model = FRAMEWORKS[framework](dataset.X_train, dataset.y_train)
     path = VersionedModelBuilder(dataset, model).publish(str(tmp_path / "models"), "v1")
     predictions, labels = hand_wired(path, raw)
