@@ -66,7 +66,8 @@ def test_sigterm_answers_the_requests_in_flight_then_exits_0(tmp_path: Path) -> 
     clients = [httpx.Client(base_url=server.url, timeout=60) for _ in rows]  # made before: they take a while
     try:
         with ThreadPoolExecutor(3) as pool:
-            futures = [pool.submit(c.post, "/predict", json={"inputs": [row]}) for c, row in zip(clients, rows, strict=True)]
+            pairs = zip(clients, rows, strict=True)
+            futures = [pool.submit(client.post, "/predict", json={"inputs": [row]}) for client, row in pairs]
             deadline = time.monotonic() + 60
             while not (started.exists() and any(started.iterdir())) and time.monotonic() < deadline:
                 time.sleep(0.02)  # the first request is inside the processor for 1 s; the others wait for it
