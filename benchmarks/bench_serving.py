@@ -224,19 +224,19 @@ def run(ctx: Any) -> None:
     throughput = Stat([b["rps"] / m["rps"] for b, m in zip(bare, mlops, strict=True)])
     median = {k: (Stat([s[k] for s in mlops]).median, Stat([s[k] for s in bare]).median) for k in ("p50", "p99")}
     ctx.results.add_target(Target(
-        "10a", "serving", f"mlops serve p50 latency, 1-row JSON, {CONNECTIONS} connections (wrk)", p50, 1.2, "x",
+        "22a", "serving", f"mlops serve p50 latency, 1-row JSON, {CONNECTIONS} connections (wrk)", p50, 1.2, "x",
         f"{median['p50'][0] * 1e3:.2f} ms vs {median['p50'][1] * 1e3:.2f} ms for a bare FastAPI app",
     ))  # fmt: skip
     ctx.results.add_target(Target(
-        "10b", "serving", "mlops serve p99 latency", p99, 1.3, "x",
+        "22b", "serving", "mlops serve p99 latency", p99, 1.3, "x",
         f"{median['p99'][0] * 1e3:.2f} ms vs {median['p99'][1] * 1e3:.2f} ms",
     ))  # fmt: skip
     ctx.results.add_target(Target(
-        "10c", "serving", "bare app's throughput / mlops serve's (mlops >= 0.85x)", throughput, 1 / 0.85, "x",
+        "22c", "serving", "bare app's throughput / mlops serve's (mlops >= 0.85x)", throughput, 1 / 0.85, "x",
         f"{rps}; mlops/bare = {1 / throughput.median:.2f}x",
     ))  # fmt: skip
     ctx.results.add_target(Target(
-        "10d", "serving", "failed requests (socket errors, non-2xx) over every run", Stat([float(failures)]), 0,
+        "22d", "serving", "failed requests (socket errors, non-2xx) over every run", Stat([float(failures)]), 0,
         "count",
     ))  # fmt: skip
 
