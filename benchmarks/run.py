@@ -1,5 +1,5 @@
 """Run the mlops benchmark suite: ``python benchmarks/run.py [--sizes 256 1024] [--repeats 5]
-[--only dataset,s3,models,import,listing,loaders,incremental,manyfiles,serving] [--many-files 100000]
+[--only dataset,s3,models,import,listing,loaders,incremental,manyfiles,serving,predict] [--many-files 100000]
 [--out benchmarks/results]``.
 
 Prints a targets table (PASS/FAIL, and the change since the previous run in ``--out``), and writes
@@ -24,7 +24,7 @@ import report  # noqa: E402
 from harness import Context, Results, rmtree  # noqa: E402
 
 AREAS = ("import", "dataset", "models", "s3", "listing", "signing", "loaders", "incremental", "manyfiles", "serving",
-         "scale")  # fmt: skip
+         "predict", "scale")  # fmt: skip
 DEFAULT_AREAS = tuple(a for a in AREAS if a != "scale")
 """``scale`` (tens of GB, chunked tensors) runs only when asked for: ``--only scale``."""
 
@@ -60,6 +60,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--scale-sizes", type=float, nargs="+", default=None, metavar="GB",
         help="with the scale area: dask tensor sizes in GB (default: 1 4 16 32)",
     )  # fmt: skip
+    parser.add_argument(
+        "--predict-rows", type=int, default=1_000_000, help="with the predict area: rows scored in memory"
+    )
+    parser.add_argument(
+        "--predict-gb", type=float, default=4.0, metavar="GB", help="with the predict area: size of the dask input"
+    )
     parser.add_argument("--listing-versions", type=int, default=1000, help="versions to list in the listing area")
     parser.add_argument(
         "--many-files", type=int, default=100_000, metavar="N", help="raw files of 1 KB in the manyfiles area"
@@ -88,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     ctx.shared["frameworks"] = args.frameworks
     ctx.shared["scale_sizes"] = args.scale_sizes
     ctx.shared["many_files"] = args.many_files
+    ctx.shared["predict_rows"] = args.predict_rows
+    ctx.shared["predict_gb"] = args.predict_gb
     area_seconds: dict[str, float] = {}
     failed: list[str] = []
     # Remote files are cached under MLOPS_CACHE_DIR: keep that cache inside the scratch folder.
