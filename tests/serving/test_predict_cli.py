@@ -129,3 +129,17 @@ def test_input_names_the_tensor(published: tuple[str, Path], tmp_path: Path) -> 
         "predict", model_path, raw, "-o", tmp_path / "b.npy", "--input", "X_other"
     )
     np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), _by_hand(model_path, raw)[1])
+
+
+def test_a_trusted_key_refuses_an_unsigned_model_before_anything_runs(
+    published: tuple[str, Path], tmp_path: Path
+) -> None:
+    from mlops.trust.keys import generate_key_pair
+
+    model_path, raw = published
+    _, public = generate_key_pair(tmp_path / "team")
+    out = tmp_path / "out" / "scores.npy"
+    out.parent.mkdir()
+    assert "not signed" in fails("predict", model_path, raw, "-o", out, "-k", public)
+    assert "not signed" in fails("export", model_path, "-o", tmp_path / "out" / "exported", "--trusted-key", public)
+    assert list(out.parent.iterdir()) == []

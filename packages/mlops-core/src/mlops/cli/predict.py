@@ -18,7 +18,8 @@ from mlops.utils.install import install_command
 
 def trusted_keys_option(function: Any) -> Any:
     return click.option(
-        "--key",
+        "-k",
+        "--trusted-key",
         "trusted_keys",
         multiple=True,
         metavar="NAME.pub",
