@@ -106,6 +106,29 @@ def test_scheduler_option_connects_to_a_cluster(dask_model: tuple[str, str], clu
     np.testing.assert_array_equal(_read(out)["labels"], _in_memory(model_path, raw).labels)
 
 
+def test_a_trust_policy_travels_to_the_workers(cluster: Any, tmp_path: Path) -> None:
+    """Key objects do not pickle: the workers rebuild the policy from the public keys, and load
+    the signed model under it."""
+    from distributed import Client
+    from sklearn.linear_model import LogisticRegression
+
+    from mlops.trust.keys import generate_key_pair
+
+    private, public = generate_key_pair(tmp_path / "team")
+    raw = write_raw(str(tmp_path / "raw"))
+    builder = VersionedDatasetBuilder(raw, NamedDaskProcessor())
+    dataset = VersionedDataset(builder.publish(str(tmp_path / "ds"), "v1", signing_key=private))
+    model = LogisticRegression().fit(np.asarray(dataset.X_train), np.asarray(dataset.y_train))
+    path = VersionedModelBuilder(dataset, model).publish(str(tmp_path / "models"), "v1", signing_key=private)
+    out = tmp_path / "scores.zarr"
+    with Client(cluster) as client:
+        client.run(lambda: batch._PREDICTORS.clear())  # the models of the other tests
+        ok("predict", path, raw, "-o", out, "-k", public)
+        policies = client.run(lambda: [p.model._policy.fingerprints for p in batch._PREDICTORS.values()])
+    assert any(policies.values()) and all(len(f) == 1 for found in policies.values() for f in found)
+    np.testing.assert_array_equal(_read(out)["labels"], _in_memory(path, raw).labels)
+
+
 def test_local_threads_without_a_cluster_and_zarr_is_required(dask_model: tuple[str, str], tmp_path: Path) -> None:
     model_path, raw = dask_model
     stderr = fails("predict", model_path, raw, "-o", tmp_path / "scores.npy")

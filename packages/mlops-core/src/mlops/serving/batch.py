@@ -297,28 +297,46 @@ def _score_block(block: np.ndarray, spec: _Spec, arrays: dict[str, Any], block_i
 
 @dataclass(frozen=True)
 class _Spec:
-    """What a worker needs to open the predictor: the model's location, its trust policy and the
-    input name. Its :attr:`key` (plain strings) finds the predictor opened in a process."""
+    """What a worker needs to open the predictor: the model's location, the trust policy's public
+    keys (path and PEM: key objects do not pickle) and the input name. Its :attr:`key` (plain
+    strings) finds the predictor opened in a process."""
 
     location: Location
-    policy: Any
+    keys: tuple[tuple[str, bytes], ...] | None
     input: str | None
     hash: str
 
     @property
-    def key(self) -> tuple[str, str, str, tuple[str, ...]]:
-        keys = tuple(getattr(self.policy, "fingerprints", ()) or ())
-        return (self.location.url, self.hash, self.input or "", keys)
+    def key(self) -> tuple[str, str, str, tuple[bytes, ...]]:
+        return (self.location.url, self.hash, self.input or "", tuple(pem for _, pem in self.keys or ()))
+
+    def policy(self) -> Any:
+        """The trust policy these keys make (``None`` when none was in force where the run started)."""
+        if self.keys is None:
+            return None
+        from cryptography.hazmat.primitives import serialization
+
+        from mlops.trust.keys import TrustedKey, fingerprint
+        from mlops.trust.policy import TrustPolicy
+
+        loaded = [(path, serialization.load_pem_public_key(pem)) for path, pem in self.keys]
+        return TrustPolicy(tuple(TrustedKey(path, key, fingerprint(key)) for path, key in loaded))  # type: ignore[arg-type]
 
 
-_PREDICTORS: dict[tuple[str, str, str, tuple[str, ...]], Predictor] = {}
+_PREDICTORS: dict[tuple[str, str, str, tuple[bytes, ...]], Predictor] = {}
 """The predictors opened in this process, by :attr:`_Spec.key`: each worker loads a model once."""
 _LOADING = threading.Lock()
 
 
 def _spec(predictor: Predictor) -> _Spec:
     model = predictor.model
-    return _Spec(model._loc, model._policy, predictor.input, model.hash)
+    policy = model._policy
+    keys = None
+    if policy is not None:
+        from mlops.trust.keys import public_pem
+
+        keys = tuple((key.path, public_pem(key.key)) for key in policy.keys)
+    return _Spec(model._loc, keys, predictor.input, model.hash)
 
 
 def _predictor(spec: _Spec) -> Predictor:
@@ -330,7 +348,7 @@ def _predictor(spec: _Spec) -> Predictor:
         if spec.key not in _PREDICTORS:
             from mlops.model.versioned_model import VersionedModel
 
-            model = VersionedModel(spec.location, trusted_keys=spec.policy)
+            model = VersionedModel(spec.location, trusted_keys=spec.policy())
             _PREDICTORS[spec.key] = Predictor(model, input=spec.input)
         return _PREDICTORS[spec.key]
 
