@@ -97,3 +97,19 @@ def test_bad_targets_are_refused_before_anything_is_written(exported: tuple[Path
     assert "'onnx' is not 'mlflow'" in fails("export", model_path, "--format", "onnx", "-o", tmp_path / "x", code=2)
     assert "does not exist" in fails("export", model_path, "-o", tmp_path / "no" / "x")
     assert not (tmp_path / "x").exists() and list(tmp_path.iterdir()) == []
+
+
+def test_a_model_on_s3_is_exported_to_local_disk(s3_bucket: str, tmp_path: Path) -> None:
+    dataset, raw = publish_flowers(tmp_path / "local")
+    from mlops import VersionedDataset, republish
+
+    on_s3 = VersionedDataset(republish(dataset.path, f"{s3_bucket}/datasets"))
+    model_path = publish_model(s3_bucket, on_s3, "sklearn")
+    out = tmp_path / "exported"
+    ok("export", model_path, "-o", out)
+    loaded = _load_pyfunc(str(out / "mlops"))
+    np.testing.assert_array_equal(loaded.predict({"X_pred": _raw(raw)}), by_hand(model_path, raw)[1])  # type: ignore[arg-type]
+
+
+def _raw(raw: str) -> np.ndarray:
+    return np.loadtxt(Path(raw) / "flowers.csv", delimiter=",", ndmin=2)[:, :4]

@@ -137,8 +137,8 @@ def export_mlflow(
 
 def _copy(source: Location, root: Path) -> str:
     """The version at ``source`` republished under the local folder ``root``, every byte checked."""
-    options = source.store.storage_options
-    return republish(source.url, str(root), storage_options=dict(options) if options else None, target_storage_options={})
+    options = dict(source.store.storage_options or {}) or None
+    return republish(source.url, str(root), storage_options=options, target_storage_options={})
 
 
 def _relative(url: str, base: Path) -> str:
