@@ -137,3 +137,17 @@ def test_local_threads_without_a_cluster_and_zarr_is_required(dask_model: tuple[
     out = tmp_path / "scores.zarr"
     ok("predict", model_path, raw, "-o", out)
     np.testing.assert_array_equal(_read(out)["predictions"], _in_memory(model_path, raw).predictions)
+
+
+def test_a_progress_bar_counts_the_blocks(
+    dask_model: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mlops.utils import progress
+
+    monkeypatch.setattr(progress, "DELAY_SECONDS", 0.0)
+    monkeypatch.setattr(batch, "ROW_BLOCK_BYTES", 1)
+    model_path, raw = dask_model
+    result = batch.predict_to_file(Predictor(model_path), raw, tmp_path / "s.zarr", show_progress=True)
+    assert result.blocks == ROWS // CHUNK
+    bar = capsys.readouterr().err.split("\r")[-1]
+    assert bar.startswith("predict v1 100% |########################|") and bar.endswith("\n")
