@@ -31,6 +31,7 @@ def _publish(base: Path, processor: DataProcessor, signing_key: str | None = Non
     return VersionedModelBuilder(dataset, model).publish(str(base / "models"), "v1", signing_key=signing_key), raw
 
 
+@pytest.mark.slow
 def test_a_forged_processor_under_a_trust_policy_never_starts(tmp_path: Path) -> None:
     private, public = generate_key_pair(tmp_path / "team")
     path, _ = _publish(tmp_path, ClassNameProcessor(), signing_key=str(private))
@@ -57,6 +58,7 @@ def test_a_model_that_does_not_open_never_starts(tmp_path: Path) -> None:
     assert refused.stderr.startswith("mlops: error:") and len(refused.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_sigterm_answers_the_requests_in_flight_then_exits_0(tmp_path: Path) -> None:
     started = tmp_path / "started"
     path, raw = _publish(tmp_path, SlowProcessor(1.0, str(started)))

@@ -116,7 +116,7 @@ def _error(status: int, message: str) -> Response:
 
 _URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s'\"]+")
 _POSIX_PATH = re.compile(r"(?<![\w.:~/-])/(?:[^\s'\"/:,;()\[\]]+/)+[^\s'\"/:,;()\[\]]*")
-_WINDOWS_PATH = re.compile(r"\b[A-Za-z]:\\[^\s'\"]*")
+_WINDOWS_PATH = re.compile(r"\b[A-Za-z]:\\[^\s'\";,]*")
 
 
 def scrub(message: str, known: dict[str, str] | None = None) -> str:
