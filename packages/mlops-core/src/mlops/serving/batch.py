@@ -284,7 +284,9 @@ def _run_blocks(done: Any, sizes: list[int], predictor: Predictor, show_progress
 def _score_block(block: np.ndarray, spec: _Spec, arrays: dict[str, Any], block_info: Any = None) -> np.ndarray:
     """Predict one block of preprocessed rows and write it where it belongs in the Zarr arrays."""
     start, stop = block_info[0]["array-location"][0]
-    prediction = _predictor(spec).predict_preprocessed(block)
+    predictor = _predictor(spec)
+    with _PREDICTING:  # one block at a time per process: not every model (nor processor) is thread-safe
+        prediction = predictor.predict_preprocessed(block)
     if len(prediction.predictions) != stop - start:
         raise PredictionInputError(
             f"the model returned {len(prediction.predictions)} predictions for a block of {stop - start} rows"
@@ -326,6 +328,7 @@ class _Spec:
 _PREDICTORS: dict[tuple[str, str, str, tuple[bytes, ...]], Predictor] = {}
 """The predictors opened in this process, by :attr:`_Spec.key`: each worker loads a model once."""
 _LOADING = threading.Lock()
+_PREDICTING = threading.Lock()
 
 
 def _spec(predictor: Predictor) -> _Spec:
