@@ -105,6 +105,7 @@ def test_a_model_on_s3_is_exported_to_local_disk(s3_bucket: str, tmp_path: Path)
 
     on_s3 = VersionedDataset(republish(dataset.path, f"{s3_bucket}/datasets"))
     model_path = publish_model(s3_bucket, on_s3, "sklearn")
+    assert model_path.startswith(f"{s3_bucket}/models/")
     out = tmp_path / "exported"
     ok("export", model_path, "-o", out)
     loaded = _load_pyfunc(str(out / "mlops"))

@@ -101,7 +101,8 @@ def train(framework: str, dataset: VersionedDataset) -> Any:
 
 
 def publish_model(base: str | os.PathLike[str], dataset: VersionedDataset, framework: str) -> str:
-    return VersionedModelBuilder(dataset, train(framework, dataset)).publish(str(Path(base) / "models"), framework)
+    root = f"{os.fspath(base).rstrip('/')}/models"  # a local folder or a URL (s3://...): not a Path
+    return VersionedModelBuilder(dataset, train(framework, dataset)).publish(root, framework)
 
 
 def by_hand(model_path: str, raw: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray | None]:
