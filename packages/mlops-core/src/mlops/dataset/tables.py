@@ -370,8 +370,6 @@ def _lazy_frame(version: Location, tensor: TensorRecord, manifest: Mapping[str, 
         raise MissingDependencyError(
             f"this table was published from a dask DataFrame and loads as one ({exc}); run: pip install 'dask[dataframe]'"
         ) from exc
-    from dask.base import tokenize
-
     schema_data = _schema_data(version, tensor)
     meta = parts.read_schema(schema_data).empty_table().to_pandas()
     files = _parts(tensor, manifest)
@@ -383,6 +381,5 @@ def _lazy_frame(version: Location, tensor: TensorRecord, manifest: Mapping[str, 
         args=[schema_data],
         meta=meta,
         label="mlops-parquet",
-        token=tokenize(version.url, tensor.entry.sha256),
         enforce_metadata=False,
     )
