@@ -11,9 +11,9 @@ import pytest
 pytest.importorskip("pandas")
 pytest.importorskip("pyarrow")
 
-from table_processors import TablesProcessor, numeric_frame, write_raw  # noqa: E402
 from mlops import VersionedDataset, VersionedDatasetBuilder  # noqa: E402
 from mlops.dataset import tables  # noqa: E402
+from table_processors import TablesProcessor, numeric_frame, write_raw  # noqa: E402
 
 ROWS = 200_000  # ~6 MB in memory, ~50 parts of 4096 rows with 128 kB parts
 

@@ -124,8 +124,8 @@ def file_stats(footer: Any, schema: Any) -> list[ColumnStats]:
     for group in range(footer.num_row_groups):
         row_group = footer.row_group(group)
         for leaf in range(row_group.num_columns):
-            position = leaf_of[leaf] if leaf < len(leaf_of) else None
-            if position is None:
+            owner = leaf_of[leaf] if leaf < len(leaf_of) else None
+            if owner is None:
                 continue
             statistics = row_group.column(leaf).statistics
             if statistics is None:
@@ -134,7 +134,7 @@ def file_stats(footer: Any, schema: Any) -> list[ColumnStats]:
                 nulls = statistics.null_count if statistics.has_null_count else None
                 bounds = (statistics.min, statistics.max) if statistics.has_min_max else (None, None)
                 one = (nulls, *bounds)
-            stats[position] = merge_stats(stats[position], one)
+            stats[owner] = merge_stats(stats[owner], one)
     return stats
 
 
