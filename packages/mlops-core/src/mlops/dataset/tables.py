@@ -230,10 +230,23 @@ def write(writer: VersionWriter, relpath: str, prepared: PreparedTable) -> tuple
 
         def one(item: tuple[int, int]) -> tuple[str, str, int, int, list[parts.ColumnStats]]:
             index, start = item
-            data, stats = parts.encode(table.slice(start, step))
+            piece = table.slice(start, step)
             name = parts.part_name(index)
-            entry = writer.write_bytes(f"{relpath}/{name}", data)
-            return name, entry.sha256, entry.size, min(step, table.num_rows - start), stats
+            print_ = parts.fingerprint(piece)
+            encoded: list[list[parts.ColumnStats]] = []
+
+            def produce() -> bytes:
+                data, stats = parts.encode(piece)
+                encoded.append(stats)
+                return data
+
+            entry, _produced = writer.write_produced(f"{relpath}/{name}", lambda: parts.remembered(print_), produce)
+            if encoded:
+                parts.remember(print_, entry)
+                stats = encoded[0]
+            else:  # reused from an earlier version: its statistics are in its footer
+                stats = parts.stats_of_file(writer.loc.child(f"{relpath}/{name}"), table.schema)
+            return name, entry.sha256, entry.size, piece.num_rows, stats
 
         results = concurrently(one, list(enumerate(starts)))
     entry = writer.write_bytes(f"{relpath}/{parts.SCHEMA_FILE}", parts.schema_bytes(prepared.schema))
