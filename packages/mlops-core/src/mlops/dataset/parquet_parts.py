@@ -25,8 +25,10 @@ from mlops.store import FileEntry, Location
 from mlops.utils.install import install_command
 
 COMPRESSION = "zstd"
-ROW_GROUP_ROWS = 1 << 16
-"""Rows per row group: the unit a ``filter`` skips using the row groups' statistics."""
+ROW_GROUP_ROWS = 1 << 18
+"""Rows per row group: the unit a ``filter`` skips using the row groups' statistics. Smaller groups
+filter finer but cost time and bytes (a dictionary and statistics each): 65,536-row groups made a
+128 MB table 13% larger and its encoding slower than groups as large as its parts."""
 PART_PREFIX = "part-"
 PART_SUFFIX = ".parquet"
 SCHEMA_FILE = "_common_metadata"
