@@ -58,6 +58,8 @@ def _make() -> tuple[dict[str, Any], dict[str, Any]]:
         "y_pandas": pd.Series([0, 1, 1, 0], name="churned", index=pd.RangeIndex(4)),
         "y_unnamed": pd.Series([1.5, 2.5]),
         "y_polars": pl.Series("target", [1, 0, 1]),
+        "y_polars_unnamed": pl.Series([2.5, 3.5]),
+        "y_empty": pd.DataFrame({"a": pd.Series([], dtype="float64")}),
     }
     return features, labels
 
@@ -83,6 +85,10 @@ def test_series_come_back_as_series(published: str) -> None:
     pd.testing.assert_series_equal(ds.y_unnamed, pd.Series([1.5, 2.5]))
     assert ds.y_polars.equals(pl.Series("target", [1, 0, 1]))
     assert ds.y_polars.name == "target"
+    assert ds.y_polars_unnamed.name == "" and ds.y_polars_unnamed.to_list() == [2.5, 3.5]
+    pd.testing.assert_frame_equal(ds.y_empty, pd.DataFrame({"a": pd.Series([], dtype="float64")}))
+    empty = ds.record.tensors["y_empty"].table
+    assert empty is not None and (empty.rows, empty.files, empty.columns[0].nulls) == (0, 1, 0)
 
 
 def test_polars_comes_back_as_polars(published: str) -> None:

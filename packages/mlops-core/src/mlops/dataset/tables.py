@@ -275,8 +275,13 @@ def _write_on_workers(
     return sorted(results, key=lambda r: r[0])
 
 
+def _is_nested(arrow_type: Any) -> bool:
+    return bool(parts.pyarrow().types.is_nested(arrow_type))
+
+
 def _record(prepared: PreparedTable, results: list[tuple[str, str, int, int, list[parts.ColumnStats]]]) -> TableRecord:
     """The table's record: rows and per-column statistics merged over its parts."""
+    rows = sum(r[3] for r in results)
     merged: list[parts.ColumnStats] | None = None
     for *_file, stats in results:
         merged = stats if merged is None else [parts.merge_stats(a, b) for a, b in zip(merged, stats, strict=True)]
@@ -284,13 +289,13 @@ def _record(prepared: PreparedTable, results: list[tuple[str, str, int, int, lis
         ColumnRecord(
             name=field.name,
             type=str(field.type),
-            nulls=merged[i][0] if merged else 0,
+            nulls=merged[i][0] if merged and rows else 0 if not _is_nested(field.type) else None,
             min=parts.json_scalar(merged[i][1]) if merged else None,
             max=parts.json_scalar(merged[i][2]) if merged else None,
         )
         for i, field in enumerate(prepared.schema)
     )
-    return TableRecord(kind=prepared.kind, rows=sum(r[3] for r in results), files=len(results), columns=columns)
+    return TableRecord(kind=prepared.kind, rows=rows, files=len(results), columns=columns)
 
 
 def _cores() -> int:
@@ -369,7 +374,9 @@ def load(version: Location, tensor: TensorRecord, manifest: Mapping[str, FileEnt
         return series.rename(None) if series.name == SERIES_COLUMN else series
     polars = _need("polars")
     frame = polars.from_arrow(arrow)
-    return frame.to_series(0) if kind == "polars-series" else frame
+    if kind == "polars-series":  # polars names an unnamed ("") column "column_0" on the way in
+        return frame.to_series(0).alias(arrow.column_names[0])
+    return frame
 
 
 def _need(module: str) -> Any:
