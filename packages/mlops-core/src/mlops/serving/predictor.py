@@ -69,9 +69,9 @@ class Predictor:
         self.processor: DataProcessor = self.dataset.data_processor
         self.input = input
         self.native_model: Any = self.model.model  # loaded (and verified) now, not on the first request
-        self._feature_shapes = {
-            tuple(record.shape[1:]) for record in self.dataset.record.tensors.values() if record.role == "features"
-        }
+        features = [record for record in self.dataset.record.tensors.values() if record.role == "features"]
+        self._feature_shapes = {tuple(record.shape[1:]) for record in features}
+        self._feature_kinds = {k for k in (_dtype_kind(record.dtype) for record in features) if k is not None}
 
     def __repr__(self) -> str:
         return f"Predictor(model={self.model.path!r}, dataset={self.dataset.path!r}, input={self.input!r})"
@@ -150,6 +150,12 @@ class Predictor:
                 f"the input preprocessed to shape {tuple(shape)}, but the model was trained on features of "
                 f"shape {expected}: check the raw input's shape (rows first)"
             )
+        kind = _dtype_kind(getattr(features, "dtype", None))
+        if kind is not None and self._feature_kinds and kind not in self._feature_kinds:
+            raise PredictionInputError(
+                f"the input preprocessed to {_KIND_NAMES[kind]} (dtype {features.dtype}), but the model was trained "
+                f"on {' or '.join(sorted(_KIND_NAMES[k] for k in self._feature_kinds))}: check the raw input's values"
+            )
         return features
 
     def _call(self, method: str, *args: Any) -> Any:
@@ -163,6 +169,22 @@ class Predictor:
             raise ProcessorFailedError(
                 f"the dataset's processor failed in {method}: {type(exc).__name__}: {exc}", method=method
             ) from exc
+
+
+_KIND_NAMES = {"number": "numbers", "text": "text", "object": "Python objects"}
+
+
+def _dtype_kind(dtype: Any) -> str | None:
+    """What a dtype holds, coarsely (numbers, text or objects): numbers of any width or sign pass
+    for one another (processors cast), text where numbers were trained on does not."""
+    if dtype is None:
+        return None
+    try:
+        kind = np.dtype(dtype).kind
+    except TypeError:  # a framework's dtype numpy does not know (a dask/arrow extension type...)
+        return None
+    return {"b": "number", "i": "number", "u": "number", "f": "number", "c": "number", "U": "text", "S": "text",
+            "O": "object"}.get(kind)  # fmt: skip
 
 
 def _as_array(value: Any) -> Any:
