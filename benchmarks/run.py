@@ -1,5 +1,5 @@
 """Run the mlops benchmark suite: ``python benchmarks/run.py [--sizes 256 1024] [--repeats 5]
-[--only dataset,s3,models,import,listing,loaders,incremental,manyfiles,tables] [--many-files 100000]
+[--only dataset,s3,models,import,listing,loaders,incremental,manyfiles,serving,tables] [--many-files 100000]
 [--table-size 1024]
 [--out benchmarks/results]``.
 
@@ -25,7 +25,8 @@ import report  # noqa: E402
 from harness import Context, Results, rmtree  # noqa: E402
 
 AREAS = (
-    "import", "dataset", "models", "s3", "listing", "signing", "loaders", "incremental", "manyfiles", "tables", "scale",
+    "import", "dataset", "models", "s3", "listing", "signing", "loaders", "incremental", "manyfiles", "serving",
+    "tables", "scale",
 )  # fmt: skip
 DEFAULT_AREAS = tuple(a for a in AREAS if a != "scale")
 """``scale`` (tens of GB, chunked tensors) runs only when asked for: ``--only scale``."""
