@@ -335,7 +335,11 @@ def _tensors_to_read(catalog: Catalog, a_id: str, b_id: str, read_tensors: bool)
     if a is None or b is None:
         return ""
     sha_b = {t.meta.name: t.sha256 for t in b.tensors}
-    changed = [t.meta.name for t in a.tensors if t.meta.name in sha_b and sha_b[t.meta.name] != t.sha256]
+    changed = [  # a table's diff is read from meta.json, never from its files
+        t.meta.name
+        for t in a.tensors
+        if t.meta.name in sha_b and sha_b[t.meta.name] != t.sha256 and t.meta.table is None
+    ]
     size = sum(t.size for t in (*a.tensors, *b.tensors) if t.meta.name in changed)
     if not changed or (read_tensors and size <= STATS_MAX_BYTES):
         return ""
@@ -392,7 +396,9 @@ def _dataset_view(
     raw = meta.raw
     stored = {name: stored_files(tensor, item.manifest) for name, tensor in meta.tensors.items()}
     sizes = {name: sum(entry.size for entry in entries.values()) for name, entries in stored.items()}
-    stats, notes = _tensor_stats(item.path, sizes, storage_options) if with_stats else ({}, {})
+    arrays = {name: size for name, size in sizes.items() if meta.tensors[name].table is None}
+    stats, notes = _tensor_stats(item.path, arrays, storage_options) if with_stats and arrays else ({}, {})
+    notes |= {name: "a table: its columns are below" for name, t in meta.tensors.items() if t.table is not None}
     tensors = tuple(
         TensorView(
             meta=tensor,
