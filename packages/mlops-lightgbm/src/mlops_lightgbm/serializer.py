@@ -204,7 +204,7 @@ class LightGBMSerializer(ModelSerializer):
             features,
             trained_on,
             booster.num_feature(),
-            model=f"this lightgbm.{type(model).__name__}",
+            model=f"the lightgbm.{type(model).__name__}",
             normalize=_stored_name,
         )
         return np.asarray(model.predict(features))

@@ -101,7 +101,7 @@ class SklearnSerializer(ModelSerializer):
             features,
             None if names is None else [str(n) for n in names],
             getattr(model, "n_features_in_", None),
-            model=f"this {type(model).__name__}",
+            model=f"the {type(model).__name__}",
         )
         return np.asarray(model.predict(features))
 

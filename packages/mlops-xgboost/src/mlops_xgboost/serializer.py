@@ -154,7 +154,7 @@ class XGBoostSerializer(ModelSerializer):
         :class:`~mlops.errors.FeatureColumnsError` lists the missing, extra or misplaced columns."""
         booster = model if type(model).__name__ == BOOSTER else model.get_booster()
         features = model_features(
-            features, booster.feature_names, booster.num_features(), model=f"this xgboost.{type(model).__name__}"
+            features, booster.feature_names, booster.num_features(), model=f"the xgboost.{type(model).__name__}"
         )
         if type(model).__name__ == BOOSTER:
             return np.asarray(model.inplace_predict(features if is_table(features) else np.asarray(features)))

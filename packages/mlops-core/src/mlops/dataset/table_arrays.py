@@ -148,18 +148,21 @@ def _column_dtype(name: str, column: str | None, values: Any, kind: TableKind) -
     """The numpy dtype a column converts to, or the error naming it when it is not numeric."""
     if kind == "pandas":
         return _pandas_dtype(name, column, values.dtype)
+    found: np.dtype[Any]
     if kind == "polars":
         import polars as pl
 
         dtype = values.dtype
         if not (dtype.is_integer() or dtype.is_float() or dtype == pl.Boolean):
             raise _refuse(name, column, dtype)
-        return np.dtype(values.head(0).to_numpy().dtype)
+        found = np.dtype(values.head(0).to_numpy().dtype)
+        return found
     import pyarrow as pa
 
     if not (pa.types.is_integer(values.type) or pa.types.is_floating(values.type) or pa.types.is_boolean(values.type)):
         raise _refuse(name, column, values.type)
-    return np.dtype(values.type.to_pandas_dtype())
+    found = np.dtype(values.type.to_pandas_dtype())
+    return found
 
 
 def _pandas_dtype(name: str, column: str | None, dtype: Any) -> np.dtype[Any]:
@@ -167,7 +170,8 @@ def _pandas_dtype(name: str, column: str | None, dtype: Any) -> np.dtype[Any]:
     if getattr(dtype, "kind", "O") not in NUMERIC_KINDS:
         raise _refuse(name, column, dtype)
     try:
-        return np.dtype(getattr(dtype, "numpy_dtype", dtype))
+        found: np.dtype[Any] = np.dtype(getattr(dtype, "numpy_dtype", dtype))
+        return found
     except TypeError:
         raise _refuse(name, column, dtype) from None
 
@@ -206,6 +210,7 @@ def _dask_to_array(table: Any, name: str, ndim: int) -> Any:
     import dask
     import dask.array as da
 
+    dtypes: list[tuple[str | None, np.dtype[Any]]]
     if ndim == 1:
         dtypes = [(None, _pandas_dtype(name, None, table.dtype))]
     else:

@@ -58,7 +58,9 @@ def check_feature_columns(
     if not problems:
         moved = [f"{n!r} is column {given.index(n)}, trained as {i}" for i, n in enumerate(expected) if given[i] != n]
         problems.append(f"in another order ({'; '.join(moved[:5])}{'...' if len(moved) > 5 else ''})")
-    select = _SELECT.get(kind or "", "features[{names}]").format(names=repr(expected) if len(expected) <= 8 else "names")
+    select = _SELECT.get(kind or "", "features[{names}]").format(
+        names=repr(expected) if len(expected) <= 8 else "names"
+    )
     raise FeatureColumnsError(
         f"{model} was trained on {len(expected)} columns ({_shown(expected)}) and the features given have "
         f"{len(given)}: {', '.join(problems)}. Pass the columns it was trained on, in that order: {select}"
