@@ -68,6 +68,11 @@ class MaskedTensorError(MlopsError, TypeError):
     """Raised when a processor returns a ``numpy.ma.MaskedArray``: its mask would be lost in ``.npy``."""
 
 
+class TableColumnError(InvalidProcessorOutputError, ValueError):
+    """Raised when a table a processor returns cannot be stored as Parquet as it is (a column of mixed
+    Python objects, duplicate or non-string column names, an index Parquet cannot hold); names the column."""
+
+
 class InvalidRawStrategyError(MlopsError, ValueError):
     """Raised by ``publish`` when ``raw`` is not ``'copy'`` or ``'link'``."""
 

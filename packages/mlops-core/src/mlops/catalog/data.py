@@ -392,7 +392,9 @@ def _dataset_view(
     raw = meta.raw
     stored = {name: stored_files(tensor, item.manifest) for name, tensor in meta.tensors.items()}
     sizes = {name: sum(entry.size for entry in entries.values()) for name, entries in stored.items()}
-    stats, notes = _tensor_stats(item.path, sizes, storage_options) if with_stats else ({}, {})
+    arrays = {name: size for name, size in sizes.items() if meta.tensors[name].table is None}
+    stats, notes = _tensor_stats(item.path, arrays, storage_options) if with_stats and arrays else ({}, {})
+    notes |= {name: "a table: its columns are below" for name, t in meta.tensors.items() if t.table is not None}
     tensors = tuple(
         TensorView(
             meta=tensor,
