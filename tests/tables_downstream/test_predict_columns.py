@@ -169,3 +169,22 @@ def test_numpy_features_still_go_straight_to_the_model(
     loaded, original = trained_on_pandas
     test = np.asarray(dataset.X_test)
     np.testing.assert_array_equal(loaded.predict(test), _in_memory_predict(original, test))
+
+
+class RecordsNothing:
+    """A duck-typed estimator that keeps no trace of its training columns: it reads them by name."""
+
+    def fit(self, x: Any, y: Any) -> RecordsNothing:
+        return self
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        return {}
+
+    def predict(self, x: Any) -> np.ndarray:
+        return np.asarray(x["age"]) > 40
+
+
+def test_a_model_that_records_no_columns_gets_the_table_as_given(dataset: VersionedDataset, tmp_path: Path) -> None:
+    loaded = _publish(dataset, RecordsNothing(), tmp_path)
+    frame = _frame(dataset.X_test)
+    np.testing.assert_array_equal(loaded.predict(frame[["tenure", "age"]]), frame["age"] > 40)

@@ -86,16 +86,17 @@ def model_features(
     it is. A table (pandas, polars, Arrow, or dask, which is computed) must have exactly the
     columns ``feature_names`` in that order when the model was trained on named columns, and then
     comes back as a pandas DataFrame (column types kept, so categorical columns still work);
-    with ``feature_names=None`` (trained on an array) it must have ``n_features`` columns (when
-    known), and comes back as a numeric numpy array. ``normalize`` maps a column name to the form
-    the framework stores it in (LightGBM turns spaces into underscores). ``model`` names the model
-    in errors. Raises :class:`~mlops.errors.FeatureColumnsError`."""
-    if not is_dataframe(features):
-        return features
+    with ``feature_names=None`` (trained on an array) it must have ``n_features`` columns, and
+    comes back as a numeric numpy array; when neither is known, the model gets the table as given.
+    ``normalize`` maps a column name to the form the framework stores it in (LightGBM turns spaces
+    into underscores). ``model`` names the model in errors. Raises
+    :class:`~mlops.errors.FeatureColumnsError`."""
+    if not is_dataframe(features) or (feature_names is None and n_features is None):
+        return features  # not a table, or a model that records nothing of what it was trained on
     kind = table_kind(features)
     given = column_names(features)
     if feature_names is None:
-        if n_features is not None and len(given) != n_features:
+        if len(given) != n_features:
             raise FeatureColumnsError(
                 f"{model} was trained on an array of {n_features} columns without names and the features "
                 f"given have {len(given)} ({_shown(given)}): pass {n_features} columns, in the order it was "
