@@ -73,7 +73,10 @@ def _rows(index: np.ndarray) -> Any:
     import pandas as pd
 
     return pd.DataFrame(
-        {"x": index.astype(np.float64) / 10, "label": pd.array(np.where(index % 3 == 0, "yes", "no"), dtype="string[pyarrow]")},
+        {
+            "x": index.astype(np.float64) / 10,
+            "label": pd.array(np.where(index % 3 == 0, "yes", "no"), dtype="string[pyarrow]"),
+        },
         index=pd.Index(index, name="row"),
     )
 

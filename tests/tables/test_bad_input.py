@@ -12,9 +12,9 @@ pd = pytest.importorskip("pandas")
 pa = pytest.importorskip("pyarrow")
 pl = pytest.importorskip("polars")
 
-from table_processors import TablesProcessor, write_raw  # noqa: E402
 from mlops import VersionedDatasetBuilder  # noqa: E402
 from mlops.errors import InvalidProcessorOutputError, TableColumnError  # noqa: E402
+from table_processors import TablesProcessor, write_raw  # noqa: E402
 
 
 def _index_like_column() -> Any:

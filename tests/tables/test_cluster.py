@@ -7,6 +7,7 @@ a lazy dask DataFrame whose partitions are each verified when read."""
 from __future__ import annotations
 
 from pathlib import Path
+
 import pytest
 
 pytest.importorskip("distributed")
@@ -17,10 +18,9 @@ dd = pytest.importorskip("dask.dataframe")
 from distributed import Client  # noqa: E402
 
 import table_processors  # noqa: E402
-from table_processors import DaskTableProcessor, dask_frame, write_raw  # noqa: E402
 from mlops import VersionedDataset, VersionedDatasetBuilder  # noqa: E402
 from mlops.errors import IntegrityError  # noqa: E402
-
+from table_processors import DaskTableProcessor, dask_frame, write_raw  # noqa: E402
 
 
 def test_a_cluster_publishes_a_dask_dataframe_to_s3_and_it_reads_back_lazily(

@@ -9,10 +9,10 @@ import pytest
 pd = pytest.importorskip("pandas")
 pytest.importorskip("pyarrow")
 
-from table_processors import TablesProcessor, numeric_frame, write_raw  # noqa: E402
 from mlops import VersionedDataset, VersionedDatasetBuilder  # noqa: E402
 from mlops.dataset import tables  # noqa: E402
 from mlops.errors import IntegrityError  # noqa: E402
+from table_processors import TablesProcessor, numeric_frame, write_raw  # noqa: E402
 
 
 @pytest.mark.parametrize("read", ["attribute", "table", "columns"])

@@ -18,8 +18,9 @@ pa = pytest.importorskip("pyarrow")
 pl = pytest.importorskip("polars")
 pc = pytest.importorskip("pyarrow.compute")
 
-from table_processors import TablesProcessor, write_raw  # noqa: E402
+from format_checks import check_against_json_schema  # noqa: E402
 from mlops import VersionedDataset, VersionedDatasetBuilder  # noqa: E402
+from table_processors import TablesProcessor, write_raw  # noqa: E402
 
 
 def pandas_frame() -> Any:
@@ -99,8 +100,14 @@ def test_arrow_comes_back_as_arrow_and_numpy_as_numpy(published: str) -> None:
 
 def test_meta_json_records_schema_rows_and_statistics(published: str) -> None:
     meta = json.loads((Path(published) / "meta.json").read_text())
+    check_against_json_schema(meta)
     info = meta["tensors"]["X_pandas"]
-    assert (info["format"], info["dtype"], info["shape"], info["file"]) == ("parquet", "table", [4, 6], "X_pandas.parquet")
+    assert (info["format"], info["dtype"], info["shape"], info["file"]) == (
+        "parquet",
+        "table",
+        [4, 6],
+        "X_pandas.parquet",
+    )
     table = info["table"]
     assert (table["kind"], table["rows"], table["files"]) == ("pandas", 4, 1)
     columns = {c["name"]: c for c in table["columns"]}

@@ -16,15 +16,17 @@ pd = pytest.importorskip("pandas")
 pytest.importorskip("pyarrow")
 pytest.importorskip("jinja2")
 
-from table_processors import TablesProcessor, write_raw  # noqa: E402
 from mlops import VersionedDatasetBuilder  # noqa: E402
 from mlops.catalog import render  # noqa: E402
 from mlops.catalog.data import build_catalog, version_id  # noqa: E402
 from mlops.cli import cli  # noqa: E402
+from table_processors import TablesProcessor, write_raw  # noqa: E402
 
 
 def _frame(rows: int, extra: bool) -> tuple[dict[str, Any], dict[str, Any]]:
-    frame = pd.DataFrame({"age": list(range(20, 20 + rows)), "city": pd.array(["Oslo"] * rows, dtype="string[pyarrow]")})
+    frame = pd.DataFrame(
+        {"age": list(range(20, 20 + rows)), "city": pd.array(["Oslo"] * rows, dtype="string[pyarrow]")}
+    )
     if extra:
         frame["income"] = [1.5] * rows
         frame["age"] = frame["age"].astype("float64")
@@ -48,7 +50,12 @@ def test_show_prints_the_schema_and_statistics(versions: tuple[str, str]) -> Non
     assert "Table X_train (pandas, 10 rows in 1 Parquet file)" in lines
     age = next(line for line in lines if line.split()[:1] == ["age"])
     assert age.split() == ["age", "int64", "0", "20", "29"]
-    assert next(line for line in lines if line.split()[:1] == ["city"]).split()[1:] == ["large_string", "0", "Oslo", "Oslo"]
+    assert next(line for line in lines if line.split()[:1] == ["city"]).split()[1:] == [
+        "large_string",
+        "0",
+        "Oslo",
+        "Oslo",
+    ]
 
 
 def test_diff_compares_schema_rows_and_statistics(versions: tuple[str, str]) -> None:

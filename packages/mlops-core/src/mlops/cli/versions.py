@@ -451,7 +451,11 @@ def _print_table_diff(name: str, table: dict[str, Any]) -> None:
         print_table(
             ["COLUMN", "", "NULLS", "MIN", "MAX"],
             [
-                [column["name"] if side == "a" else "", side.upper(), *(_stat(column[side][k]) for k in ("nulls", "min", "max"))]
+                [
+                    column["name"] if side == "a" else "",
+                    side.upper(),
+                    *(_stat(column[side][k]) for k in ("nulls", "min", "max")),
+                ]
                 for column in table["statistics"]
                 for side in ("a", "b")
             ],

@@ -147,7 +147,9 @@ def copy_on_workers(writer: VersionWriter, files: list[tuple[str, Location, int]
     dask = _dask()
     writer.writing(rel for rel, _, _ in files)
     copy = dask.delayed(_copy_file, pure=False)
-    tasks = [(dask.delayed(one_result, pure=True)(copy(rel, src, writer.loc.child(rel))), size) for rel, src, size in files]
+    tasks = [
+        (dask.delayed(one_result, pure=True)(copy(rel, src, writer.loc.child(rel))), size) for rel, src, size in files
+    ]
     for rel, sha256, size in run_tasks(tasks):
         writer.record_written(rel, FileEntry(sha256, size))
     return True

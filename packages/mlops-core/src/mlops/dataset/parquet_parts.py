@@ -25,8 +25,10 @@ from mlops.store import FileEntry, Location
 from mlops.utils.install import install_command
 
 COMPRESSION = "zstd"
-ROW_GROUP_ROWS = 1 << 16
-"""Rows per row group: the unit a ``filter`` skips using the row groups' statistics."""
+ROW_GROUP_ROWS = 1 << 18
+"""Rows per row group: the unit a ``filter`` skips using the row groups' statistics. Smaller groups
+filter finer but cost time and bytes (a dictionary and statistics each): 65,536-row groups made a
+128 MB table 13% larger and its encoding slower than groups as large as its parts."""
 PART_PREFIX = "part-"
 PART_SUFFIX = ".parquet"
 SCHEMA_FILE = "_common_metadata"
@@ -95,6 +97,67 @@ def encode(part: Any) -> tuple[bytes, list[ColumnStats]]:
     return buffer.to_pybytes(), file_stats(footer, part.schema)
 
 
+FINGERPRINT_FORMAT = "mlops-parquet-part-v1"
+
+
+def fingerprint(part: Any) -> str:
+    """A sha256 of what a part's Parquet bytes are made from: its rows (the Arrow IPC stream of the
+    slice, which holds only the slice's bytes), its schema without metadata, and the write options.
+    Equal fingerprints give equal Parquet bytes under one pyarrow version (and under another, a
+    Parquet file of the same rows), so a part seen before need not be encoded again."""
+    pa = pyarrow()
+    part = part.replace_schema_metadata(None)
+    sha = hashlib.sha256(f"{FINGERPRINT_FORMAT}\0{sorted(write_options().items())}\0".encode())
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, part.schema) as stream:
+        stream.write_table(part)
+    sha.update(sink.getvalue())
+    return sha.hexdigest()
+
+
+def _remembered_path(print_: str) -> str:
+    import os
+
+    from mlops.store.cache import cache_dir
+
+    return os.path.join(cache_dir(), "parquet-parts", print_[:2], print_)
+
+
+def remembered(print_: str) -> FileEntry | None:
+    """The entry of the Parquet bytes this machine once encoded from a part with fingerprint
+    ``print_`` (see :func:`fingerprint`), or ``None``. Only a hint: the file reused for it is one
+    the manifest of a committed version lists with exactly that entry."""
+    try:
+        with open(_remembered_path(print_)) as f:
+            sha256, size = f.read().split()
+        return FileEntry(sha256, int(size))
+    except (OSError, ValueError):
+        return None
+
+
+def remember(print_: str, entry: FileEntry) -> None:
+    """Record that the part with fingerprint ``print_`` encodes to ``entry`` (best effort)."""
+    import os
+
+    path = _remembered_path(print_)
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        temporary = f"{path}.{os.getpid()}.tmp"
+        with open(temporary, "w") as f:
+            f.write(f"{entry.sha256} {entry.size}")
+        os.replace(temporary, path)
+    except OSError:
+        pass
+
+
+def stats_of_file(file: Location, schema: Any) -> list[ColumnStats]:
+    """The column statistics of a stored part, from its footer alone (a part reused, not encoded)."""
+    pa = pyarrow()
+    with file.store.open_read(file) as f:
+        footer = pa.parquet.read_metadata(f)
+    return file_stats(footer, schema.remove_metadata())
+
+
 def _leaves(arrow_type: Any) -> int:
     """How many Parquet leaf columns one Arrow column becomes."""
     types = pyarrow().types
@@ -124,8 +187,8 @@ def file_stats(footer: Any, schema: Any) -> list[ColumnStats]:
     for group in range(footer.num_row_groups):
         row_group = footer.row_group(group)
         for leaf in range(row_group.num_columns):
-            position = leaf_of[leaf] if leaf < len(leaf_of) else None
-            if position is None:
+            owner = leaf_of[leaf] if leaf < len(leaf_of) else None
+            if owner is None:
                 continue
             statistics = row_group.column(leaf).statistics
             if statistics is None:
@@ -134,7 +197,7 @@ def file_stats(footer: Any, schema: Any) -> list[ColumnStats]:
                 nulls = statistics.null_count if statistics.has_null_count else None
                 bounds = (statistics.min, statistics.max) if statistics.has_min_max else (None, None)
                 one = (nulls, *bounds)
-            stats[position] = merge_stats(stats[position], one)
+            stats[owner] = merge_stats(stats[owner], one)
     return stats
 
 

@@ -124,7 +124,7 @@ def _dask_schema(name: str, meta: Any) -> Any:
     pa = parts.pyarrow()
     sample = meta.copy()
     for column, dtype in meta.dtypes.items():
-        if dtype == object:
+        if str(dtype) == "object":
             sample[column] = sample[column].astype("string[pyarrow]")
     try:
         schema = pa.Schema.from_pandas(sample, preserve_index=True)
@@ -192,7 +192,9 @@ def _culprit(name: str, frame: Any, exc: Exception) -> TableColumnError:
         try:
             pa.array(values, from_pandas=True)
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as one:
-            types = sorted({type(v).__name__ for v in values.array if v is not None})[:4] if values.dtype == object else []
+            types = (
+                sorted({type(v).__name__ for v in values.array if v is not None})[:4] if values.dtype == object else []
+            )
             held = f" (it holds {', '.join(types)})" if len(types) > 1 else ""
             return TableColumnError(
                 f"{what} of table {name!r} cannot be stored as Parquet{held}: {parts.first_line(one)}; "
@@ -228,10 +230,23 @@ def write(writer: VersionWriter, relpath: str, prepared: PreparedTable) -> tuple
 
         def one(item: tuple[int, int]) -> tuple[str, str, int, int, list[parts.ColumnStats]]:
             index, start = item
-            data, stats = parts.encode(table.slice(start, step))
+            piece = table.slice(start, step)
             name = parts.part_name(index)
-            entry = writer.write_bytes(f"{relpath}/{name}", data)
-            return name, entry.sha256, entry.size, min(step, table.num_rows - start), stats
+            print_ = parts.fingerprint(piece)
+            encoded: list[list[parts.ColumnStats]] = []
+
+            def produce() -> bytes:
+                data, stats = parts.encode(piece)
+                encoded.append(stats)
+                return data
+
+            entry, _produced = writer.write_produced(f"{relpath}/{name}", lambda: parts.remembered(print_), produce)
+            if encoded:
+                parts.remember(print_, entry)
+                stats = encoded[0]
+            else:  # reused from an earlier version: its statistics are in its footer
+                stats = parts.stats_of_file(writer.loc.child(f"{relpath}/{name}"), table.schema)
+            return name, entry.sha256, entry.size, piece.num_rows, stats
 
         results = concurrently(one, list(enumerate(starts)))
     entry = writer.write_bytes(f"{relpath}/{parts.SCHEMA_FILE}", parts.schema_bytes(prepared.schema))
@@ -368,7 +383,8 @@ def _lazy_frame(version: Location, tensor: TensorRecord, manifest: Mapping[str, 
         import dask.dataframe as dd
     except ImportError as exc:
         raise MissingDependencyError(
-            f"this table was published from a dask DataFrame and loads as one ({exc}); run: pip install 'dask[dataframe]'"
+            f"this table was published from a dask DataFrame and loads as one ({exc}); "
+            "run: pip install 'dask[dataframe]'"
         ) from exc
     schema_data = _schema_data(version, tensor)
     meta = parts.read_schema(schema_data).empty_table().to_pandas()

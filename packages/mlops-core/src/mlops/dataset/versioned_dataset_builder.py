@@ -131,7 +131,9 @@ class VersionedDatasetBuilder:
             resumption.writer(root, version, resume=resume, older_than=older_than) as writer,
         ):
             files = {
-                name: (tables.table_file(name), tables.FORMAT) if name in self._tables else lazy.tensor_file(name, array)
+                name: (tables.table_file(name), tables.FORMAT)
+                if name in self._tables
+                else lazy.tensor_file(name, array)
                 for name, (_role, array) in self._tensors.items()
             }
             writer.write_arrays(
@@ -169,7 +171,9 @@ class VersionedDatasetBuilder:
                     *(("dask",) if any(p.frame is not None for p in self._tables.values()) else ()),
                 ),
                 tensors={
-                    tensor_name: self._table_record(tensor_name, role, files[tensor_name][0], *stored_tables[tensor_name])
+                    tensor_name: self._table_record(
+                        tensor_name, role, files[tensor_name][0], *stored_tables[tensor_name]
+                    )
                     if tensor_name in stored_tables
                     else TensorRecord(
                         name=tensor_name,

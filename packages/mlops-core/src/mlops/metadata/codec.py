@@ -273,7 +273,9 @@ class _Parser:
             if any(b is not None and not isinstance(b, (str, int, float, bool)) for b in bounds):
                 self.fail(f"{where} 'min' and 'max' must be scalars")
             parsed.append(
-                ColumnRecord(name=name, type=self.text(column, "type", where), nulls=nulls, min=bounds[0], max=bounds[1])
+                ColumnRecord(
+                    name=name, type=self.text(column, "type", where), nulls=nulls, min=bounds[0], max=bounds[1]
+                )
             )
         return TableRecord(
             kind=kind,
