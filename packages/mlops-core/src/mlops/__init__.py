@@ -20,8 +20,10 @@ if TYPE_CHECKING:  # the names __getattr__ provides, for type checkers and IDEs
     from mlops.dataset.invertible_data_processor import InvertibleDataProcessor as InvertibleDataProcessor
     from mlops.dataset.versioned_dataset import VersionedDataset as VersionedDataset
     from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder as VersionedDatasetBuilder
+    from mlops.metadata import ColumnRecord as ColumnRecord
     from mlops.metadata import DatasetRecord as DatasetRecord
     from mlops.metadata import ModelRecord as ModelRecord
+    from mlops.metadata import TableRecord as TableRecord
     from mlops.metadata import TensorRecord as TensorRecord
     from mlops.model.lineage import models_trained_on as models_trained_on
     from mlops.model.lineage import open_version as open_version
@@ -83,6 +85,8 @@ _EXPORTS = {
     "DatasetRecord": "mlops.metadata",
     "ModelRecord": "mlops.metadata",
     "TensorRecord": "mlops.metadata",
+    "TableRecord": "mlops.metadata",
+    "ColumnRecord": "mlops.metadata",
 }
 
 # Quiet unless the application configures logging (``mlops -v`` does): records go to the "mlops" logger.

@@ -335,7 +335,11 @@ def _tensors_to_read(catalog: Catalog, a_id: str, b_id: str, read_tensors: bool)
     if a is None or b is None:
         return ""
     sha_b = {t.meta.name: t.sha256 for t in b.tensors}
-    changed = [t.meta.name for t in a.tensors if t.meta.name in sha_b and sha_b[t.meta.name] != t.sha256]
+    changed = [  # a table's diff is read from meta.json, never from its files
+        t.meta.name
+        for t in a.tensors
+        if t.meta.name in sha_b and sha_b[t.meta.name] != t.sha256 and t.meta.table is None
+    ]
     size = sum(t.size for t in (*a.tensors, *b.tensors) if t.meta.name in changed)
     if not changed or (read_tensors and size <= STATS_MAX_BYTES):
         return ""

@@ -15,6 +15,7 @@ pyarrow (mlops-core's ``tables`` extra installs them).
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
@@ -248,7 +249,7 @@ def write(writer: VersionWriter, relpath: str, prepared: PreparedTable) -> tuple
                 stats = parts.stats_of_file(writer.loc.child(f"{relpath}/{name}"), table.schema)
             return name, entry.sha256, entry.size, piece.num_rows, stats
 
-        results = concurrently(one, list(enumerate(starts)))
+        results = concurrently(one, list(enumerate(starts)), workers=_cores())
     entry = writer.write_bytes(f"{relpath}/{parts.SCHEMA_FILE}", parts.schema_bytes(prepared.schema))
     return entry, _record(prepared, results)
 
@@ -290,6 +291,12 @@ def _record(prepared: PreparedTable, results: list[tuple[str, str, int, int, lis
         for i, field in enumerate(prepared.schema)
     )
     return TableRecord(kind=prepared.kind, rows=sum(r[3] for r in results), files=len(results), columns=columns)
+
+
+def _cores() -> int:
+    """Parts encoded or decoded at once: as many as there are cores (pyarrow's work is CPU-bound;
+    more threads only contend)."""
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
 def libraries(prepared: Mapping[str, PreparedTable]) -> tuple[str, ...]:
@@ -338,7 +345,7 @@ def table(
     pieces = concurrently(
         lambda item: parts.read_part(version.child(item[0]), item[0], item[1], columns, filter),
         files,
-        workers=max(2, version.store.transfer_workers),
+        workers=max(_cores(), version.store.transfer_workers),
     )
     wanted = pa.schema([schema.field(c) for c in columns]) if columns is not None else schema.remove_metadata()
     result = pa.concat_tables(pieces) if pieces else wanted.empty_table()

@@ -47,7 +47,9 @@ class VersionedDatasetBuilder:
 
     The processor runs here, once; its output is checked at once, so bad tensors fail before
     anything is written. Dask arrays in its output stay lazy until :meth:`publish`, which runs
-    them on the active Dask scheduler and stores each as a Zarr array (``NAME.zarr``).
+    them on the active Dask scheduler and stores each as a Zarr array (``NAME.zarr``). Tables
+    (pandas, polars, Arrow, dask DataFrames) are stored as Parquet (``NAME.parquet``, see
+    :mod:`mlops.dataset.tables`), checked and converted to Arrow here.
     ``storage_options`` are passed to fsspec to read the raw data.
     """
 
