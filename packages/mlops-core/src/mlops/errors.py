@@ -240,6 +240,26 @@ class ProcessorFailedError(MlopsError):
         self.method = method
 
 
+class FeatureColumnsError(ModelInputError):
+    """Raised by ``predict`` when a table's columns are not the ones the model was trained on, in that
+    order (``missing``, ``extra``, ``expected`` and ``given`` list them), or not as many as it takes."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        expected: list[str] | None = None,
+        given: list[str] | None = None,
+        missing: list[str] | None = None,
+        extra: list[str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.expected = expected
+        self.given = given
+        self.missing = missing or []
+        self.extra = extra or []
+
+
 # --- registry and tooling ---------------------------------------------------------------------------
 
 
@@ -272,6 +292,17 @@ class DatasetAdapterNotInstalledError(MlopsError, ImportError):
 
 class TensorLengthMismatchError(MlopsError, ValueError):
     """Raised by dataset adapters when the tensors named together do not have the same number of rows."""
+
+
+class NonNumericColumnError(MlopsError, TypeError):
+    """Raised when a table is read as a tensor (``torch_dataset``, ``keras_dataset``, a model's
+    ``predict``) and a column is not float, integer or bool, or is an integer or bool column with
+    missing values; ``tensor`` and ``column`` name it."""
+
+    def __init__(self, message: str, *, tensor: str | None = None, column: str | None = None) -> None:
+        super().__init__(message)
+        self.tensor = tensor
+        self.column = column
 
 
 class ModelCodeMissingError(MlopsError, ImportError):
