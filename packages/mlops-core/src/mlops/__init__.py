@@ -53,6 +53,8 @@ if TYPE_CHECKING:  # the names __getattr__ provides, for type checkers and IDEs
     from mlops.versions.removal import RemovedVersion as RemovedVersion
     from mlops.versions.removal import remove_version as remove_version
     from mlops.versions.republish import republish as republish
+    from mlops.versions.retention import GcReport as GcReport
+    from mlops.versions.retention import gc as gc
     from mlops.versions.tags import update_tags as update_tags
 
 from mlops._version import __version__
@@ -87,12 +89,14 @@ _EXPORTS = {
     "alias_history": "mlops.versions.aliases",
     "list_aliases": "mlops.versions.aliases",
     "resolve_version": "mlops.versions.aliases",
+    "gc": "mlops.versions.retention",
     # the types public calls return
     "Location": "mlops.store.base",
     "FileEntry": "mlops.store.base",
     "DirEntry": "mlops.store.base",
     "RemovedVersion": "mlops.versions.removal",
     "AliasEvent": "mlops.versions.aliases",
+    "GcReport": "mlops.versions.retention",
     "IncompleteVersion": "mlops.versions.incomplete",
     "DatasetRecord": "mlops.metadata",
     "ModelRecord": "mlops.metadata",
