@@ -75,6 +75,10 @@ SCHEMA = 1
 """The format of an alias record (``mlops_alias`` in the record)."""
 MAX_ATTEMPTS = 1000
 """Moves attempted before giving up when other movers keep taking the next number (without ``expect=``)."""
+USER_SCHEMES = frozenset(
+    {"sftp", "ssh", "ftp", "ftps", "http", "https", "smb", "webdav", "hdfs", "webhdfs", "git", "github", "dbfs"}
+)
+"""URL schemes whose host may be written ``user@host``: their host is never read as ``ROOT@ALIAS``."""
 _RECORD_NAME = re.compile(rf"(\d{{{RECORD_DIGITS},}})\.json")
 
 
@@ -349,17 +353,18 @@ def split_alias_path(path: str) -> tuple[str, str] | None:
 
     The rule: the last segment of the path (after the last ``/``; on Windows also ``\\``) is cut
     at its last ``@``, when what precedes the ``@`` is not empty and what follows is a valid alias
-    name. The host of a URL (``sftp://user@host``) is never a segment, so ``user@host`` is never
-    read as an alias; ``s3://bucket/models@production`` is the root ``s3://bucket/models`` and the
-    alias ``production``. Whether the alias exists is decided by :func:`locate_version`.
+    name. ``s3://bucket/models@production`` is the root ``s3://bucket/models`` and the alias
+    ``production``; ``s3://bucket@production``, an alias of a root at the top of a bucket. The host
+    of a URL whose scheme carries a user (``sftp://user@host``, ``http://``, ``ftp://``...: see
+    :data:`USER_SCHEMES`) is never cut. Whether the alias exists is decided by :func:`locate_version`.
     """
     text = path.rstrip("/")
     cut = text.rfind("/")
     if os.name == "nt" and "://" not in text:
         cut = max(cut, text.rfind("\\"))
     scheme = text.find("://")
-    if scheme >= 0 and cut <= scheme + 2:
-        return None  # the last segment is the URL's host
+    if scheme >= 0 and cut <= scheme + 2 and text[:scheme].lower() in USER_SCHEMES:
+        return None  # the last segment is the URL's host, maybe user@host
     segment = text[cut + 1 :]
     at = segment.rfind("@")
     if at <= 0:
