@@ -7,39 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
+from linear_model import LinearSerializer
 
 from mlops import hookimpl
-from mlops.model.serializer import ModelSerializer
 from mlops.plugins import manager as plugins
 from mlops.trust.keys import generate_key_pair
-
-
-class Linear:
-    """A model: one weight vector."""
-
-    def __init__(self, w: np.ndarray) -> None:
-        self.w = w
-
-
-class LinearSerializer(ModelSerializer):
-    name = "test-registry-linear"
-
-    def can_save(self, model: Any) -> bool:
-        return isinstance(model, Linear)
-
-    def save(self, model: Any, directory: str) -> None:
-        np.save(f"{directory}/w.npy", model.w)
-
-    def load(self, directory: str) -> Any:
-        return Linear(np.load(f"{directory}/w.npy"))
-
-    def predict(self, model: Any, features: Any) -> np.ndarray:
-        return np.asarray(features, dtype=np.float64) @ model.w
-
-    def framework_versions(self) -> dict[str, str]:
-        return {"numpy": np.__version__}
 
 
 class _Plugin:
