@@ -11,6 +11,7 @@ import logging
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +29,13 @@ SUPPORT = Path(__file__).resolve().parents[1] / "support"
 
 
 @pytest.fixture(autouse=True)
-def _quiet_server(caplog: pytest.LogCaptureFixture) -> None:
+def _quiet_server() -> Iterator[None]:
     """The moto server runs in this process: not logging each of its ~20,000 requests saves CPU."""
-    caplog.set_level(logging.WARNING, logger="werkzeug")
+    logger = logging.getLogger("werkzeug")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    yield
+    logger.setLevel(level)
 
 
 def _race(root: str, raw: str) -> None:
