@@ -174,3 +174,15 @@ def test_gc_on_every_store(store: str, publish: Publish) -> None:
     assert [r.version for r in report] == ["v2"]
     assert sorted(v.version for v in mlops.list_versions(store)) == ["v1", "v3"]
     assert mlops.get_alias(store, "production") == "v1"
+
+
+def test_under_a_trust_policy_any_alias_still_keeps_its_version(
+    root: str, key_pair: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, public = key_pair
+    mlops.set_alias(root, "production", "v1")  # unsigned: refused when read under a policy
+    monkeypatch.setenv("MLOPS_TRUSTED_KEYS", str(public))
+    with pytest.raises(errors.UntrustedVersionError):
+        mlops.get_alias(root, "production")
+    mlops.gc(root, keep_last=1, grace=0)  # removing is what must be safe: the alias still counts
+    assert _left(root) == ["v1", "v6"]

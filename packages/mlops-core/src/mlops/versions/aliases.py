@@ -191,10 +191,13 @@ def current_events(
     root: str | os.PathLike[str] | Location,
     storage_options: dict[str, Any] | None = None,
     trusted_keys: TrustedKeys = None,
+    *,
+    verify: bool = True,
 ) -> dict[str, AliasEvent]:
-    """The current record of every alias of ``root`` (removed ones included), by alias."""
+    """The current record of every alias of ``root`` (removed ones included), by alias;
+    ``verify=False`` reads them without the trust policy (gc: any alias keeps its version)."""
     root_loc = resolve(root, storage_options)
-    policy = trust_policy(trusted_keys)
+    policy = trust_policy(trusted_keys) if verify else None
     base = root_loc.child(ALIASES_FOLDER)
     try:
         names = [e.name for e in base.store.list_dir(base) if e.is_dir and path_segment_problem(e.name) is None]

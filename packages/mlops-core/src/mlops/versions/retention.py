@@ -140,9 +140,10 @@ def _check_policy(keep_last: int | None, keep_days: float | None, tags: set[str]
 
 
 def _aliased(root: Location) -> dict[str, list[str]]:
-    """``{version folder: [aliases naming it]}``."""
+    """``{version folder: [aliases naming it]}``, every record read as it is: under a trust policy
+    too, an alias keeps its version (removing is what must be safe, not reading)."""
     named: dict[str, list[str]] = {}
-    for alias, event in current_events(root).items():
+    for alias, event in current_events(root, verify=False).items():
         if event.version is not None:
             named.setdefault(event.version, []).append(alias)
     return named
