@@ -12,7 +12,8 @@ from mlops.store import FileEntry, Location
 from mlops.utils.progress import task as progress_task
 from mlops.versions import layout
 from mlops.versions.aliases import locate_version
-from mlops.versions.policy import TrustedKeys, trust_policy
+from mlops.versions.policy import TrustedKeys as TrustedKeys  # re-exported: callers import it from here
+from mlops.versions.policy import trust_policy as trust_policy
 
 R = TypeVar("R", bound=AnyRecord)
 
