@@ -14,7 +14,7 @@ from s3server import count_requests, endpoint, filesystem
 from workloads import make_raw_folder
 
 BUCKET = "bench-registry"
-HISTORY = 200
+HISTORY = 100
 """Moves made before measuring: resolving costs the same whatever the history (up to 1,000 records)."""
 
 
