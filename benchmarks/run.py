@@ -1,6 +1,6 @@
 """Run the mlops benchmark suite: ``python benchmarks/run.py [--sizes 256 1024] [--repeats 5]
-[--only dataset,s3,models,import,listing,loaders,incremental,manyfiles,serving,tables] [--many-files 100000]
-[--table-size 1024]
+[--only dataset,s3,models,import,listing,loaders,incremental,manyfiles,serving,tables,registry]
+[--many-files 100000] [--table-size 1024]
 [--out benchmarks/results]``.
 
 Prints a targets table (PASS/FAIL, and the change since the previous run in ``--out``), and writes
@@ -26,7 +26,7 @@ from harness import Context, Results, rmtree  # noqa: E402
 
 AREAS = (
     "import", "dataset", "models", "s3", "listing", "signing", "loaders", "incremental", "manyfiles", "serving",
-    "tables", "scale",
+    "tables", "registry", "scale",
 )  # fmt: skip
 DEFAULT_AREAS = tuple(a for a in AREAS if a != "scale")
 """``scale`` (tens of GB, chunked tensors) runs only when asked for: ``--only scale``."""
@@ -63,7 +63,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--scale-sizes", type=float, nargs="+", default=None, metavar="GB",
         help="with the scale area: dask tensor sizes in GB (default: 1 4 16 32)",
     )  # fmt: skip
-    parser.add_argument("--listing-versions", type=int, default=1000, help="versions to list in the listing area")
+    parser.add_argument(
+        "--listing-versions",
+        type=int,
+        default=1000,
+        help="versions to list in the listing area (and to judge with gc in the registry area)",
+    )
     parser.add_argument(
         "--table-size", type=int, default=1024, metavar="MB", help="with the tables area: the pandas table's size"
     )
