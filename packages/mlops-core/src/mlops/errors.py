@@ -274,3 +274,37 @@ class NotAVersionFolderError(MlopsError, ValueError):
 
 class NotAPublicationRootError(MlopsError, ValueError):
     """Raised by ``remove_incomplete`` (``mlops clean``) when the folder given is not a publication root."""
+
+
+# --- aliases and retention ----------------------------------------------------------------------------
+
+
+class InvalidAliasError(MlopsError, ValueError):
+    """Raised when an alias name cannot be one folder name in a store, or holds ``@``."""
+
+
+class AliasNotFoundError(VersionNotFoundError):
+    """Raised when a root has no alias of that name, or the alias was removed (``ROOT@ALIAS`` then
+    names no version, hence a :class:`VersionNotFoundError`)."""
+
+
+class AliasConflictError(MlopsError):
+    """Raised by ``set_alias(..., expect=...)`` and ``remove_alias(..., expect=...)`` when the alias
+    no longer names the expected version (another process moved it): read it again and retry."""
+
+    # current: the version the alias names now (None when it names none)
+    def __init__(self, message: str, *, current: str | None = None) -> None:
+        super().__init__(message)
+        self.current = current
+
+
+class ProtectedAliasError(MlopsError, PermissionError):
+    """Raised when moving, unprotecting or removing a protected alias without ``force=True``."""
+
+
+class AliasRecordError(MetadataError):
+    """Raised when an alias record (``_aliases/NAME/000042.json``) is unreadable or describes another alias."""
+
+
+class RetentionPolicyError(MlopsError, ValueError):
+    """Raised by ``gc`` when no retention rule is given (it would remove every version) or a rule is invalid."""

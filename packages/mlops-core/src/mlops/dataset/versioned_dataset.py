@@ -20,7 +20,8 @@ from mlops.plugins import manager as plugins  # noqa: I001
 from mlops.store import Location
 from mlops.utils.concurrency import concurrently
 from mlops.utils.progress import task as progress_task
-from mlops.versions.published import PublishedVersion, TrustedKeys
+from mlops.versions.policy import TrustedKeys
+from mlops.versions.published import PublishedVersion
 
 
 class VersionedDataset(PublishedVersion[DatasetRecord], Mapping[str, np.ndarray]):
