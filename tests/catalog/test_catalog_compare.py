@@ -71,6 +71,9 @@ def _compare_flow(tab: Page, log: PageLog, store: dict[str, str], open_view: Nav
     open_view("leaderboard")
     tab.wait_for_selector("#board tbody tr")
     assert tab.locator("#compare-selected").is_disabled()
+    champion = tab.locator(f'#board tr[data-model="{version_id(store["xgboost"])}"] .alias')
+    assert champion.all_inner_texts() == ["@challenger", "@champion"]
+    assert tab.locator("#board tbody .alias").count() == 2
     ids = [version_id(store[role]) for role in MODELS]
     for model in ids:
         tab.check(f'#board tr[data-model="{model}"] input[type=checkbox]')
@@ -81,6 +84,9 @@ def _compare_flow(tab: Page, log: PageLog, store: dict[str, str], open_view: Nav
 
     columns = tab.locator("#compare-params thead th[data-model]").evaluate_all("ths => ths.map(t => t.dataset.model)")
     assert sorted(columns) == sorted(ids)
+    badges = tab.locator(f'#compare-params thead th[data-model="{version_id(store["xgboost"])}"] .alias')
+    assert badges.all_inner_texts() == ["@challenger", "@champion"]
+    assert tab.locator("#compare-params thead .alias").count() == 2
     frameworks = tab.locator('#compare-params tr[data-key="framework"] td')
     assert sorted(frameworks.all_inner_texts()) == ["lightgbm", "sklearn", "sklearn", "torch", "xgboost"]
     alpha = tab.locator('#compare-params tr[data-key="alpha"]')
@@ -214,4 +220,28 @@ def test_parallel_coordinates_draw_missing_parameters_at_n_a(
         assert len(vertices) == len(params) + 1  # every parameter axis and the metric's
         missing_per_line.append(sum(abs(y - na_y) < 0.5 for _, y in vertices))
     assert sorted(missing_per_line) == expected_missing
+    assert log.errors == [] and log.dialogs == []
+
+
+def test_aliases_show_as_badges_and_in_the_lineage(
+    page: tuple[Page, PageLog], report: Path, server: CatalogServer, store: dict[str, str]
+) -> None:
+    """The roots view, the version pages and the lineage graph show the aliases naming a version."""
+    tab, log = page
+    xgboost, v2 = version_id(store["xgboost"]), version_id(store["v2"])
+    go = _report_navigator(tab, report)
+    assert tab.locator(f'tr[data-version="{xgboost}"] .alias').all_inner_texts() == ["@challenger", "@champion"]
+    assert tab.locator(f'tr[data-version="{v2}"] .alias').all_inner_texts() == ["@latest"]
+    assert tab.locator("section[data-route=''] .alias").count() == 3
+    go(f"model/{xgboost}")
+    assert tab.locator("h1:visible .alias").all_inner_texts() == ["@challenger", "@champion"]
+    go("lineage")
+    tab.wait_for_selector("#lineage svg .mark-symbol.role-mark path")
+    texts = _texts(tab, "#lineage .mark-text text")
+    assert "@challenger @champion" in texts and "@latest" in texts
+    tab.goto(f"{server.url}dataset/{v2}")
+    assert tab.locator("main h1 .alias").all_inner_texts() == ["@latest"]
+    tab.goto(f"{server.url}lineage")
+    tab.wait_for_selector("#lineage svg .mark-symbol.role-mark path")
+    assert "@latest" in _texts(tab, "#lineage .mark-text text")
     assert log.errors == [] and log.dialogs == []

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlops import ModelSerializer, TrainingConfig, VersionedDatasetBuilder, VersionedModelBuilder
+from mlops import ModelSerializer, TrainingConfig, VersionedDatasetBuilder, VersionedModelBuilder, set_alias
 from sample_processors import CsvProcessor, write_raw
 
 if TYPE_CHECKING:
@@ -124,11 +124,15 @@ def _boosted(model: Any, dataset_path: str, args: dict[str, Any], staged: Any) -
 
 def build_compare_store(folder: str) -> dict[str, str]:
     """:func:`build_store` plus an XGBoost and a LightGBM model: five models of four frameworks,
-    each with its own set of training arguments, trained on two dataset versions."""
+    each with its own set of training arguments, trained on two dataset versions. The XGBoost
+    model has the aliases ``champion`` and ``challenger``, dataset v2 the alias ``latest``."""
     paths = build_store(folder)
     for role, dataset, make in (("xgboost", paths["v1"], xgboost_model), ("lightgbm", paths["v2"], lightgbm_model)):
         model, config = make(dataset, 10)
         paths[role] = VersionedModelBuilder(dataset, model, config).publish(paths["models"], tags=[role])
+    set_alias(paths["models"], "champion", os.path.basename(paths["xgboost"]))
+    set_alias(paths["models"], "challenger", os.path.basename(paths["xgboost"]))
+    set_alias(paths["datasets"], "latest", "v2")
     return paths
 
 

@@ -153,6 +153,7 @@ def leaderboard_data(catalog: Catalog, only: Collection[str] | None = None) -> d
                 "dataset_id": model.dataset_id,
                 "dataset_path": meta.dataset.path,
                 "tags": list(meta.tags),
+                "aliases": list(catalog.aliases_of(model.id)),
                 "params": plain_json(meta.train_args),
                 "last": model.last,
                 "best": model.best,

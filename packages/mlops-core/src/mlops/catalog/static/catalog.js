@@ -687,6 +687,8 @@
       .map(([a, b]) => ({ x: where.get(a).column, y: where.get(a).row, x2: where.get(b).column, y2: where.get(b).row }));
     const rows = Math.max(1, ...nodes.map((n) => n.row + 1));
     const shown = nodes.map((n) => ({ ...n, text: n.label.length > 48 ? n.label.slice(0, 47) + "\u2026" : n.label }));
+    // a version's aliases, as "@name" badges left of its node (the edges come in from further left)
+    const badges = shown.filter((n) => (n.aliases || []).length).map((n) => ({ ...n, badge: n.aliases.map((a) => "@" + a).join(" ") }));
     const x = { field: "column", type: "quantitative", axis: null, scale: { domain: [-0.05, 3] } };
     const y = { field: "row", type: "quantitative", axis: null, scale: { domain: [-0.5, rows - 0.5], reverse: true } };
     draw(container, {
@@ -724,6 +726,11 @@
           data: { values: shown },
           mark: { type: "text", align: "left", dx: 10, cursor: "pointer" },
           encoding: { x: x, y: y, text: { field: "text" }, tooltip: [{ field: "label", title: "node" }] },
+        },
+        {
+          data: { values: badges },
+          mark: { type: "text", align: "right", dx: -10, fontWeight: "bold", color: "#953800", cursor: "pointer" },
+          encoding: { x: x, y: y, text: { field: "badge" }, tooltip: [{ field: "label", title: "node" }] },
         },
       ],
     }).then(function (result) {
