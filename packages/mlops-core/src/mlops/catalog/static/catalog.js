@@ -229,6 +229,8 @@
         return row;
       })
     );
+    const table = document.getElementById("board");
+    table.style.setProperty("--select-width", table.querySelector("thead th").offsetWidth + "px"); // where the sticky model column starts
     document.getElementById("board-count").textContent = board.rows.length + " of " + models.length + " models";
     document.getElementById("page-info").textContent = "page " + (board.page + 1) + " of " + pages;
     document.getElementById("page-prev").disabled = board.page === 0;
