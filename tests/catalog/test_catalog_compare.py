@@ -116,6 +116,11 @@ def _compare_flow(tab: Page, log: PageLog, store: dict[str, str], open_view: Nav
     assert sorted(link.rsplit("/", 1)[-1] for link in links) == sorted(version_id(store[v]) for v in ("v1", "v2"))
     assert "points v1" in datasets.all_inner_texts()[0] + datasets.all_inner_texts()[1]
 
+    open_view("leaderboard")  # back on the leaderboard (a new page load with `mlops ui`): still ticked
+    tab.wait_for_selector("#board tbody tr")
+    assert tab.locator("#board tbody input:checked").count() == 5
+    assert tab.inner_text("#compare-selected") == "Compare 5 selected"
+
     open_view(f"compare?ids={ids[0]},{ids[1]},{'0' * 16}")  # the two scikit-learn models, and an unknown id
     tab.wait_for_function("document.querySelectorAll('#compare-params thead th[data-model]').length === 2")
     assert "1 of the versions asked for are not models of this catalog" in tab.inner_text("#compare-models")

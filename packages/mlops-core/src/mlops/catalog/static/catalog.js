@@ -70,13 +70,14 @@
   // --- the leaderboard ------------------------------------------------------------------------------
 
   const HIDDEN_KEY = "mlops-catalog:hidden-columns"; // the leaderboard's hidden columns, kept by the browser
+  const SELECTED_KEY = "mlops-catalog:selected-models"; // its ticked models, kept for the tab
 
   const board = {
     ready: false,
     sortKey: "created_at",
     sortDir: "desc",
     page: 0,
-    selected: new Set(),
+    selected: loadSelection(),
     columns: [],
     rows: [],
     parallelSet: null,
@@ -94,6 +95,25 @@
   function saveHidden() {
     try {
       window.localStorage.setItem(HIDDEN_KEY, JSON.stringify(Array.from(board.hidden)));
+    } catch (error) {
+      /* kept in the page only */
+    }
+  }
+
+  // The ticked models outlive a page load of `mlops ui` (leaderboard -> compare -> back) for this tab only.
+  function loadSelection() {
+    try {
+      const known = new Set(models.map((m) => m.id));
+      const saved = JSON.parse(window.sessionStorage.getItem(SELECTED_KEY) || "[]");
+      return new Set(saved.filter((id) => known.has(id)));
+    } catch (error) {
+      return new Set();
+    }
+  }
+
+  function saveSelection() {
+    try {
+      window.sessionStorage.setItem(SELECTED_KEY, JSON.stringify(Array.from(board.selected)));
     } catch (error) {
       /* kept in the page only */
     }
@@ -220,6 +240,7 @@
         box.addEventListener("change", function () {
           if (box.checked) board.selected.add(model.id);
           else board.selected.delete(model.id);
+          saveSelection();
           row.classList.toggle("selected", box.checked);
           drawCurves();
           updateCompareButton();
@@ -275,6 +296,7 @@
       });
       document.getElementById("curves-clear").addEventListener("click", function () {
         board.selected.clear();
+        saveSelection();
         renderBoard();
         drawCurves();
       });
