@@ -566,7 +566,7 @@
       }),
     ]);
     const body = rows.map(function (row) {
-      const differs = !sameValues(row.values);
+      const differs = !row.plain && !sameValues(row.values);
       const tr = el("tr", { "data-key": row.key, className: differs ? "differs" : "same" }, [el("th", { text: row.label })]);
       row.values.forEach(function (value, i) {
         const td = el("td", { "data-model": chosen[i].id });
@@ -669,7 +669,7 @@
     const summary = [
       { key: "framework", label: "framework", values: chosen.map((m) => m.framework) },
       { key: "dataset", label: "dataset", values: chosen.map((m) => m.dataset_path), render: (td, v, i) => datasetCell(td, chosen[i]) },
-      { key: "created_at", label: "created", values: chosen.map((m) => m.created_at.slice(0, 19).replace("T", " ")) },
+      { key: "created_at", label: "created", plain: true, values: chosen.map((m) => m.created_at.slice(0, 19).replace("T", " ")) },
       { key: "tags", label: "tags", values: chosen.map((m) => m.tags.join(", ")) },
     ];
     const metricRows = [];
