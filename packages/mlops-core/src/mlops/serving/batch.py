@@ -174,7 +174,7 @@ def _write_parquet(path: Path, prediction: Prediction) -> None:
         import pyarrow.parquet as pq
     except ImportError as exc:
         raise MissingDependencyError(
-            f"writing Parquet needs pyarrow ({exc}); run: {install_command('parquet')}, or choose .csv or .npy"
+            f"writing Parquet needs pyarrow ({exc}); run: {install_command('tables')}, or choose .csv or .npy"
         ) from exc
     table = columns(prediction)
     pq.write_table(pa.table({name: pa.array(column) for name, column in table.items()}), path)
