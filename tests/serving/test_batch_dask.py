@@ -76,6 +76,7 @@ def _read(out: Path) -> dict[str, np.ndarray]:
     return {name: group[name][...] for name in sorted(group.array_keys())}
 
 
+@pytest.mark.slow  # a 2-worker cluster: start it early under xdist
 def test_scored_block_by_block_on_the_active_client(
     dask_model: tuple[str, str], cluster: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
