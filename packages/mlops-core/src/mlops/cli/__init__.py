@@ -15,6 +15,7 @@ in one module per group (internal: the command line is the interface):
 - :mod:`~mlops.cli.transfer`: republish
 - :mod:`~mlops.cli.plugins`: plugins
 - :mod:`~mlops.cli.catalog`: ui, report
+- :mod:`~mlops.cli.predict`: predict, export
 - :mod:`~mlops.cli.serving`: serve
 
 and what they share in ``_common`` (settings, options, messages) and ``_format`` (tables, JSON).
@@ -31,7 +32,7 @@ from typing import Any
 import click
 
 from mlops._version import __version__
-from mlops.cli import aliases, catalog, plugins, serving, space, transfer, trust, versions
+from mlops.cli import aliases, catalog, plugins, predict, serving, space, transfer, trust, versions
 from mlops.cli._common import Settings, describe, error, parse_storage_options, warning
 
 __all__ = ["cli", "main"]
@@ -126,6 +127,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     cli.main(args=list(argv) if argv is not None else None, prog_name="mlops")
 
 
-for _group in (versions, trust, space, aliases, transfer, plugins, catalog, serving):
+for _group in (versions, trust, space, aliases, transfer, plugins, catalog, serving, predict):
     for _command in _group.COMMANDS:
         cli.add_command(_command)
