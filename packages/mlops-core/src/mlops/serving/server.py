@@ -23,11 +23,9 @@ from typing import Any
 from mlops.errors import MissingDependencyError
 from mlops.serving.config import CONFIG_ENV, ServeConfig, open_predictor
 from mlops.serving.predictor import Predictor
+from mlops.utils.install import install_command
 
 __all__ = ["check_installed", "exposure_warning", "is_loopback", "serve"]
-
-INSTALL_HINT = 'pip install "mlops-core[serve]"'
-
 
 def check_installed() -> None:
     """Raise :class:`~mlops.errors.MissingDependencyError` with the pip command when FastAPI or
@@ -39,7 +37,7 @@ def check_installed() -> None:
         except ImportError:
             missing.append("python-multipart" if module == "multipart" else module)
     if missing:
-        raise MissingDependencyError(f"mlops serve needs {', '.join(missing)}: {INSTALL_HINT}")
+        raise MissingDependencyError(f"mlops serve needs {', '.join(missing)}: {install_command('serve')}")
 
 
 def is_loopback(host: str) -> bool:
