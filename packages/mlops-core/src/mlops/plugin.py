@@ -8,7 +8,9 @@ internal and may change between releases. A tutorial: docs/plugins.md.
   :mod:`mlops.plugins.hookspecs` for the hooks and what each is called with).
 - :class:`ModelSerializer` is the base of a model serializer (``mlops_register_serializers``);
   :func:`mro_modules` answers ``can_save`` without importing a framework, and
-  :func:`installed_versions` records the versions of the distributions a model needs.
+  :func:`installed_versions` records the versions of the distributions a model needs;
+  :class:`LibraryClasses` checks the classes of a serializer that saves exactly some classes of
+  one library in its own format.
 - :class:`DatasetAdapter` is what ``mlops_register_dataset_adapters`` registers;
   :class:`LazyTensors` (rows of some tensors of a dataset version, opened lazily in each worker
   process) is what adapters build on, and :data:`Index` the rows a framework asks for.
@@ -23,7 +25,7 @@ from __future__ import annotations
 from mlops.dataset.adapters import DatasetAdapter
 from mlops.dataset.by_value import check_python_version, dumps_by_value, pickled_by_value, user_modules
 from mlops.dataset.lazy_tensors import Index, LazyTensors
-from mlops.model.serializer import ModelSerializer, installed_versions, mro_modules
+from mlops.model.serializer import LibraryClasses, ModelSerializer, installed_versions, mro_modules
 from mlops.plugins.hookspecs import hookimpl
 from mlops.utils.install import install_command, upgrade_command
 
@@ -31,6 +33,7 @@ __all__ = [
     "DatasetAdapter",
     "Index",
     "LazyTensors",
+    "LibraryClasses",
     "ModelSerializer",
     "check_python_version",
     "dumps_by_value",

@@ -9,6 +9,20 @@ from typing import Any, Literal
 
 from mlops.store.base import FileEntry
 
+__all__ = [
+    "AnyRecord",
+    "DatasetLink",
+    "DatasetRecord",
+    "ManifestRef",
+    "ModelRecord",
+    "ProcessorRecord",
+    "PublishStats",
+    "RawRecord",
+    "SerializerRecord",
+    "TensorRecord",
+    "VersionRecord",
+]
+
 Role = Literal["features", "labels"]
 
 

@@ -136,4 +136,3 @@ def _local_files(directory: str) -> list[str]:
             rel = os.path.relpath(os.path.join(folder, file), directory)
             found.append(rel.replace(os.sep, "/"))
     return sorted(found)
-

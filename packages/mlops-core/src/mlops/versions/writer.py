@@ -75,7 +75,6 @@ def signing_key(key: str | os.PathLike[str] | SigningKey | None) -> SigningKey |
     return signing_key_from(key)
 
 
-
 _key_for = signing_key  # for callers whose own argument is named signing_key
 
 
