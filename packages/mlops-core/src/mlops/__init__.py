@@ -47,6 +47,7 @@ if TYPE_CHECKING:  # the names __getattr__ provides, for type checkers and IDEs
     from mlops.versions.removal import remove_version as remove_version
     from mlops.versions.republish import republish as republish
     from mlops.versions.tags import update_tags as update_tags
+    from mlops.versions.writer import PublishOptions as PublishOptions
 
 from mlops._version import __version__
 
@@ -74,6 +75,7 @@ _EXPORTS = {
     "models_trained_on": "mlops.model.lineage",
     "republish": "mlops.versions.republish",
     "update_tags": "mlops.versions.tags",
+    "PublishOptions": "mlops.versions.writer",  # the options every publish takes
     # the types public calls return
     "Location": "mlops.store.base",
     "FileEntry": "mlops.store.base",
