@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import sys
 import warnings
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -29,11 +30,12 @@ from mlops.store import Location, resolve
 from mlops.utils.progress import task as progress_task
 from mlops.versions import resume as resumption
 from mlops.versions import writer as publication
+from mlops.versions.writer import PublishOptions
 
-if TYPE_CHECKING:
+if sys.version_info >= (3, 11):
+    from typing import Unpack
+else:
     from typing_extensions import Unpack
-
-    from mlops.versions.writer import PublishOptions
 
 PROCESSOR_FILE = "data_processor.pkl"
 LARGE_PROCESSOR_BYTES = 64 * 1024 * 1024

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mlops import metadata
 from mlops.dataset.versioned_dataset import VersionedDataset
@@ -20,11 +21,12 @@ from mlops.store import resolve
 from mlops.utils.progress import task as progress_task
 from mlops.versions import resume as resumption
 from mlops.versions import writer as publication
+from mlops.versions.writer import PublishOptions
 
-if TYPE_CHECKING:
+if sys.version_info >= (3, 11):
+    from typing import Unpack
+else:
     from typing_extensions import Unpack
-
-    from mlops.versions.writer import PublishOptions
 
 
 class VersionedModelBuilder:
