@@ -20,8 +20,10 @@ if TYPE_CHECKING:  # the names __getattr__ provides, for type checkers and IDEs
     from mlops.dataset.invertible_data_processor import InvertibleDataProcessor as InvertibleDataProcessor
     from mlops.dataset.versioned_dataset import VersionedDataset as VersionedDataset
     from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder as VersionedDatasetBuilder
+    from mlops.metadata import ColumnRecord as ColumnRecord
     from mlops.metadata import DatasetRecord as DatasetRecord
     from mlops.metadata import ModelRecord as ModelRecord
+    from mlops.metadata import TableRecord as TableRecord
     from mlops.metadata import TensorRecord as TensorRecord
     from mlops.model.lineage import models_trained_on as models_trained_on
     from mlops.model.lineage import open_version as open_version
@@ -39,6 +41,13 @@ if TYPE_CHECKING:  # the names __getattr__ provides, for type checkers and IDEs
     from mlops.store.base import DirEntry as DirEntry
     from mlops.store.base import FileEntry as FileEntry
     from mlops.store.base import Location as Location
+    from mlops.versions.aliases import AliasEvent as AliasEvent
+    from mlops.versions.aliases import alias_history as alias_history
+    from mlops.versions.aliases import get_alias as get_alias
+    from mlops.versions.aliases import list_aliases as list_aliases
+    from mlops.versions.aliases import remove_alias as remove_alias
+    from mlops.versions.aliases import resolve_version as resolve_version
+    from mlops.versions.aliases import set_alias as set_alias
     from mlops.versions.incomplete import IncompleteVersion as IncompleteVersion
     from mlops.versions.incomplete import list_incomplete as list_incomplete
     from mlops.versions.incomplete import remove_incomplete as remove_incomplete
@@ -48,6 +57,8 @@ if TYPE_CHECKING:  # the names __getattr__ provides, for type checkers and IDEs
     from mlops.versions.removal import RemovedVersion as RemovedVersion
     from mlops.versions.removal import remove_version as remove_version
     from mlops.versions.republish import republish as republish
+    from mlops.versions.retention import GcReport as GcReport
+    from mlops.versions.retention import gc as gc
     from mlops.versions.tags import update_tags as update_tags
     from mlops.versions.writer import PublishOptions as PublishOptions
 
@@ -78,6 +89,13 @@ _EXPORTS = {
     "models_trained_on": "mlops.model.lineage",
     "republish": "mlops.versions.republish",
     "update_tags": "mlops.versions.tags",
+    "set_alias": "mlops.versions.aliases",
+    "get_alias": "mlops.versions.aliases",
+    "remove_alias": "mlops.versions.aliases",
+    "alias_history": "mlops.versions.aliases",
+    "list_aliases": "mlops.versions.aliases",
+    "resolve_version": "mlops.versions.aliases",
+    "gc": "mlops.versions.retention",
     "PublishOptions": "mlops.versions.writer",  # the options every publish takes
     # the types public calls return
     "Location": "mlops.store.base",
@@ -85,10 +103,14 @@ _EXPORTS = {
     "DirEntry": "mlops.store.base",
     "RemovedVersion": "mlops.versions.removal",
     "Prediction": "mlops.serving.predictor",
+    "AliasEvent": "mlops.versions.aliases",
+    "GcReport": "mlops.versions.retention",
     "IncompleteVersion": "mlops.versions.incomplete",
     "DatasetRecord": "mlops.metadata",
     "ModelRecord": "mlops.metadata",
     "TensorRecord": "mlops.metadata",
+    "TableRecord": "mlops.metadata",
+    "ColumnRecord": "mlops.metadata",
 }
 
 # Quiet unless the application configures logging (``mlops -v`` does): records go to the "mlops" logger.
