@@ -23,11 +23,10 @@ from mlops.errors import MissingDependencyError
 from mlops.serving.config import CONFIG_ENV, ServeConfig, open_predictor
 from mlops.serving.predictor import Predictor
 from mlops.utils import network
+from mlops.utils.install import install_command
 from mlops.utils.network import is_loopback
 
 __all__ = ["check_installed", "exposure_warning", "is_loopback", "serve"]
-
-INSTALL_HINT = 'pip install "mlops-core[serve]"'
 
 
 def check_installed() -> None:
@@ -40,7 +39,7 @@ def check_installed() -> None:
         except ImportError:
             missing.append("python-multipart" if module == "multipart" else module)
     if missing:
-        raise MissingDependencyError(f"mlops serve needs {', '.join(missing)}: {INSTALL_HINT}")
+        raise MissingDependencyError(f"mlops serve needs {', '.join(missing)}: {install_command('serve')}")
 
 
 def exposure_warning(host: str) -> str | None:
