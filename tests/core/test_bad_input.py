@@ -125,3 +125,12 @@ def test_storage_options_travel_from_a_model_to_its_dataset(
         np.testing.assert_array_equal(model.dataset.X_train, dataset.X_train)
         opened = mlops.open_version(path, storage_options=options)
         assert isinstance(opened, mlops.VersionedModel) and opened.dataset.hash == dataset.hash
+
+
+def test_a_misspelled_publish_keyword_names_publish_and_its_keywords(raw_dir: str, tmp_path: Path) -> None:
+    """Both builders take the shared options as ``**options`` (PublishOptions): a typo still fails as
+    Python would, before anything is written, and says which keywords publish takes."""
+    builder = mlops.VersionedDatasetBuilder(raw_dir, CsvProcessor())
+    with pytest.raises(TypeError, match=r"publish\(\) got an unexpected keyword argument 'tagz'.*name, tags"):
+        builder.publish(str(tmp_path / "ds"), "v1", tagz=["a"])  # type: ignore[call-arg]
+    assert not (tmp_path / "ds").exists()

@@ -136,6 +136,20 @@ class PublishTarget(NamedTuple):
 
 
 def publish_target(
+    path: str | os.PathLike[str], version: str | None, default_name: str, **options: Any
+) -> PublishTarget:
+    """The checked arguments of a ``publish``; a keyword that is not a :class:`PublishOptions` key is
+    refused as Python refuses one (``TypeError``), naming ``publish`` and the keywords it takes."""
+    unknown = sorted(set(options) - set(PublishOptions.__annotations__))
+    if unknown:
+        raise TypeError(
+            f"publish() got an unexpected keyword argument {unknown[0]!r}; besides its own (a dataset's raw and "
+            f"follow_symlinks, a model's serializer) it takes {', '.join(PublishOptions.__annotations__)}"
+        )
+    return _checked_target(path, version, default_name, **options)
+
+
+def _checked_target(
     path: str | os.PathLike[str],
     version: str | None,
     default_name: str,
