@@ -11,20 +11,16 @@ from datetime import datetime
 
 import click
 
-from mlops.cli._common import Settings, json_option, key_option, pass_settings
+from mlops.cli._common import Settings, json_option, key_option, pass_settings, public_keys_option
 from mlops.cli._format import print_json, print_table
 from mlops.versions.aliases import AliasEvent
 
-
-def _trusted_option(function: click.decorators.FC) -> click.decorators.FC:
-    return click.option(
-        "--trusted-key",
-        "trusted",
-        multiple=True,
-        metavar="NAME.pub",
-        help="Require every record read to be signed by this public key (repeatable: any of them); "
-        "default: MLOPS_TRUSTED_KEYS.",
-    )(function)
+_trusted_option = public_keys_option(
+    "--trusted-key",
+    "trusted",
+    help="Require every record read to be signed by this public key (repeatable: any of them); "
+    "default: MLOPS_TRUSTED_KEYS.",
+)
 
 
 def _parse_time(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
