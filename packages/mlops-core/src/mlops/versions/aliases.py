@@ -36,7 +36,7 @@ import re
 import socket
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -111,19 +111,8 @@ class AliasEvent:
         return self.version is None
 
     def to_json(self) -> dict[str, Any]:
-        """Plain JSON types, for ``mlops alias log --json``."""
-        return {
-            "alias": self.alias,
-            "number": self.number,
-            "version": self.version,
-            "previous": self.previous,
-            "at": self.at.isoformat(),
-            "who": self.who,
-            "reason": self.reason,
-            "protected": self.protected,
-            "signer": self.signer,
-            "path": self.path,
-        }
+        """Plain JSON types, for ``mlops alias log --json``: the fields, in order, ``at`` in ISO 8601."""
+        return {**asdict(self), "at": self.at.isoformat()}
 
 
 # --- reading ------------------------------------------------------------------------------------------
