@@ -16,6 +16,7 @@ from mlops.versions import layout
 R = TypeVar("R", bound=AnyRecord)
 
 if TYPE_CHECKING:
+    from mlops.metadata.pylock import EnvironmentLock
     from mlops.trust.keys import SigningKey
     from mlops.trust.policy import TrustPolicy
 
@@ -80,6 +81,16 @@ class PublishedVersion(Generic[R]):
     def files(self) -> dict[str, FileEntry]:
         """Every data file of the version (the manifest), by relative path."""
         return dict(self._manifest)
+
+    @cached_property
+    def environment(self) -> EnvironmentLock | None:
+        """The environment the version was published from (``environment/pylock.toml``, PEP 751,
+        and ``environment/python.json``): the Python version, every installed distribution with its
+        exact version and origin (``.distributions``, ``.to_requirements()``). Read and verified on
+        first use; ``None`` for a version published before mlops recorded it."""
+        from mlops.versions.environment import read_environment
+
+        return read_environment(self._loc, self._manifest)
 
     @property
     def storage_options(self) -> dict[str, Any]:
