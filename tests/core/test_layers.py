@@ -18,6 +18,7 @@ LAYERS = [
     ["mlops.versions"],
     ["mlops.dataset"],
     ["mlops.model"],
+    ["mlops.envs"],
     ["mlops.plugins", "mlops.plugin"],
     ["mlops.cli", "mlops.catalog", "mlops.__main__"],
     # the public façade and the thin re-exports of the original layout

@@ -54,6 +54,13 @@ def what_matters(recorded: EnvironmentLock, record: AnyRecord, pickles: Iterable
     found = differences(recorded, framework=framework_of(record))
     if not found:
         return []
+    found = differences(recorded, framework=framework_of(record), referenced=referenced_distributions(pickles))
+    return [d for d in found if d.matters]
+
+
+def referenced_distributions(pickles: Iterable[bytes]) -> set[str]:
+    """The installed distributions whose modules the ``pickles`` (their bytes) name, found by
+    reading their opcodes (nothing is loaded)."""
     from mlops.trust.pickle_inspect import inspect_bytes
 
     modules: set[str] = set()
@@ -66,9 +73,7 @@ def what_matters(recorded: EnvironmentLock, record: AnyRecord, pickles: Iterable
             continue
         modules.update(ref.module for ref in report.imports)
         modules.update(report.imported_modules)
-    referenced = distributions_of(modules) if modules else set()
-    found = differences(recorded, framework=framework_of(record), referenced=referenced)
-    return [d for d in found if d.matters]
+    return distributions_of(modules) if modules else set()
 
 
 def run_hint(path: str, kind: str) -> str:
