@@ -109,7 +109,7 @@ def _install_workspace(session: nox.Session) -> None:
     signing, the catalog (ui) and chunked tensors (dask: dask, distributed, zarr)."""
     _install_torch(session)
     session.install(
-        "-e", f"{ROOT / 'packages/mlops-core'}[s3,azure,signing,ui,dask]",
+        "-e", f"{ROOT / 'packages/mlops-core'}[s3,azure,signing,ui,dask,env]",
         "-e", f"{ROOT / 'packages/mlops-keras'}[tensorflow]",
         *(arg for plugin in PLUGINS if plugin != "mlops-keras" for arg in ("-e", str(ROOT / "packages" / plugin))),
     )  # fmt: skip

@@ -9,6 +9,6 @@ call.
 from __future__ import annotations
 
 from mlops.envs.build import BuiltEnvironment
-from mlops.envs.recorded import create_environment, run_in_recorded_environment
+from mlops.envs.recorded import create_environment, environment_differences, run_in_recorded_environment
 
-__all__ = ["BuiltEnvironment", "create_environment", "run_in_recorded_environment"]
+__all__ = ["BuiltEnvironment", "create_environment", "environment_differences", "run_in_recorded_environment"]

@@ -17,6 +17,7 @@ import sysconfig
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import metadata as importlib_metadata
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
@@ -112,6 +113,9 @@ def _locked(dist: importlib_metadata.Distribution, name: str, version: str) -> L
     common: dict[str, Any] = {"name": name, "version": version, "installer": installer}
     direct = _direct_url(dist)
     if direct is None:
+        tree = None if installer else _source_tree(dist)
+        if tree is not None:  # a source tree on sys.path (PYTHONPATH, setup.py develop): live code
+            return LockedDistribution(**common, source="directory", location=tree, editable=True)
         return LockedDistribution(**common, source="index")
     url = str(direct.get("url", ""))
     location = _path_of(url)
@@ -139,6 +143,20 @@ def _locked(dist: importlib_metadata.Distribution, name: str, version: str) -> L
         algorithm, _, value = legacy.partition("=")
         hashes = {algorithm: value}
     return LockedDistribution(**common, source="archive", location=location, hashes=hashes, subdirectory=subdirectory)
+
+
+def _source_tree(dist: importlib_metadata.Distribution) -> str | None:
+    """The project folder of a distribution whose ``.egg-info`` sits in a source tree (no installer
+    wrote it): the nearest folder above holding a ``pyproject.toml`` or ``setup.py``."""
+    folder = getattr(dist, "_path", None)
+    if not isinstance(folder, Path) or not folder.name.endswith(".egg-info"):
+        return None
+    if folder.parent.name in ("site-packages", "dist-packages"):
+        return None
+    for candidate in (folder.parent, folder.parent.parent):
+        if (candidate / "pyproject.toml").is_file() or (candidate / "setup.py").is_file():
+            return str(candidate)
+    return None
 
 
 def _direct_url(dist: importlib_metadata.Distribution) -> Mapping[str, Any] | None:

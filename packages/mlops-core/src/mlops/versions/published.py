@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, Union
 
 from mlops import metadata
 from mlops.metadata import AnyRecord
+from mlops.metadata.pylock import EnvironmentLock
 from mlops.store import FileEntry, Location, resolve
 from mlops.utils.progress import task as progress_task
 from mlops.versions import layout
@@ -16,7 +17,6 @@ from mlops.versions import layout
 R = TypeVar("R", bound=AnyRecord)
 
 if TYPE_CHECKING:
-    from mlops.metadata.pylock import EnvironmentLock
     from mlops.trust.keys import SigningKey
     from mlops.trust.policy import TrustPolicy
 
