@@ -10,7 +10,6 @@ import os
 import platform
 import shutil
 import sys
-import tomllib
 import warnings
 from dataclasses import replace
 from importlib import metadata as importlib_metadata
@@ -18,15 +17,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from forgery import replace_file
+import tomllib
 from packaging.pylock import Package
-from sample_processors import CsvProcessor, write_raw
 from sklearn.linear_model import LogisticRegression
 
 import mlops
+from forgery import replace_file
 from mlops import VersionedDataset, VersionedDatasetBuilder, VersionedModel, VersionedModelBuilder, errors
 from mlops.metadata import environment
 from mlops.metadata.pylock import LOCK_FILE, PYTHON_FILE, EnvironmentLock, normalize
+from sample_processors import CsvProcessor, write_raw
 
 LOCK_FILES = {LOCK_FILE, PYTHON_FILE}
 
