@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import platform
 import sys
 import sysconfig
@@ -78,6 +79,9 @@ def current_environment() -> EnvironmentLock:
     first found of each name, as imports resolve them), sorted by name. Read once per process."""
     found: dict[str, LockedDistribution] = {}
     for dist in importlib_metadata.distributions():
+        quick = _name_from_folder(dist)
+        if quick in found:  # shadowed by one earlier on sys.path: not what imports get
+            continue
         name, version = _name_and_version(dist)
         if name and name not in found:
             found[name] = _locked(dist, name, version)
@@ -91,6 +95,17 @@ def environment_files() -> dict[str, bytes]:
 
     env = current_environment()
     return {LOCK_FILE: env.to_pylock().encode(), PYTHON_FILE: env.python_json().encode()}
+
+
+def _name_from_folder(dist: importlib_metadata.Distribution) -> str:
+    """The normalized name in a ``.dist-info``/``.egg-info`` folder's name (``""`` when it has none)."""
+    stem = getattr(getattr(dist, "_path", None), "name", "")
+    if not isinstance(stem, str):
+        return ""
+    for suffix in (".dist-info", ".egg-info"):
+        if stem.endswith(suffix):
+            return normalize(stem[: -len(suffix)].split("-", 1)[0])
+    return ""
 
 
 def _name_and_version(dist: importlib_metadata.Distribution) -> tuple[str, str]:
@@ -109,9 +124,10 @@ def _name_and_version(dist: importlib_metadata.Distribution) -> tuple[str, str]:
 
 
 def _locked(dist: importlib_metadata.Distribution, name: str, version: str) -> LockedDistribution:
-    installer = (dist.read_text("INSTALLER") or "").strip()
+    present = _files_in(dist)
+    installer = (dist.read_text("INSTALLER") or "").strip() if "INSTALLER" in present else ""
     common: dict[str, Any] = {"name": name, "version": version, "installer": installer}
-    direct = _direct_url(dist)
+    direct = _direct_url(dist, present)
     if direct is None:
         tree = None if installer else _source_tree(dist)
         if tree is not None:  # a source tree on sys.path (PYTHONPATH, setup.py develop): live code
@@ -159,10 +175,29 @@ def _source_tree(dist: importlib_metadata.Distribution) -> str | None:
     return None
 
 
-def _direct_url(dist: importlib_metadata.Distribution) -> Mapping[str, Any] | None:
+def _files_in(dist: importlib_metadata.Distribution) -> _Names:
+    """The names of the files in the distribution's metadata folder (one listing instead of a
+    failed open per missing file); every name when it cannot be listed."""
+    folder = getattr(dist, "_path", None)
+    try:
+        return set(os.listdir(folder)) if isinstance(folder, Path) else _EVERY
+    except OSError:
+        return _EVERY
+
+
+class _Every:
+    def __contains__(self, name: object) -> bool:
+        return True
+
+
+_EVERY = _Every()
+_Names = set[str] | _Every
+
+
+def _direct_url(dist: importlib_metadata.Distribution, present: _Names) -> Mapping[str, Any] | None:
     """PEP 610's ``direct_url.json`` (or PEP 710's ``provenance_url.json``), when the installer wrote one."""
     for file in ("direct_url.json", "provenance_url.json"):
-        text = dist.read_text(file)
+        text = dist.read_text(file) if file in present else None
         if text:
             try:
                 data = json.loads(text)
