@@ -101,7 +101,7 @@ def plan(lock: EnvironmentLock, with_paths: Sequence[str] = ()) -> Plan:
         if dist.name in given:
             requirements.append(_from_path(dist, given[dist.name]))
             substituted.append(f"{dist.name} {dist.version} from {given[dist.name]}")
-        elif dist.is_local and not os.path.exists(dist.location or ""):
+        elif dist.from_local_path and not os.path.exists(dist.location or ""):
             unpinned.append(
                 f"{dist.describe()}: the recorded path no longer exists; pass --with PATH (its source folder, "
                 "wheel or sdist)"

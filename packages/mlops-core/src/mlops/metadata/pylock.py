@@ -110,7 +110,7 @@ class LockedDistribution:
     """Who installed it (PEP 376 ``INSTALLER``: ``pip``, ``uv``...), empty when unknown."""
 
     @property
-    def is_local(self) -> bool:
+    def from_local_path(self) -> bool:
         """Whether it was installed from a path on the publishing machine (a source tree or a file)."""
         return self.source == "directory" or (
             self.source == "archive" and bool(self.location) and not _is_remote(self.location or "")

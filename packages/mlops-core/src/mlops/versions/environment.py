@@ -12,7 +12,7 @@ from __future__ import annotations
 import shlex
 import warnings
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeVar
 
 from mlops.errors import EnvironmentMismatchWarning, PickleInspectionError
 from mlops.metadata.environment import Difference, differences, distributions_of
@@ -22,6 +22,7 @@ from mlops.store import FileEntry, Location
 if TYPE_CHECKING:
     from mlops.metadata import AnyRecord
 
+E = TypeVar("E", bound=BaseException)
 INSPECT_LIMIT = 512 * 1024 * 1024
 """Pickles larger than this are not inspected for the modules they reference (the warning then
 names the other distributions that matter only)."""
@@ -107,7 +108,6 @@ def warn_if_different(
     )
 
 
-def with_hint(exc: BaseException, path: str, kind: str) -> Any:
+def with_hint(exc: E, path: str, kind: str) -> E:
     """The Python-minor error ``exc`` again, its message ending with :func:`run_hint`."""
-    new = type(exc)(f"{exc} {run_hint(path, kind)}")
-    return new
+    return type(exc)(f"{exc} {run_hint(path, kind)}")
