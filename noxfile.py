@@ -55,6 +55,7 @@ TEST_DEPS = [
     "xarray",  # the dask tests open zarr tensors with xarray, as users would
     "pytest-xdist>=3.6",  # see PARALLEL
     "filelock",  # fixtures built once for all test workers (tests/support/run_once.py)
+    "httpx",  # the HTTP client of the serving tests (mlops serve)
 ]
 # The test sessions run pytest-xdist with one worker per CPU (PYTEST_XDIST_AUTO_NUM_WORKERS=N sets
 # another count; `-n 0` after `--` runs the tests in one process, and --pdb does so by itself). A
@@ -106,10 +107,10 @@ def _install_torch(session: nox.Session) -> None:
 
 def _install_workspace(session: nox.Session) -> None:
     """Every distribution of the monorepo, editable, with all frameworks, S3 and Azure Blob support,
-    signing, the catalog (ui) and chunked tensors (dask: dask, distributed, zarr)."""
+    signing, the catalog (ui), chunked tensors (dask: dask, distributed, zarr) and serving (serve)."""
     _install_torch(session)
     session.install(
-        "-e", f"{ROOT / 'packages/mlops-core'}[s3,azure,signing,ui,dask,env]",
+        "-e", f"{ROOT / 'packages/mlops-core'}[s3,azure,signing,ui,dask,serve,env]",
         "-e", f"{ROOT / 'packages/mlops-keras'}[tensorflow]",
         *(arg for plugin in PLUGINS if plugin != "mlops-keras" for arg in ("-e", str(ROOT / "packages" / plugin))),
     )  # fmt: skip

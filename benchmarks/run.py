@@ -1,5 +1,5 @@
 """Run the mlops benchmark suite: ``python benchmarks/run.py [--sizes 256 1024] [--repeats 5]
-[--only dataset,s3,models,import,listing,loaders,incremental,manyfiles,env] [--many-files 100000]
+[--only dataset,s3,models,import,listing,loaders,incremental,manyfiles,serving,env] [--many-files 100000]
 [--out benchmarks/results]``.
 
 Prints a targets table (PASS/FAIL, and the change since the previous run in ``--out``), and writes
@@ -23,8 +23,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import report  # noqa: E402
 from harness import Context, Results, rmtree  # noqa: E402
 
-AREAS = ("import", "dataset", "models", "s3", "listing", "signing", "loaders", "incremental", "manyfiles", "env",
-         "scale")  # fmt: skip
+AREAS = ("import", "dataset", "models", "s3", "listing", "signing", "loaders", "incremental", "manyfiles", "serving",
+         "env", "scale")  # fmt: skip
 DEFAULT_AREAS = tuple(a for a in AREAS if a != "scale")
 """``scale`` (tens of GB, chunked tensors) runs only when asked for: ``--only scale``."""
 

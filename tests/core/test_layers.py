@@ -20,6 +20,7 @@ LAYERS = [
     ["mlops.model"],
     ["mlops.envs"],
     ["mlops.plugins", "mlops.plugin"],
+    ["mlops.serving"],  # predicting with a model and its dataset's processor; serving; export
     ["mlops.cli", "mlops.catalog", "mlops.__main__"],
     # the public façade and the thin re-exports of the original layout
     ["mlops", "mlops.hookspecs", "mlops.registry", "mlops.maintenance", "mlops.removal", "mlops.transfer",

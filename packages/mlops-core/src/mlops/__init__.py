@@ -37,6 +37,8 @@ if TYPE_CHECKING:  # the names __getattr__ provides, for type checkers and IDEs
     from mlops.model.training_config import TrainingConfig as TrainingConfig
     from mlops.model.versioned_model import VersionedModel as VersionedModel
     from mlops.model.versioned_model_builder import VersionedModelBuilder as VersionedModelBuilder
+    from mlops.serving.predictor import Prediction as Prediction
+    from mlops.serving.predictor import Predictor as Predictor
     from mlops.store import FsspecStore as FsspecStore
     from mlops.store import LocalStore as LocalStore
     from mlops.store import S3Store as S3Store
@@ -67,6 +69,7 @@ _EXPORTS = {
     "TrainingConfig": "mlops.model.training_config",
     "VersionedModel": "mlops.model.versioned_model",
     "VersionedModelBuilder": "mlops.model.versioned_model_builder",
+    "Predictor": "mlops.serving.predictor",
     "Store": "mlops.store",
     "LocalStore": "mlops.store",
     "FsspecStore": "mlops.store",
@@ -90,6 +93,7 @@ _EXPORTS = {
     "FileEntry": "mlops.store.base",
     "DirEntry": "mlops.store.base",
     "RemovedVersion": "mlops.versions.removal",
+    "Prediction": "mlops.serving.predictor",
     "IncompleteVersion": "mlops.versions.incomplete",
     "DatasetRecord": "mlops.metadata",
     "ModelRecord": "mlops.metadata",

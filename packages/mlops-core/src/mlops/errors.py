@@ -223,6 +223,19 @@ class ModelInputError(MlopsError, ValueError):
     """Raised by ``predict`` for features that are not arrays (str, bytes, a path) or do not fit an ONNX input."""
 
 
+class PredictionInputError(ModelInputError):
+    """Raised by ``Predictor`` (and ``mlops predict``/``serve``) for raw input it cannot use: a missing,
+    unknown or ambiguous tensor name, a ragged list, a shape the model was not trained on."""
+
+
+class ProcessorFailedError(MlopsError):
+    """Raised by ``Predictor`` when the dataset's processor raises on the input given (the cause is chained)."""
+
+    def __init__(self, message: str, *, method: str) -> None:
+        super().__init__(message)
+        self.method = method
+
+
 # --- registry and tooling ---------------------------------------------------------------------------
 
 

@@ -15,6 +15,7 @@ in one module per group (internal: the command line is the interface):
 - :mod:`~mlops.cli.plugins`: plugins
 - :mod:`~mlops.cli.catalog`: ui, report
 - :mod:`~mlops.cli.env`: env (the environment a version was published from; recreating it)
+- :mod:`~mlops.cli.serving`: serve
 
 and what they share in ``_common`` (settings, options, messages) and ``_format`` (tables, JSON).
 """
@@ -30,7 +31,7 @@ from typing import Any
 import click
 
 from mlops._version import __version__
-from mlops.cli import catalog, env, plugins, space, transfer, trust, versions
+from mlops.cli import catalog, env, plugins, serving, space, transfer, trust, versions
 from mlops.cli._common import Settings, describe, error, parse_storage_options, warning
 
 __all__ = ["cli", "main"]
@@ -124,6 +125,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     cli.main(args=list(argv) if argv is not None else None, prog_name="mlops")
 
 
-for _group in (versions, trust, space, transfer, plugins, catalog, env):
+for _group in (versions, trust, space, transfer, plugins, catalog, serving, env):
     for _command in _group.COMMANDS:
         cli.add_command(_command)
