@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
+import socket
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -107,3 +110,40 @@ def test_created_from_a_host_of_another_python(
     built = json.loads(cold.stdout)
     assert built["python_version"].startswith("3.11.")  # the recorded Python, not the host's
     np.testing.assert_array_equal(_predict_inside(built["python"], published, tmp_path), np.load(published["expected"]))
+
+
+@pytest.mark.parametrize("minor", HOST_PYTHONS[:1])
+def test_serve_from_a_host_of_another_python_in_the_recorded_environment(
+    published: dict[str, str], tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, minor: str
+) -> None:
+    """`mlops serve MODEL --env recorded` from a 3.12 host: the model published from 3.11 answers
+    as it predicted where it was published (the recorded environment, plus what serving needs)."""
+    hosts = once_per_run(tmp_path_factory, f"env-host-{minor}", lambda folder: host(folder / "venv", minor))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [hosts, "-m", "mlops", "serve", published["model"], "--port", str(port), "--env", "recorded"],
+        env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        raw = np.loadtxt(Path(published["raw"]) / "data.csv", delimiter=",", ndmin=2)[:, :2]
+        body = json.dumps({"inputs": {"X_pred": raw.tolist()}}).encode()
+        deadline = time.monotonic() + 600  # a cold build of the environment, then the server's start
+        while True:
+            assert server.poll() is None, server.stdout.read() if server.stdout else ""
+            try:
+                request = urllib.request.Request(f"http://127.0.0.1:{port}/predict", data=body, method="POST")
+                request.add_header("Content-Type", "application/json")
+                with urllib.request.urlopen(request, timeout=30) as answer:
+                    predictions = json.loads(answer.read())["predictions"]
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the server did not answer"
+                time.sleep(1)
+        np.testing.assert_array_equal(
+            np.asarray(predictions), np.load(published["expected"].replace(".npy", "-classes.npy"))
+        )
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)

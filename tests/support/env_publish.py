@@ -21,4 +21,5 @@ pipeline = make_pipeline(Doubler(), LogisticRegression()).fit(dataset.X_train, d
 model = VersionedModelBuilder(dataset, pipeline).publish(f"{store}/models", "v1")
 features = dataset.data_processor.get_preprocessed_features(raw)["X_pred"]
 np.save(expected, pipeline.predict_proba(features))
+np.save(expected.replace(".npy", "-classes.npy"), pipeline.predict(features))
 print(model)

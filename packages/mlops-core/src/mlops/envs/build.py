@@ -54,6 +54,11 @@ class Plan:
     """One line each: the distribution, and why it is not pinned (it is not installed)."""
     substituted: tuple[str, ...] = field(default=())
     """Local distributions installed from a path given with ``with_paths``."""
+    pins: tuple[str, ...] = ()
+    """``name==version`` of every locked distribution: the constraints ``extras`` are resolved under."""
+    extras: tuple[str, ...] = ()
+    """Requirements added on top of the lock (what a command needs there, e.g. a web server), resolved
+    so that no locked distribution changes version."""
 
 
 @dataclass(frozen=True)
@@ -84,9 +89,10 @@ class BuiltEnvironment:
         }
 
 
-def plan(lock: EnvironmentLock, with_paths: Sequence[str] = ()) -> Plan:
+def plan(lock: EnvironmentLock, with_paths: Sequence[str] = (), extras: Sequence[str] = ()) -> Plan:
     """The requirements installing ``lock``'s distributions; ``with_paths`` (source folders or
-    wheel/sdist files) replace the recorded path of the local distributions of the same name."""
+    wheel/sdist files) replace the recorded path of the local distributions of the same name;
+    ``extras`` are requirements added on top, never changing a locked version."""
     given = {_project_name(path): os.path.abspath(path) for path in with_paths}
     unknown = sorted(set(given) - set(lock.distributions))
     if unknown:
@@ -113,7 +119,8 @@ def plan(lock: EnvironmentLock, with_paths: Sequence[str] = ()) -> Plan:
             )
         else:
             requirements.append(dist.requirement())
-    return Plan(tuple(requirements), tuple(unpinned), tuple(substituted))
+    pins = tuple(f"{d.name}=={d.version}" for d in lock.packages if d.version)
+    return Plan(tuple(requirements), tuple(unpinned), tuple(substituted), pins, tuple(extras))
 
 
 def _from_path(dist: LockedDistribution, path: str) -> str:
@@ -160,7 +167,9 @@ def _project_name(path: str) -> str:
 
 def environment_key(lock_sha256: str, python_sha256: str, the_plan: Plan) -> str:
     """The cache key of an environment: the hash of the lock, of python.json and of the plan."""
-    text = "\n".join([f"mlops-env-v{KEY_FORMAT}", lock_sha256, python_sha256, *the_plan.requirements])
+    text = "\n".join(
+        [f"mlops-env-v{KEY_FORMAT}", lock_sha256, python_sha256, *the_plan.requirements, "+", *the_plan.extras]
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -284,6 +293,14 @@ def _build(lock: EnvironmentLock, folder: Path, key: str, the_plan: Plan) -> dic
             "folder that is gone, or from another index, can be supplied with --with PATH; UV_INDEX_URL chooses "
             "the package index.",
         )
+    if the_plan.extras:
+        constraints = folder / "mlops-constraints.txt"
+        constraints.write_text("\n".join(the_plan.pins) + "\n")
+        _run(
+            [uv, "pip", "install", "--quiet", "--python", python_of(folder), "-c", str(constraints), *the_plan.extras],
+            f"uv could not add {', '.join(the_plan.extras)} to the recorded environment without changing a "
+            "recorded version (above).",
+        )
     version = subprocess.run(
         [python_of(folder), "-c", "import platform; print(platform.python_version())"],
         capture_output=True,
@@ -296,6 +313,7 @@ def _build(lock: EnvironmentLock, folder: Path, key: str, the_plan: Plan) -> dic
         "recorded_python": recorded.version,
         "unpinned": list(the_plan.unpinned),
         "substituted": list(the_plan.substituted),
+        "extras": list(the_plan.extras),
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
     (folder / MARKER).write_text(json.dumps(marker, indent=2) + "\n")
@@ -309,6 +327,22 @@ def _run(argv: list[str], advice: str, *, missing_python: bool = False) -> None:
         detail = " ".join(done.stderr.split())[-1500:] or f"exit status {done.returncode}"
         error = InterpreterNotFoundError if missing_python else EnvironmentCreationError
         raise error(f"{advice} uv said: {detail}")
+
+
+def extra_requirements(extra: str, distribution: str = "mlops-core") -> tuple[str, ...]:
+    """The requirements of ``distribution``'s ``extra`` as installed here (``serve`` -> ``fastapi>=...``)."""
+    from importlib import metadata as importlib_metadata
+
+    try:
+        requires = importlib_metadata.requires(distribution) or []
+    except importlib_metadata.PackageNotFoundError:
+        return ()
+    found = []
+    for line in requires:
+        requirement, _, marker = line.partition(";")
+        if marker.replace(" ", "").replace("'", '"') == f'extra=="{extra}"':
+            found.append(requirement.strip())
+    return tuple(found)
 
 
 def uv_binary() -> str:

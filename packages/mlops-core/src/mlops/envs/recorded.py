@@ -11,8 +11,10 @@ installing from a lock runs the code of what it names.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from mlops.envs import build
@@ -58,16 +60,18 @@ def create_environment(
     with_paths: Sequence[str] = (),
     storage_options: dict[str, Any] | None = None,
     trusted_keys: TrustedKeys = None,
+    extras: Sequence[str] = (),
 ) -> BuiltEnvironment:
     """A virtual environment holding the environment recorded in the version at ``path``: built
     with uv for the recorded Python minor, kept in the user cache by the lock's hash (a second call
     is immediate), and copied to ``target`` when given. ``with_paths`` supply local distributions
-    whose recorded path is gone. Raises :class:`~mlops.errors.NoEnvironmentError` for a version
-    without a recorded environment, :class:`~mlops.errors.EnvironmentCreationError` when it
-    cannot be built (the message says why)."""
+    whose recorded path is gone; ``extras`` (requirements) are added on top, resolved without
+    changing any recorded version (what a command needs there, e.g. a web server). Raises
+    :class:`~mlops.errors.NoEnvironmentError` for a version without a recorded environment,
+    :class:`~mlops.errors.EnvironmentCreationError` when it cannot be built (the message says why)."""
     version = path if isinstance(path, PublishedVersion) else _open(path, storage_options, trusted_keys)
     lock = recorded_lock(version)
-    the_plan = build.plan(lock, with_paths)
+    the_plan = build.plan(lock, with_paths, extras)
     files = version.files
     key = build.environment_key(files[LOCK_FILE].sha256, files[PYTHON_FILE].sha256, the_plan)
     built = build.ensure(lock, key, the_plan)
@@ -81,15 +85,21 @@ def run_in_recorded_environment(
     with_paths: Sequence[str] = (),
     storage_options: dict[str, Any] | None = None,
     trusted_keys: TrustedKeys = None,
+    extras: Sequence[str] = (),
 ) -> int:
     """Run ``python -m mlops ARGV`` in the environment recorded in the version at ``version_path``
     (created first if needed, see :func:`create_environment`) and return its exit status.
 
     The child gets this process's environment variables except ``PYTHONPATH``/``PYTHONHOME`` (its
     own interpreter and libraries, not this one's), with ``MLOPS_RECORDED_ENV`` set. ``argv`` is
-    the command line without ``--env recorded``."""
+    the command line without ``--env recorded``; ``extras`` are what the command needs beside the
+    recorded distributions (see :func:`create_environment`)."""
     built = create_environment(
-        version_path, with_paths=with_paths, storage_options=storage_options, trusted_keys=trusted_keys
+        version_path,
+        with_paths=with_paths,
+        storage_options=storage_options,
+        trusted_keys=trusted_keys,
+        extras=extras,
     )
     if os.environ.get(RECORDED_ENV_VARIABLE) == built.key:
         raise EnvironmentCreationError(
@@ -104,7 +114,29 @@ def run_in_recorded_environment(
             f"the recorded environment of {version_path} has no mlops-core to run the command with "
             f"({'; '.join(built.unpinned) or 'it was not installed there'}); pass --with PATH"
         )
-    return subprocess.call([built.python, "-m", "mlops", *argv], env=env)
+    child = subprocess.Popen([built.python, "-m", "mlops", *argv], env=env)
+    with _forwarding_signals(child):
+        return child.wait()
+
+
+@contextmanager
+def _forwarding_signals(child: subprocess.Popen[bytes]) -> Iterator[None]:
+    """While waiting for ``child``: SIGTERM (and SIGHUP) sent to this process go to it, so a server
+    stopped through this process finishes its requests and stops too; SIGINT is left to the
+    terminal, which sends it to both. Outside the main thread nothing is changed."""
+    wanted: list[int] = [signal.SIGTERM, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])]
+    previous: dict[int, Any] = {}
+    try:
+        for signum in wanted:
+            previous[signum] = signal.signal(signum, lambda number, _frame: child.send_signal(number))
+        previous[signal.SIGINT] = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread
+        pass
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _open(
