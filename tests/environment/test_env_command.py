@@ -80,3 +80,28 @@ def test_bad_uses(versions: tuple[str, str], tmp_path: Path) -> None:
     assert "no dataset or model version" in fails("env", str(tmp_path / "nothing"))
     fixture = Path(__file__).resolve().parents[1] / "fixtures" / "schema1" / "datasets" / "v1"
     assert "records no environment" in fails("env", str(fixture))
+
+
+def test_serve_env_recorded_hands_its_command_line_over(
+    versions: tuple[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from mlops import envs
+
+    calls: list[tuple[str, list[str], dict[str, object]]] = []
+
+    def run(version: str, argv: list[str], **options: object) -> int:
+        calls.append((version, argv, options))
+        return 3
+
+    monkeypatch.setattr(envs, "run_in_recorded_environment", run)
+    key = tmp_path / "team.pub"
+    result = mlops("-o", "anon=true", "serve", versions[1], "--port", "9", "--env", "recorded", "-k", key)
+    assert result.exit_code == 3, result.output  # the child's status
+    ((version, argv, options),) = calls
+    assert version == versions[1]
+    assert argv == [
+        "-o", "anon=true", "serve", versions[1], "--host", "127.0.0.1", "--port", "9", "--workers", "1",
+        "--max-body-size", str(16 * 1024 * 1024), "-k", str(key),
+    ]  # fmt: skip
+    assert options["trusted_keys"] == [str(key)] and options["storage_options"] == {"anon": True}
+    assert any(str(extra).startswith("fastapi") for extra in options["extras"])  # type: ignore[attr-defined]
