@@ -161,7 +161,8 @@ def test_meta_json_records_the_serializer_and_its_versions(
     assert framework["joblib"] == joblib.__version__
     assert framework["numpy"] == np.__version__
     assert "scipy" in framework
-    assert list(manifest_of(path)) == ["environment/pylock.toml", "environment/python.json", MODEL_FILE]
+    assert list(manifest_of(path)) == [MODEL_FILE]
+    assert list(manifest_of(path, environment=True)) == ["environment/pylock.toml", "environment/python.json", MODEL_FILE]
     stored = _read_bytes(f"{path}/{MODEL_FILE}")
     assert manifest_of(path)[MODEL_FILE] == {"sha256": hashlib.sha256(stored).hexdigest(), "size": len(stored)}
 
