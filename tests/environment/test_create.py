@@ -112,11 +112,11 @@ def test_created_from_a_host_of_another_python(
     np.testing.assert_array_equal(_predict_inside(built["python"], published, tmp_path), np.load(published["expected"]))
 
 
-@pytest.mark.parametrize("minor", HOST_PYTHONS[:1])
+@pytest.mark.parametrize("minor", HOST_PYTHONS)
 def test_serve_from_a_host_of_another_python_in_the_recorded_environment(
     published: dict[str, str], tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, minor: str
 ) -> None:
-    """`mlops serve MODEL --env recorded` from a 3.12 host: the model published from 3.11 answers
+    """`mlops serve MODEL --env recorded` from a 3.12 or 3.13 host: the model published from 3.11 answers
     as it predicted where it was published (the recorded environment, plus what serving needs)."""
     hosts = once_per_run(tmp_path_factory, f"env-host-{minor}", lambda folder: host(folder / "venv", minor))
     with socket.socket() as probe:
