@@ -107,10 +107,11 @@ def _install_torch(session: nox.Session) -> None:
 
 def _install_workspace(session: nox.Session) -> None:
     """Every distribution of the monorepo, editable, with all frameworks, S3 and Azure Blob support,
-    signing, the catalog (ui), chunked tensors (dask: dask, distributed, zarr) and serving (serve)."""
+    signing, the catalog (ui), chunked tensors (dask: dask, distributed, zarr), serving (serve) and tables
+    (pyarrow, pandas, polars)."""
     _install_torch(session)
     session.install(
-        "-e", f"{ROOT / 'packages/mlops-core'}[s3,azure,signing,ui,dask,serve,env]",
+        "-e", f"{ROOT / 'packages/mlops-core'}[s3,azure,signing,ui,dask,serve,tables,env]",
         "-e", f"{ROOT / 'packages/mlops-keras'}[tensorflow]",
         *(arg for plugin in PLUGINS if plugin != "mlops-keras" for arg in ("-e", str(ROOT / "packages" / plugin))),
     )  # fmt: skip

@@ -1,11 +1,12 @@
-"""Make docs/catalog-leaderboard.png, the README's picture of the catalog, from the mixed-frameworks example.
+"""Make docs/catalog-leaderboard.png (the README's picture of the catalog) and docs/catalog-compare.png
+(the compare view, in docs/catalog.md) from the mixed-frameworks example.
 
     python examples/mixed_frameworks/run.py --out /tmp/mixed
     python docs/make_catalog_screenshot.py /tmp/mixed/catalog.html
 
 Opens the report in Debian's headless Chromium (Playwright), shows the leaderboard sorted by the
-best validation accuracy with the two best models' curves overlaid, and saves the PNG (kept under
-300 KB: 8-bit palette).
+best validation accuracy with the two best models' curves overlaid, then the compare view of the
+three best models, and saves the PNGs (kept under 300 KB: 8-bit palette).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from PIL import Image
 from playwright.sync_api import sync_playwright
 
 OUT = Path(__file__).resolve().parent / "catalog-leaderboard.png"
+COMPARE = OUT.with_name("catalog-compare.png")
 
 
 def main(report: Path) -> None:
@@ -34,9 +36,15 @@ def main(report: Path) -> None:
         page.wait_for_function("document.querySelectorAll('#curves .mark-line path').length === 2")
         page.wait_for_timeout(500)
         page.screenshot(path=str(OUT), clip={"x": 0, "y": 0, "width": 1700, "height": 800})
+        page.locator("#board tbody tr").nth(2).locator("input[type=checkbox]").check()
+        page.click("#compare-selected")
+        page.wait_for_function("document.querySelectorAll('.compare-curve svg').length > 0")
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(COMPARE), full_page=True, clip={"x": 0, "y": 0, "width": 1700, "height": 1250})
         browser.close()
-    Image.open(OUT).convert("RGB").quantize(colors=128).save(OUT, optimize=True)
-    print(f"{OUT} ({OUT.stat().st_size // 1000} kB)")
+    for path in (OUT, COMPARE):
+        Image.open(path).convert("RGB").quantize(colors=128).save(path, optimize=True)
+        print(f"{path} ({path.stat().st_size // 1000} kB)")
 
 
 if __name__ == "__main__":

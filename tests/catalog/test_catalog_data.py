@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+import mlops
 from catalog_store import XSS_TAG, sgd_model
 from format_checks import manifest_of
 from mlops import VersionedDataset, VersionedDatasetBuilder, VersionedModelBuilder
@@ -227,3 +228,26 @@ def test_the_catalog_views_are_not_named_like_the_metadata_records() -> None:
     own = {name for name, value in vars(data).items() if isinstance(value, type) and value.__module__ == data.__name__}
     assert {"DatasetView", "ModelView", "TensorView", "RootView"} <= own
     assert own.isdisjoint(mlops.metadata.__all__)
+
+
+def test_aliases_are_read_with_the_catalog_and_a_bad_record_only_hides_them(tmp_path: Path) -> None:
+    root = str(tmp_path / "datasets")
+    for version in ("v1", "v2"):
+        VersionedDatasetBuilder(write_raw(str(tmp_path / f"raw-{version}")), CsvProcessor()).publish(root, version)
+    mlops.set_alias(root, "production", "v1")
+    mlops.set_alias(root, "latest", "v2")
+    mlops.set_alias(root, "candidate", "v2")
+    catalog = build_catalog([root], tensor_stats=False)
+    v1, v2 = version_id(f"{root}/v1"), version_id(f"{root}/v2")
+    assert catalog.aliases_of(v1) == ("production",) and catalog.aliases_of(v2) == ("candidate", "latest")
+    named = {node.target: node.aliases for node in catalog.lineage_nodes}
+    assert named[f"dataset/{v1}"] == ("production",) and named[f"dataset/{v2}"] == ("candidate", "latest")
+    page = render.render_page(catalog, "roots", title="Roots")
+    assert page.count('class="alias"') == 3 and "@production" in page
+
+    record = Path(root, "_aliases", "latest", "000002.json")
+    record.write_text("{not json")  # a damaged record: the catalog is still shown, without aliases
+    catalog = build_catalog([root], tensor_stats=False)
+    assert catalog.aliases == {} and catalog.roots[0].alias_problem
+    assert any(line.startswith(f"aliases of {root} not shown: ") for line in data.catalog_warnings(catalog))
+    assert "Aliases not shown" in render.render_page(catalog, "roots", title="Roots")

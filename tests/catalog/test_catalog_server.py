@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import http.client
+import json
 import os
 import re
 import signal
@@ -13,6 +14,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -73,6 +75,27 @@ def test_any_two_versions_are_compared_on_demand(live_server: CatalogServer, cat
     a, b = version_id(catalog_store["v1"]), version_id(catalog_store["torch"])
     status, _, body = _request(live_server, "GET", f"/compare/{a}/{b}")
     assert status == 200 and "Not compared: cannot compare a dataset" in body.decode()
+
+
+def _embedded(page: str) -> dict[str, Any]:
+    found = re.search(r'<script type="application/json" id="mlops-data">(.*?)</script>', page, re.S)
+    assert found is not None
+    embedded: dict[str, Any] = json.loads(found.group(1))
+    return embedded
+
+
+def test_the_compare_page_embeds_the_chosen_models_only(
+    live_server: CatalogServer, catalog_store: dict[str, str]
+) -> None:
+    a, b = version_id(catalog_store["sgd-strong"]), version_id(catalog_store["torch"])
+    status, _, body = _request(live_server, "GET", f"/compare?ids={a},{b},{version_id(catalog_store['v1'])}")
+    embedded = _embedded(body.decode())
+    assert status == 200 and sorted(row["id"] for row in embedded["models"]) == sorted([a, b])
+    assert set(embedded["histories"]) == {a, b}
+    status, _, body = _request(live_server, "GET", "/compare")
+    page = body.decode()
+    assert status == 200 and "Nothing picked yet" in page and _embedded(page)["models"] == []
+    assert '<option value="" selected disabled>pick a version</option>' in page  # never A = B
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "PROPFIND"])

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlops import ModelSerializer, TrainingConfig, VersionedDatasetBuilder, VersionedModelBuilder
+from mlops import ModelSerializer, TrainingConfig, VersionedDatasetBuilder, VersionedModelBuilder, set_alias
 from sample_processors import CsvProcessor, write_raw
 
 if TYPE_CHECKING:
@@ -85,6 +85,54 @@ def build_store(folder: str, *, with_torch: bool = True) -> dict[str, str]:
     if with_torch:
         model, config = torch_model(v2, epochs=12)
         paths["torch"] = VersionedModelBuilder(v2, model, config).publish(models, tags=["torch", "mlp"])
+    return paths
+
+
+def xgboost_model(dataset_path: str, rounds: int) -> tuple[object, TrainingConfig]:
+    """A small XGBoost classifier, with loss and accuracy after each boosting round."""
+    from xgboost import XGBClassifier
+
+    return _boosted(XGBClassifier(n_estimators=rounds, max_depth=2, learning_rate=0.3, n_jobs=1), dataset_path,
+                    {"n_estimators": rounds, "max_depth": 2, "learning_rate": 0.3, "booster": "gbtree"},
+                    lambda model, x, k: model.predict_proba(x, iteration_range=(0, k)))  # fmt: skip
+
+
+def lightgbm_model(dataset_path: str, rounds: int) -> tuple[object, TrainingConfig]:
+    """A small LightGBM classifier, with loss and accuracy after each boosting round (its train
+    args hold a nested mapping, as some frameworks' do)."""
+    from lightgbm import LGBMClassifier
+
+    estimator = LGBMClassifier(n_estimators=rounds, num_leaves=4, min_child_samples=2, n_jobs=1, verbose=-1)
+    args = {"n_estimators": rounds, "num_leaves": 4, "learning_rate": 0.1, "sampling": {"min_child_samples": 2}}
+    return _boosted(estimator, dataset_path, args, lambda model, x, k: model.predict_proba(x, num_iteration=k))
+
+
+def _boosted(model: Any, dataset_path: str, args: dict[str, Any], staged: Any) -> tuple[object, TrainingConfig]:
+    from mlops import VersionedDataset
+
+    dataset = VersionedDataset(dataset_path)
+    x, y = np.asarray(dataset.X_train), _labels(dataset, "y_train")
+    x_test, y_test = np.asarray(dataset.X_test), _labels(dataset, "y_test")
+    model.fit(x, y)
+    history: dict[str, list[float]] = {"loss": [], "val_accuracy": []}
+    for k in range(1, args["n_estimators"] + 1):
+        p = np.clip(staged(model, x, k)[:, 1], 1e-7, 1 - 1e-7)
+        history["loss"].append(float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))))
+        history["val_accuracy"].append(float(np.mean((staged(model, x_test, k)[:, 1] > 0.5) == y_test)))
+    return model, TrainingConfig(history, args)
+
+
+def build_compare_store(folder: str) -> dict[str, str]:
+    """:func:`build_store` plus an XGBoost and a LightGBM model: five models of four frameworks,
+    each with its own set of training arguments, trained on two dataset versions. The XGBoost
+    model has the aliases ``champion`` and ``challenger``, dataset v2 the alias ``latest``."""
+    paths = build_store(folder)
+    for role, dataset, make in (("xgboost", paths["v1"], xgboost_model), ("lightgbm", paths["v2"], lightgbm_model)):
+        model, config = make(dataset, 10)
+        paths[role] = VersionedModelBuilder(dataset, model, config).publish(paths["models"], tags=[role])
+    set_alias(paths["models"], "champion", os.path.basename(paths["xgboost"]))
+    set_alias(paths["models"], "challenger", os.path.basename(paths["xgboost"]))
+    set_alias(paths["datasets"], "latest", "v2")
     return paths
 
 

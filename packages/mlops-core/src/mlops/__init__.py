@@ -24,8 +24,10 @@ if TYPE_CHECKING:  # the names __getattr__ provides, for type checkers and IDEs
     from mlops.envs import create_environment as create_environment
     from mlops.envs import environment_differences as environment_differences
     from mlops.envs import run_in_recorded_environment as run_in_recorded_environment
+    from mlops.metadata import ColumnRecord as ColumnRecord
     from mlops.metadata import DatasetRecord as DatasetRecord
     from mlops.metadata import ModelRecord as ModelRecord
+    from mlops.metadata import TableRecord as TableRecord
     from mlops.metadata import TensorRecord as TensorRecord
     from mlops.metadata.environment import Difference as Difference
     from mlops.metadata.pylock import EnvironmentLock as EnvironmentLock
@@ -47,6 +49,13 @@ if TYPE_CHECKING:  # the names __getattr__ provides, for type checkers and IDEs
     from mlops.store.base import DirEntry as DirEntry
     from mlops.store.base import FileEntry as FileEntry
     from mlops.store.base import Location as Location
+    from mlops.versions.aliases import AliasEvent as AliasEvent
+    from mlops.versions.aliases import alias_history as alias_history
+    from mlops.versions.aliases import get_alias as get_alias
+    from mlops.versions.aliases import list_aliases as list_aliases
+    from mlops.versions.aliases import remove_alias as remove_alias
+    from mlops.versions.aliases import resolve_version as resolve_version
+    from mlops.versions.aliases import set_alias as set_alias
     from mlops.versions.incomplete import IncompleteVersion as IncompleteVersion
     from mlops.versions.incomplete import list_incomplete as list_incomplete
     from mlops.versions.incomplete import remove_incomplete as remove_incomplete
@@ -56,6 +65,8 @@ if TYPE_CHECKING:  # the names __getattr__ provides, for type checkers and IDEs
     from mlops.versions.removal import RemovedVersion as RemovedVersion
     from mlops.versions.removal import remove_version as remove_version
     from mlops.versions.republish import republish as republish
+    from mlops.versions.retention import GcReport as GcReport
+    from mlops.versions.retention import gc as gc
     from mlops.versions.tags import update_tags as update_tags
 
 from mlops._version import __version__
@@ -88,12 +99,21 @@ _EXPORTS = {
     "create_environment": "mlops.envs",
     "run_in_recorded_environment": "mlops.envs",
     "environment_differences": "mlops.envs",
+    "set_alias": "mlops.versions.aliases",
+    "get_alias": "mlops.versions.aliases",
+    "remove_alias": "mlops.versions.aliases",
+    "alias_history": "mlops.versions.aliases",
+    "list_aliases": "mlops.versions.aliases",
+    "resolve_version": "mlops.versions.aliases",
+    "gc": "mlops.versions.retention",
     # the types public calls return
     "Location": "mlops.store.base",
     "FileEntry": "mlops.store.base",
     "DirEntry": "mlops.store.base",
     "RemovedVersion": "mlops.versions.removal",
     "Prediction": "mlops.serving.predictor",
+    "AliasEvent": "mlops.versions.aliases",
+    "GcReport": "mlops.versions.retention",
     "IncompleteVersion": "mlops.versions.incomplete",
     "DatasetRecord": "mlops.metadata",
     "ModelRecord": "mlops.metadata",
@@ -103,6 +123,8 @@ _EXPORTS = {
     "PythonInfo": "mlops.metadata.pylock",
     "Difference": "mlops.metadata.environment",
     "BuiltEnvironment": "mlops.envs",
+    "TableRecord": "mlops.metadata",
+    "ColumnRecord": "mlops.metadata",
 }
 
 # Quiet unless the application configures logging (``mlops -v`` does): records go to the "mlops" logger.

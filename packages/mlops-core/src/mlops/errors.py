@@ -69,6 +69,11 @@ class MaskedTensorError(MlopsError, TypeError):
     """Raised when a processor returns a ``numpy.ma.MaskedArray``: its mask would be lost in ``.npy``."""
 
 
+class TableColumnError(InvalidProcessorOutputError, ValueError):
+    """Raised when a table a processor returns cannot be stored as Parquet as it is (a column of mixed
+    Python objects, duplicate or non-string column names, an index Parquet cannot hold); names the column."""
+
+
 class InvalidRawStrategyError(MlopsError, ValueError):
     """Raised by ``publish`` when ``raw`` is not ``'copy'`` or ``'link'``."""
 
@@ -236,6 +241,26 @@ class ProcessorFailedError(MlopsError):
         self.method = method
 
 
+class FeatureColumnsError(ModelInputError):
+    """Raised by ``predict`` when a table's columns are not the ones the model was trained on, in that
+    order (``missing``, ``extra``, ``expected`` and ``given`` list them), or not as many as it takes."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        expected: list[str] | None = None,
+        given: list[str] | None = None,
+        missing: list[str] | None = None,
+        extra: list[str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.expected = expected
+        self.given = given
+        self.missing = missing or []
+        self.extra = extra or []
+
+
 # --- registry and tooling ---------------------------------------------------------------------------
 
 
@@ -270,6 +295,17 @@ class TensorLengthMismatchError(MlopsError, ValueError):
     """Raised by dataset adapters when the tensors named together do not have the same number of rows."""
 
 
+class NonNumericColumnError(MlopsError, TypeError):
+    """Raised when a table is read as a tensor (``torch_dataset``, ``keras_dataset``, a model's
+    ``predict``) and a column is not float, integer or bool, or is an integer or bool column with
+    missing values; ``tensor`` and ``column`` name it."""
+
+    def __init__(self, message: str, *, tensor: str | None = None, column: str | None = None) -> None:
+        super().__init__(message)
+        self.tensor = tensor
+        self.column = column
+
+
 class ModelCodeMissingError(MlopsError, ImportError):
     """Raised by a serializer when a model's class or function is neither stored by value nor importable."""
 
@@ -288,6 +324,40 @@ class NotAVersionFolderError(MlopsError, ValueError):
 
 class NotAPublicationRootError(MlopsError, ValueError):
     """Raised by ``remove_incomplete`` (``mlops clean``) when the folder given is not a publication root."""
+
+
+# --- aliases and retention ----------------------------------------------------------------------------
+
+
+class InvalidAliasError(MlopsError, ValueError):
+    """Raised when an alias name cannot be one folder name in a store, or holds ``@``."""
+
+
+class AliasNotFoundError(VersionNotFoundError):
+    """Raised when a root has no alias of that name, or the alias was removed (``ROOT@ALIAS`` then
+    names no version, hence a :class:`VersionNotFoundError`)."""
+
+
+class AliasConflictError(MlopsError):
+    """Raised by ``set_alias(..., expect=...)`` and ``remove_alias(..., expect=...)`` when the alias
+    no longer names the expected version (another process moved it): read it again and retry."""
+
+    # current: the version the alias names now (None when it names none)
+    def __init__(self, message: str, *, current: str | None = None) -> None:
+        super().__init__(message)
+        self.current = current
+
+
+class ProtectedAliasError(MlopsError, PermissionError):
+    """Raised when moving, unprotecting or removing a protected alias without ``force=True``."""
+
+
+class AliasRecordError(MetadataError):
+    """Raised when an alias record (``_aliases/NAME/000042.json``) is unreadable or describes another alias."""
+
+
+class RetentionPolicyError(MlopsError, ValueError):
+    """Raised by ``gc`` when no retention rule is given (it would remove every version) or a rule is invalid."""
 
 
 # --- the environment a version was published from ------------------------------------------------------

@@ -14,6 +14,11 @@ internal and may change between releases. A tutorial: docs/plugins.md.
   process) is what adapters build on, and :data:`Index` the rows a framework asks for.
 - :func:`dumps_by_value`, :func:`pickled_by_value`, :func:`user_modules` and
   :func:`check_python_version` store user code by value in pickles, as mlops stores processors.
+- :func:`table_to_numpy` reads a table (pandas, polars, Arrow or dask DataFrame or Series; see
+  :func:`table_kind`, :func:`is_table`) as a numeric array, refusing a non-numeric column by name:
+  what tensor frameworks need (``LazyTensors`` already applies it to tables in a dataset).
+  :func:`model_features` checks a table given to ``predict`` against the columns a model was
+  trained on (see :func:`check_feature_columns`) and hands it over as the model expects.
 - :func:`install_command` and :func:`upgrade_command` give the one-line pip command that installs
   or upgrades a part of this project (never the unrelated PyPI project named mlops-core).
 """
@@ -23,6 +28,8 @@ from __future__ import annotations
 from mlops.dataset.adapters import DatasetAdapter
 from mlops.dataset.by_value import check_python_version, dumps_by_value, pickled_by_value, user_modules
 from mlops.dataset.lazy_tensors import Index, LazyTensors
+from mlops.dataset.table_arrays import is_table, table_kind, table_to_numpy
+from mlops.model.feature_columns import check_feature_columns, model_features
 from mlops.model.serializer import ModelSerializer, installed_versions, mro_modules
 from mlops.plugins.hookspecs import hookimpl
 from mlops.utils.install import install_command, upgrade_command
@@ -32,13 +39,18 @@ __all__ = [
     "Index",
     "LazyTensors",
     "ModelSerializer",
+    "check_feature_columns",
     "check_python_version",
     "dumps_by_value",
     "hookimpl",
     "install_command",
     "installed_versions",
+    "is_table",
+    "model_features",
     "mro_modules",
     "pickled_by_value",
+    "table_kind",
+    "table_to_numpy",
     "upgrade_command",
     "user_modules",
 ]

@@ -31,7 +31,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from mlops.errors import IntegrityError, MlopsError, ModelSerializationError
-from mlops.plugin import ModelSerializer, mro_modules
+from mlops.plugin import ModelSerializer, mro_modules, table_to_numpy
 
 H5_FILE = "model.h5"
 """The file of the default, legacy HDF5 format (the project's historical layout)."""
@@ -178,13 +178,14 @@ def _load(path: str) -> Any:
 
 def _model_input(model: Any, features: Any) -> Any:
     """``features`` as numpy: a dict of inputs by name, a list per input for a multi-input model,
-    else one array (a nested list of numbers is one array, not a list of inputs)."""
+    else one array (a nested list of numbers is one array, not a list of inputs). A table (pandas,
+    polars, Arrow) is its numeric columns, stacked."""
     if isinstance(features, dict):
-        return {name: np.asarray(value) for name, value in features.items()}
+        return {name: np.asarray(table_to_numpy(value, name)) for name, value in features.items()}
     inputs = getattr(model, "inputs", None)
     if isinstance(features, (list, tuple)) and isinstance(inputs, list) and len(inputs) > 1:
-        return [np.asarray(value) for value in features]
-    return np.asarray(features)
+        return [np.asarray(table_to_numpy(value, f"features[{i}]")) for i, value in enumerate(features)]
+    return np.asarray(table_to_numpy(features, "features"))
 
 
 def _check_h5_can_hold(model: Any) -> None:

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from mlops.errors import ModelCodeNotStorableError, UnfittedModelError, UnknownModelClassError
-from mlops.plugin import ModelSerializer, installed_versions, upgrade_command
+from mlops.plugin import ModelSerializer, installed_versions, model_features, upgrade_command
 
 MODEL_FILE = "model.txt"
 """The booster in LightGBM's text model format (``Booster.save_model``)."""
@@ -117,6 +117,11 @@ def decode(value: Any) -> Any:
     )
 
 
+def _stored_name(column: str) -> str:
+    """A column name as LightGBM stores it in a model (spaces become underscores)."""
+    return column.replace(" ", "_")
+
+
 def _hashable(key: Any) -> Any:
     return tuple(key) if isinstance(key, list) else key
 
@@ -182,7 +187,26 @@ class LightGBMSerializer(ModelSerializer):
     def predict(self, model: Any, features: Any) -> np.ndarray:
         """``model.predict(features)``: class labels for classifiers, values for regressors,
         scores for rankers; for a bare ``Booster``, what its objective outputs (e.g. per-class
-        probabilities for ``multiclass``)."""
+        probabilities for ``multiclass``).
+
+        A DataFrame (pandas, polars, Arrow) must have the columns the booster was trained on
+        (its ``feature_name()``; LightGBM stores spaces in names as underscores), in that order,
+        and reaches it as a pandas DataFrame (LightGBM itself checks only their number); a model
+        trained on an array takes a table of as many numeric columns. Otherwise
+        :class:`~mlops.errors.FeatureColumnsError` lists the missing, extra or misplaced columns."""
+        booster = model if type(model).__name__ == BOOSTER else model.booster_
+        names = list(booster.feature_name())
+        if names == [f"Column_{i}" for i in range(len(names))]:
+            trained_on: list[str] | None = None  # LightGBM's names for the columns of an array
+        else:
+            trained_on = names
+        features = model_features(
+            features,
+            trained_on,
+            booster.num_feature(),
+            model=f"the lightgbm.{type(model).__name__}",
+            normalize=_stored_name,
+        )
         return np.asarray(model.predict(features))
 
     def framework_versions(self) -> dict[str, str]:

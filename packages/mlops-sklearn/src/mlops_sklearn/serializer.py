@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from mlops.errors import ModelCodeMissingError, ModelSerializationError
-from mlops.plugin import ModelSerializer, mro_modules
+from mlops.plugin import ModelSerializer, model_features, mro_modules
 
 MODEL_FILE = "model.joblib"
 """The single file a scikit-learn model is stored in (a joblib file)."""
@@ -90,7 +90,19 @@ class SklearnSerializer(ModelSerializer):
             raise _code_missing(exc) from exc
 
     def predict(self, model: Any, features: Any) -> np.ndarray:
-        """``model.predict(features)`` as a numpy array."""
+        """``model.predict(features)`` as a numpy array.
+
+        A DataFrame (pandas, polars, Arrow) must have the columns the model was fitted on
+        (``feature_names_in_``), in that order, and reaches it as a pandas DataFrame; a model fitted
+        on an array takes a table of as many numeric columns (``n_features_in_``). Otherwise
+        :class:`~mlops.errors.FeatureColumnsError` lists the missing, extra or misplaced columns."""
+        names = getattr(model, "feature_names_in_", None)
+        features = model_features(
+            features,
+            None if names is None else [str(n) for n in names],
+            getattr(model, "n_features_in_", None),
+            model=f"the {type(model).__name__}",
+        )
         return np.asarray(model.predict(features))
 
     def framework_versions(self) -> dict[str, str]:

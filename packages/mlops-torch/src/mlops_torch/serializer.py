@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from mlops.errors import ModelSerializationError
-from mlops.plugin import ModelSerializer, dumps_by_value, mro_modules, user_modules
+from mlops.plugin import ModelSerializer, dumps_by_value, mro_modules, table_to_numpy, user_modules
 
 if TYPE_CHECKING:
     import torch
@@ -157,7 +157,8 @@ class TorchSerializer(ModelSerializer):
         when it has none) and moved to its device. Integer features are treated as indices (int64)
         when the model contains an embedding, and cast like floats otherwise. A tuple or list
         output gives its first element, a mapping its first value (e.g. logits before extras).
-        The module's train/eval mode is restored afterwards.
+        The module's train/eval mode is restored afterwards. A table (pandas, polars, Arrow) is
+        read as its numeric columns, stacked in their order.
         """
         import torch
 
@@ -249,7 +250,7 @@ def _to_tensor(model: torch.nn.Module, features: Any) -> torch.Tensor:
     """``features`` as a tensor of the model's floating dtype (or int64 indices) on its device."""
     import torch
 
-    array = np.asarray(features)
+    array = np.asarray(table_to_numpy(features, "features"))  # a table: its numeric columns, or an error naming one
     if not array.flags.writeable or not array.flags.c_contiguous:
         array = np.array(array, copy=True, order="C")  # torch.from_numpy warns on read-only arrays
     tensor = torch.from_numpy(array)

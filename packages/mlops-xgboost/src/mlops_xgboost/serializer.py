@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from mlops.errors import ModelCodeNotStorableError, UnfittedModelError, UnknownModelClassError
-from mlops.plugin import ModelSerializer, installed_versions, upgrade_command
+from mlops.plugin import ModelSerializer, installed_versions, is_table, model_features, upgrade_command
 
 MODEL_FILE = "model.ubj"
 """The booster, trees and learner configuration, in XGBoost's binary JSON (UBJSON) format."""
@@ -146,9 +146,18 @@ class XGBoostSerializer(ModelSerializer):
     def predict(self, model: Any, features: Any) -> np.ndarray:
         """``model.predict(features)`` for estimators (class labels for classifiers, values for
         regressors, scores for rankers); ``Booster.inplace_predict`` for a bare booster (what its
-        objective outputs, e.g. probabilities for ``binary:logistic``)."""
+        objective outputs, e.g. probabilities for ``binary:logistic``).
+
+        A DataFrame (pandas, polars, Arrow) must have the columns the booster was trained on
+        (its ``feature_names``), in that order, and reaches it as a pandas DataFrame; a booster
+        trained without names takes a table of as many numeric columns. Otherwise
+        :class:`~mlops.errors.FeatureColumnsError` lists the missing, extra or misplaced columns."""
+        booster = model if type(model).__name__ == BOOSTER else model.get_booster()
+        features = model_features(
+            features, booster.feature_names, booster.num_features(), model=f"the xgboost.{type(model).__name__}"
+        )
         if type(model).__name__ == BOOSTER:
-            return np.asarray(model.inplace_predict(np.asarray(features)))
+            return np.asarray(model.inplace_predict(features if is_table(features) else np.asarray(features)))
         return np.asarray(model.predict(features))
 
     def framework_versions(self) -> dict[str, str]:

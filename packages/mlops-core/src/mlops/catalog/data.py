@@ -153,6 +153,10 @@ class RootView:
     incomplete: tuple[str, ...]
     damaged: tuple[DamagedView, ...] = ()
     """Its damaged versions (left out of every other view)."""
+    aliases: dict[str, str] = field(default_factory=dict)
+    """Its aliases: alias -> the version folder it names now (see :func:`mlops.list_aliases`)."""
+    alias_problem: str = ""
+    """Why its aliases could not be read (an untrusted record, an unreachable store), or empty."""
 
 
 @dataclass(frozen=True)
@@ -167,6 +171,8 @@ class LineageNode:
     row: float
     target: str
     """The view the node opens: a route such as ``model/ID``, or empty for none."""
+    aliases: tuple[str, ...] = ()
+    """The aliases naming the node's version."""
 
 
 @dataclass(frozen=True)
@@ -180,10 +186,16 @@ class Catalog:
     lineage_edges: tuple[tuple[str, str], ...]
     built_at: str
     storage_options: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """The aliases naming each version, by version id (versions no alias names are left out)."""
 
     def version(self, version_id: str) -> DatasetView | ModelView | None:
         """The dataset or model with this id, if the catalog holds one."""
         return self.datasets.get(version_id) or self.models.get(version_id)
+
+    def aliases_of(self, version_id: str) -> tuple[str, ...]:
+        """The aliases naming this version now, sorted (none for most versions)."""
+        return self.aliases.get(version_id, ())
 
     def predecessor(self, version_id: str) -> str | None:
         """The id of the version published just before this one under the same root, if any."""
@@ -230,6 +242,7 @@ def build_catalog(
 
     with ThreadPoolExecutor(_WORKERS) as pool:
         listings = list(pool.map(lambda root: scan_root(root, storage_options=storage_options), roots))
+        alias_maps = list(pool.map(lambda listing: _aliases(listing.root, storage_options), listings))
         found = [(listing.root, version) for listing in listings for version in listing.versions]
         manifests = list(pool.map(lambda item: _manifest(item[1], storage_options), found))
     damaged: dict[str, dict[str, str]] = {listing.root: dict(listing.unreadable) for listing in listings}
@@ -256,9 +269,17 @@ def build_catalog(
                 DamagedView(version_id(path), path, folder_name(path), reason)
                 for path, reason in damaged[listing.root].items()
             ),
+            aliases=aliases if isinstance(aliases, dict) else {},
+            alias_problem=aliases if isinstance(aliases, str) else "",
         )
-        for listing in listings
+        for listing, aliases in zip(listings, alias_maps, strict=True)
     ]
+    aliases_by_id: dict[str, tuple[str, ...]] = {}
+    for listing, root_view in zip(listings, root_views, strict=True):
+        folders = {folder_name(v.path): version_id(v.path) for v in listing.versions if v.path in kept}
+        for alias, folder in sorted(root_view.aliases.items()):
+            if folder in folders:
+                aliases_by_id[folders[folder]] = (*aliases_by_id.get(folders[folder], ()), alias)
     if not kept and not any(root.damaged for root in root_views):
         from mlops.versions.listing import no_versions_message
 
@@ -270,7 +291,7 @@ def build_catalog(
     with ThreadPoolExecutor(_WORKERS) as pool:
         datasets = list(pool.map(dataset_view, dataset_reads))
     models = [_model_view(item, datasets) for item in model_reads]
-    nodes, edges = _lineage(datasets, models)
+    nodes, edges = _lineage(datasets, models, aliases_by_id)
     return Catalog(
         roots=tuple(root_views),
         datasets={view.id: view for view in datasets},
@@ -279,6 +300,7 @@ def build_catalog(
         lineage_edges=edges,
         built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         storage_options=storage_options,
+        aliases=aliases_by_id,
     )
 
 
@@ -288,7 +310,8 @@ def catalog_warnings(catalog: Catalog) -> list[str]:
     views: list[DatasetView | ModelView] = [*catalog.datasets.values(), *catalog.models.values()]
     notes = [moved_note(view.folder, view.meta.version) for view in sorted(views, key=lambda v: v.path)]
     damaged = [f"damaged version {item.path}: {item.reason}" for root in catalog.roots for item in root.damaged]
-    return [note for note in notes if note] + damaged
+    aliases = [f"aliases of {root.url} not shown: {root.alias_problem}" for root in catalog.roots if root.alias_problem]
+    return [note for note in notes if note] + damaged + aliases
 
 
 def diff(catalog: Catalog, a_id: str, b_id: str) -> dict[str, Any]:
@@ -335,7 +358,11 @@ def _tensors_to_read(catalog: Catalog, a_id: str, b_id: str, read_tensors: bool)
     if a is None or b is None:
         return ""
     sha_b = {t.meta.name: t.sha256 for t in b.tensors}
-    changed = [t.meta.name for t in a.tensors if t.meta.name in sha_b and sha_b[t.meta.name] != t.sha256]
+    changed = [  # a table's diff is read from meta.json, never from its files
+        t.meta.name
+        for t in a.tensors
+        if t.meta.name in sha_b and sha_b[t.meta.name] != t.sha256 and t.meta.table is None
+    ]
     size = sum(t.size for t in (*a.tensors, *b.tensors) if t.meta.name in changed)
     if not changed or (read_tensors and size <= STATS_MAX_BYTES):
         return ""
@@ -349,6 +376,17 @@ def _tensors_to_read(catalog: Catalog, a_id: str, b_id: str, read_tensors: bool)
 def _reason(exc: BaseException) -> str:
     """An exception as one line of a page."""
     return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _aliases(root: str, storage_options: dict[str, Any] | None) -> dict[str, str] | str:
+    """The aliases of ``root`` (alias -> version folder), or why they cannot be read (records not
+    trusted under the policy in force, an unreachable store): the catalog is shown without them."""
+    from mlops.versions.aliases import list_aliases
+
+    try:
+        return list_aliases(root, storage_options=storage_options)
+    except (MlopsError, OSError) as exc:
+        return _reason(exc)
 
 
 def _manifest(found: FoundVersion, storage_options: dict[str, Any] | None) -> dict[str, FileEntry] | str:
@@ -392,7 +430,9 @@ def _dataset_view(
     raw = meta.raw
     stored = {name: stored_files(tensor, item.manifest) for name, tensor in meta.tensors.items()}
     sizes = {name: sum(entry.size for entry in entries.values()) for name, entries in stored.items()}
-    stats, notes = _tensor_stats(item.path, sizes, storage_options) if with_stats else ({}, {})
+    arrays = {name: size for name, size in sizes.items() if meta.tensors[name].table is None}
+    stats, notes = _tensor_stats(item.path, arrays, storage_options) if with_stats and arrays else ({}, {})
+    notes |= {name: "a table: its columns are below" for name, t in meta.tensors.items() if t.table is not None}
     tensors = tuple(
         TensorView(
             meta=tensor,
@@ -495,9 +535,10 @@ def _linked_dataset(link: DatasetLink, datasets: Iterable[DatasetView]) -> str |
 
 
 def _lineage(
-    datasets: Sequence[DatasetView], models: Sequence[ModelView]
+    datasets: Sequence[DatasetView], models: Sequence[ModelView], aliases: Mapping[str, tuple[str, ...]]
 ) -> tuple[tuple[LineageNode, ...], tuple[tuple[str, str], ...]]:
-    """raw data -> dataset versions -> models, laid out in three columns, each group kept together."""
+    """raw data -> dataset versions -> models, laid out in three columns, each group kept together;
+    a dataset or model node carries the aliases naming its version."""
     raw_nodes: dict[str, str] = {}
     edges: list[tuple[str, str]] = []
     dataset_order: list[tuple[str, str, str]] = []  # (node id, label, route)
@@ -542,5 +583,6 @@ def _lineage(
     for index, column in enumerate(columns):
         offset = (tallest - len(column)) / 2
         for row, (node, kind, label, route) in enumerate(column):
-            nodes.append(LineageNode(node, kind, label, index, offset + row, route))
+            named = aliases.get(route.split("/", 1)[1], ()) if kind in ("dataset", "model") else ()
+            nodes.append(LineageNode(node, kind, label, index, offset + row, route, named))
     return tuple(nodes), tuple(edges)

@@ -14,7 +14,7 @@ import dataclasses
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -76,11 +76,14 @@ def environment() -> jinja2.Environment:
 
 
 def render_page(catalog: Catalog, view: str, **context: Any) -> str:
-    """One view as a page of the live server; ``view`` is roots, leaderboard, lineage, compare,
-    dataset or model (with ``record=``), or diff (with ``a=``, ``b=``, ``result=``)."""
+    """One view as a page of the live server; ``view`` is roots, leaderboard, lineage, compare (with
+    ``ids=``, the models to compare), dataset or model (with ``record=``), or diff (with ``a=``,
+    ``b=``, ``result=``)."""
     data: dict[str, Any] = {"mode": "server"}
     if view == "leaderboard":
         data.update(leaderboard_data(catalog))
+    elif view == "compare":
+        data.update(leaderboard_data(catalog, only=context.get("ids") or ()))
     elif view == "model":
         record: ModelView = context["record"]
         data["histories"] = {record.id: record.history}
@@ -130,10 +133,12 @@ def render_report(catalog: Catalog, diffs: Diffs) -> str:
     )
 
 
-def leaderboard_data(catalog: Catalog) -> dict[str, Any]:
-    """The leaderboard's rows (one per model version) and every model's training curves."""
+def leaderboard_data(catalog: Catalog, only: Collection[str] | None = None) -> dict[str, Any]:
+    """The leaderboard's rows (one per model version) and the models' training curves: every
+    model's, or those of the ids in ``only`` (what the compare view of the server needs)."""
+    chosen = [model for model in catalog.models.values() if only is None or model.id in only]
     rows = []
-    for model in catalog.models.values():
+    for model in chosen:
         meta = model.meta
         rows.append(
             {
@@ -145,7 +150,10 @@ def leaderboard_data(catalog: Catalog) -> dict[str, Any]:
                 "framework": meta.serializer.name,
                 "framework_versions": ", ".join(f"{k} {v}" for k, v in meta.framework.items()),
                 "dataset": model.dataset_label,
+                "dataset_id": model.dataset_id,
+                "dataset_path": meta.dataset.path,
                 "tags": list(meta.tags),
+                "aliases": list(catalog.aliases_of(model.id)),
                 "params": plain_json(meta.train_args),
                 "last": model.last,
                 "best": model.best,
@@ -153,10 +161,8 @@ def leaderboard_data(catalog: Catalog) -> dict[str, Any]:
         )
     return {
         "models": rows,
-        "histories": {model.id: model.history for model in catalog.models.values()},
-        "lower_is_better": sorted(
-            {metric for model in catalog.models.values() for metric in model.history if lower_is_better(metric)}
-        ),
+        "histories": {model.id: model.history for model in chosen},
+        "lower_is_better": sorted({metric for model in chosen for metric in model.history if lower_is_better(metric)}),
     }
 
 

@@ -31,6 +31,8 @@ _DISCONNECTS = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
 """What reading a request from, or writing a response to, a client that left raises."""
 _CONTENT_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 _DIFFS_KEPT = 64
+_COMPARED_MAX = 200
+"""The compare view shows at most this many models (the ids past it in a request are ignored)."""
 
 
 @dataclass(frozen=True)
@@ -206,7 +208,8 @@ def route(server: CatalogServer, target: str) -> Response:
             return _page(catalog, "diff", title=f"{a.shown_version} -> {b.shown_version}", a=a, b=b, result=result)
         if len(parts) == 1:
             message = "" if not (a_id or b_id) else "pick two versions of this catalog"
-            return _page(catalog, "compare", title="Compare", a=a, b=b, message=message)
+            ids = [part for part in query.get("ids", "").split(",") if part][:_COMPARED_MAX]
+            return _page(catalog, "compare", title="Compare", a=a, b=b, message=message, ids=ids)
     return _text(HTTPStatus.NOT_FOUND, "not found: this catalog has no such page\n")
 
 

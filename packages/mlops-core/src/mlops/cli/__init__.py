@@ -10,7 +10,8 @@ in one module per group (internal: the command line is the interface):
 
 - :mod:`~mlops.cli.versions`: ls, latest, show, lineage, diff, tag
 - :mod:`~mlops.cli.trust`: verify, sign, keygen, inspect
-- :mod:`~mlops.cli.space`: du, rm, clean
+- :mod:`~mlops.cli.space`: du, rm, clean, gc
+- :mod:`~mlops.cli.aliases`: alias set, alias rm, alias ls, alias log
 - :mod:`~mlops.cli.transfer`: republish
 - :mod:`~mlops.cli.plugins`: plugins
 - :mod:`~mlops.cli.catalog`: ui, report
@@ -31,7 +32,7 @@ from typing import Any
 import click
 
 from mlops._version import __version__
-from mlops.cli import catalog, env, plugins, serving, space, transfer, trust, versions
+from mlops.cli import aliases, catalog, env, plugins, serving, space, transfer, trust, versions
 from mlops.cli._common import Settings, describe, error, parse_storage_options, warning
 
 __all__ = ["cli", "main"]
@@ -41,6 +42,7 @@ Paths are local folders or fsspec URLs (s3://, gs://, memory://, file://...).
 A ROOT is the folder versions are published under (what publish() was given),
 a PATH is one version in it:  ROOT = s3://bucket/models/points
                                PATH = s3://bucket/models/points/v1
+or the version an alias names: PATH = s3://bucket/models/points@production
 
 \b
 Examples:
@@ -125,6 +127,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     cli.main(args=list(argv) if argv is not None else None, prog_name="mlops")
 
 
-for _group in (versions, trust, space, transfer, plugins, catalog, serving, env):
+for _group in (versions, trust, space, aliases, transfer, plugins, catalog, serving, env):
     for _command in _group.COMMANDS:
         cli.add_command(_command)

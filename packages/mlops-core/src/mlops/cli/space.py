@@ -1,6 +1,6 @@
 """The commands of disk space: ``du`` (what each version of a root takes, and what only it holds),
-``rm`` (remove one version, leaving every version that shares its files intact) and ``clean``
-(remove what crashed publishes left)."""
+``rm`` (remove one version, leaving every version that shares its files intact), ``clean``
+(remove what crashed publishes left) and ``gc`` (remove the versions a retention policy drops)."""
 
 from __future__ import annotations
 
@@ -141,4 +141,80 @@ def clean_command(
         click.echo(f"{'would remove' if dry_run else 'removed'} {path}")
 
 
-COMMANDS = (du_command, rm_command, clean_command)
+# --- gc -----------------------------------------------------------------------------------------------------
+
+
+@click.command("gc")
+@click.argument("root")
+@click.option("--keep-last", type=click.IntRange(min=0), metavar="N", help="Keep the N newest versions.")
+@click.option(
+    "--keep-days", type=click.FloatRange(min=0), metavar="D", help="Keep the versions published in the last D days."
+)
+@click.option("--keep-tag", "keep_tags", multiple=True, metavar="TAG", help="Keep versions carrying TAG (repeatable).")
+@click.option(
+    "--models",
+    "models",
+    multiple=True,
+    metavar="MODELS_ROOT",
+    help="Keep the datasets a model under MODELS_ROOT was trained on (repeatable).",
+)
+@click.option(
+    "--grace",
+    type=click.FloatRange(min=0),
+    default=3600,
+    show_default=True,
+    metavar="SECONDS",
+    help="Keep every version younger than this, whatever the policy (0: no grace).",
+)
+@click.option("--dry-run", is_flag=True, help="Only say what would be removed (reads no manifest).")
+@json_option
+@pass_settings
+def gc_command(
+    settings: Settings,
+    root: str,
+    keep_last: int | None,
+    keep_days: float | None,
+    keep_tags: tuple[str, ...],
+    models: tuple[str, ...],
+    grace: float,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Remove the versions under ROOT that the retention policy does not keep.
+
+    A version is kept when any of --keep-last, --keep-days, --keep-tag keeps it (give at least
+    one), and always while an alias names it, while a model under --models was trained on it, or
+    while it is younger than --grace. Incomplete and damaged versions are never touched. Each
+    removal goes as `mlops rm` does (meta.json first)."""
+    from mlops.versions.retention import gc
+
+    report = gc(
+        root,
+        keep_last=keep_last,
+        keep_days=keep_days,
+        keep_tags=keep_tags,
+        models=models,
+        grace=grace,
+        dry_run=dry_run,
+        storage_options=settings.storage_options,
+    )
+    for path, reason in report.failed.items():
+        warning(f"cannot remove {path}: {reason}")
+    if as_json:
+        print_json(report.to_json(), ascii_only=True)
+    else:
+        verb = "would remove" if dry_run else "removed"
+        for removed in report:
+            click.echo(f"{verb} {removed.kind} {removed.name} {removed.version} ({removed.path})")
+        for path, reason in report.kept.items():
+            click.echo(f"kept {path}: {reason}")
+        if report.exact:
+            freed = f"{report.bytes_freed} bytes freed"
+        else:
+            freed = f"up to {report.bytes_freed} bytes freed (sizes from meta.json; no manifest read)"
+        click.echo(f"{verb} {len(report)} version(s), kept {len(report.kept)}; {freed}")
+    if report.failed:
+        raise click.exceptions.Exit(1)
+
+
+COMMANDS = (du_command, rm_command, clean_command, gc_command)

@@ -14,7 +14,15 @@ import click
 from mlops.cli._common import Settings, describe, json_option, key_option, pass_settings, tag_option, warning
 from mlops.cli._format import count, pairs_text, print_json, print_pairs, print_table, section, shape_text, value_text
 from mlops.errors import MlopsError, NoVersionsError
-from mlops.metadata import AnyRecord, DatasetRecord, ModelRecord, ProcessorRecord, PublishStats, RawRecord
+from mlops.metadata import (
+    AnyRecord,
+    DatasetRecord,
+    ModelRecord,
+    ProcessorRecord,
+    PublishStats,
+    RawRecord,
+    TableRecord,
+)
 from mlops.model import lineage
 from mlops.model.versioned_model import VersionedModel
 from mlops.store import FileEntry
@@ -215,6 +223,24 @@ def _print_tensors(record: DatasetRecord, files: Mapping[str, FileEntry]) -> Non
     ]
     section("Tensors")
     print_table(["NAME", "ROLE", "SHAPE", "DTYPE", "SIZE"], rows, indent=2)
+    for t in record.tensors.values():
+        if t.table is not None:
+            _print_schema(t.name, t.table)
+
+
+def _stat(value: Any) -> str:
+    """A column statistic: ``-`` where none was recorded, strings as they are."""
+    return "-" if value is None else value if isinstance(value, str) else value_text(value)
+
+
+def _print_schema(name: str, table: TableRecord) -> None:
+    """A table's schema and column statistics, as meta.json records them."""
+    section(f"Table {name} ({table.kind}, {count(table.rows, 'row')} in {count(table.files, 'Parquet file')})")
+    print_table(
+        ["COLUMN", "TYPE", "NULLS", "MIN", "MAX"],
+        [[c.name, c.type, _stat(c.nulls), _stat(c.min), _stat(c.max)] for c in table.columns],
+        indent=2,
+    )
 
 
 def _print_metrics(record: ModelRecord) -> None:
@@ -391,6 +417,9 @@ def _print_tensor_diff(tensors: dict[str, Any]) -> None:
     for item in tensors["removed"]:
         click.echo(f"  - {item['name']}  {shape_text(item['shape'])} {item['dtype']}")
     for change in tensors["changed"]:
+        if "table" in change:
+            _print_table_diff(change["name"], change["table"])
+            continue
         a, b = change["a"], change["b"]
         shapes = [shape_text(a["shape"]), shape_text(b["shape"])]
         shape = shapes[0] if a["shape"] == b["shape"] else " -> ".join(shapes)
@@ -405,6 +434,33 @@ def _print_tensor_diff(tensors: dict[str, Any]) -> None:
         print_table(["", "MEAN", "STD", "MIN", "MAX"], rows, indent=6)
     if tensors["unchanged"]:
         click.echo(f"  = unchanged: {', '.join(tensors['unchanged'])}")
+
+
+def _print_table_diff(name: str, table: dict[str, Any]) -> None:
+    rows_a, rows_b = table["rows"]
+    rows = f"{rows_a} rows" if rows_a == rows_b else f"{rows_a} -> {rows_b} rows"
+    kinds = table["kind"][0] if table["kind"][0] == table["kind"][1] else " -> ".join(table["kind"])
+    click.echo(f"  ~ {name}  table ({kinds}), {rows}")
+    for column in table["added"]:
+        click.echo(f"      + column {column['name']}: {column['type']}")
+    for column in table["removed"]:
+        click.echo(f"      - column {column['name']}: {column['type']}")
+    for column in table["retyped"]:
+        click.echo(f"      ~ column {column['name']}: {column['a']} -> {column['b']}")
+    if table["statistics"]:
+        print_table(
+            ["COLUMN", "", "NULLS", "MIN", "MAX"],
+            [
+                [
+                    column["name"] if side == "a" else "",
+                    side.upper(),
+                    *(_stat(column[side][k]) for k in ("nulls", "min", "max")),
+                ]
+                for column in table["statistics"]
+                for side in ("a", "b")
+            ],
+            indent=6,
+        )
 
 
 # --- tag ---------------------------------------------------------------------------------------------------------

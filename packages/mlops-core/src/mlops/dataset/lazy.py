@@ -25,6 +25,12 @@ if TYPE_CHECKING:
 
 FORMAT = "zarr"
 SUFFIX = ".zarr"
+TABLE_FORMAT = "parquet"
+"""A table (see :mod:`mlops.dataset.tables`): ``NAME.parquet/`` holding ``_common_metadata`` (its
+schema, the file meta.json's entry points to) and ``part-NNNNN.parquet`` files."""
+TABLE_SUFFIX = ".parquet"
+TABLE_SCHEMA_FILE = "_common_metadata"
+TABLE_PART_PREFIX = "part-"
 MERGE_FAN_IN = 16
 """Chunk results merged per task on the way back to the client (a tree, not one giant gather)."""
 
@@ -44,11 +50,11 @@ def _dask() -> Any:
     return dask
 
 
-def _merge(*parts: list[tuple[str, str, int]]) -> list[tuple[str, str, int]]:
+def _merge(*parts: list[Any]) -> list[Any]:
     return [item for part in parts for item in part]
 
 
-def _one(result: tuple[str, str, int]) -> list[tuple[str, str, int]]:
+def one_result(result: Any) -> list[Any]:
     return [result]
 
 
@@ -72,8 +78,8 @@ def write_dask_tensor(writer: VersionWriter, relpath: str, array: Any) -> FileEn
         tasks = []
         for index in np.ndindex(*blocks.shape):
             nbytes = itemsize * int(np.prod([array.chunks[axis][i] for axis, i in enumerate(index)]))
-            tasks.append((dask.delayed(_one, pure=True)(write(blocks[index], folder, meta, index)), nbytes))
-        written = _run(tasks)
+            tasks.append((dask.delayed(one_result, pure=True)(write(blocks[index], folder, meta, index)), nbytes))
+        written = run_tasks(tasks)
         for key, sha256, size in written:
             writer.record_written(f"{relpath}/{key}", FileEntry(sha256, size))
         writer.store.abort_uploads(folder)  # what tasks killed mid-write left (a rerun wrote their chunk)
@@ -141,8 +147,10 @@ def copy_on_workers(writer: VersionWriter, files: list[tuple[str, Location, int]
     dask = _dask()
     writer.writing(rel for rel, _, _ in files)
     copy = dask.delayed(_copy_file, pure=False)
-    tasks = [(dask.delayed(_one, pure=True)(copy(rel, src, writer.loc.child(rel))), size) for rel, src, size in files]
-    for rel, sha256, size in _run(tasks):
+    tasks = [
+        (dask.delayed(one_result, pure=True)(copy(rel, src, writer.loc.child(rel))), size) for rel, src, size in files
+    ]
+    for rel, sha256, size in run_tasks(tasks):
         writer.record_written(rel, FileEntry(sha256, size))
     return True
 
@@ -159,7 +167,7 @@ def _with_folders(folder: Location, keys: list[str]) -> list[Location]:
     ]
 
 
-def _run(tasks: list[tuple[Any, int]]) -> list[tuple[str, str, int]]:
+def run_tasks(tasks: list[tuple[Any, int]]) -> list[Any]:
     """Compute the delayed ``tasks`` (each returning a one-item list) on the active scheduler, their
     results merged in a tree of :data:`MERGE_FAN_IN` on the way back, and report each task's bytes
     (its ``int``) to the progress bar as soon as it finishes: from a ``distributed.Client``, by
@@ -180,7 +188,7 @@ def _run(tasks: list[tuple[Any, int]]) -> list[tuple[str, str, int]]:
             ]
         for done in distributed.as_completed(futures):  # type: ignore[no-untyped-call]
             advance(sizes[done.key])
-        merged: list[tuple[str, str, int]] = level[0].result()
+        merged: list[Any] = level[0].result()
         return merged
     dask = _dask()
     from dask.callbacks import Callback
@@ -207,14 +215,20 @@ def tensor_file(name: str, array: Any) -> tuple[str, str]:
 
 
 def metadata_file(tensor: TensorRecord) -> str:
-    """The file whose manifest entry meta.json records for ``tensor`` (``zarr.json`` for zarr)."""
+    """The file whose manifest entry meta.json records for ``tensor`` (``zarr.json`` for zarr,
+    ``_common_metadata`` for a table)."""
     from mlops.dataset.zarr_chunks import METADATA_FILE
 
+    if tensor.format == TABLE_FORMAT:
+        return f"{tensor.file}/{TABLE_SCHEMA_FILE}"
     return f"{tensor.file}/{METADATA_FILE}" if tensor.format == FORMAT else tensor.file
 
 
 def chunk_files(tensor: TensorRecord, manifest: Mapping[str, FileEntry]) -> dict[str, FileEntry]:
-    """The manifest entries of ``tensor``'s chunks (empty for a ``.npy`` tensor)."""
+    """The manifest entries of ``tensor``'s chunks or Parquet parts (empty for a ``.npy`` tensor)."""
+    if tensor.format == TABLE_FORMAT:
+        prefix = f"{tensor.file}/{TABLE_PART_PREFIX}"
+        return {rel: e for rel, e in manifest.items() if rel.startswith(prefix)}
     if tensor.format != FORMAT:
         return {}
     prefix = f"{tensor.file}/c"

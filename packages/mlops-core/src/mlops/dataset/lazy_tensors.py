@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, SupportsIndex
 
 import numpy as np
 
+from mlops.dataset.table_arrays import table_to_numpy
 from mlops.errors import TensorLengthMismatchError
 
 if TYPE_CHECKING:
@@ -47,6 +48,11 @@ class LazyTensors:
     ``DataLoader`` or ``PyDataset`` worker, forked or spawned) opens the version again on first
     use, which memory-maps the same verified files. :meth:`rows` copies only the rows asked for,
     into fresh writable arrays (stored tensors are read-only).
+
+    A table (a pandas, polars, Arrow or dask DataFrame or Series) is read as the numeric array of
+    its columns, in their order (a dask table lazily, per partition); a column that is not float,
+    integer or bool raises :class:`~mlops.errors.NonNumericColumnError` naming it, here, before any
+    framework sees the data.
     """
 
     def __init__(self, dataset: VersionedDataset, names: Sequence[str]) -> None:
@@ -54,7 +60,7 @@ class LazyTensors:
         if not self.names:
             raise TypeError("name at least one tensor, e.g. ('X_train', 'y_train')")
         dataset.prefetch(self.names)
-        arrays = tuple(dataset[name] for name in self.names)
+        arrays = _open(dataset, self.names)
         self.length = _common_length(dataset.path, self.names, arrays)
         self.path = dataset.path
         self.storage_options = dict(dataset.storage_options)
@@ -84,7 +90,7 @@ class LazyTensors:
                 from mlops.dataset.versioned_dataset import VersionedDataset
 
                 dataset = VersionedDataset(self.path, storage_options=self.storage_options)
-                opened = (os.getpid(), tuple(dataset[name] for name in self.names))
+                opened = (os.getpid(), _open(dataset, self.names))
                 self._opened = opened
             return opened[1]
 
@@ -99,6 +105,12 @@ class LazyTensors:
         if rows.ndim != 1:
             raise IndexError(f"row numbers must be one-dimensional, got an array of shape {rows.shape}")
         return tuple(_gather(array, rows) for array in self.arrays())
+
+
+def _open(dataset: VersionedDataset, names: tuple[str, ...]) -> tuple[Any, ...]:
+    """The named tensors of ``dataset``; a table (pandas, polars, Arrow, dask) as the numeric array of
+    its columns (see :func:`~mlops.dataset.table_arrays.table_to_numpy`)."""
+    return tuple(table_to_numpy(dataset[name], name) for name in names)
 
 
 def _gather(array: Any, rows: np.ndarray) -> np.ndarray:

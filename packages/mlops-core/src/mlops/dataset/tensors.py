@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from mlops.dataset.lazy import is_dask_array
+from mlops.dataset.tables import table_kind
 from mlops.errors import InvalidProcessorOutputError, MaskedTensorError, TensorNameError
 from mlops.metadata.names import check_tensor_name
 
@@ -19,7 +20,10 @@ def check_tensors(
     """Validate a processor's ``(features, labels)`` output and return ``{name: (role, array)}``.
 
     Dask arrays are checked from their metadata only (dtype, shape, chunks): nothing is computed.
-    Raises :class:`InvalidProcessorOutputError` for anything but dicts of numeric numpy or dask arrays and
+    Tables (pandas, polars, Arrow, dask DataFrames) pass here; :func:`mlops.dataset.tables.prepare`
+    checks their columns.
+    Raises :class:`InvalidProcessorOutputError` for anything but dicts of numeric numpy or dask arrays
+    (or tables) and
     :class:`TensorNameError` for names that collide, are reserved or break the name policy
     (:mod:`mlops.metadata.names`).
     """
@@ -67,10 +71,13 @@ def _check_array(name: str, array: Any) -> None:
     if is_dask_array(array):
         _check_dask_array(name, array)
         return
+    if table_kind(array) is not None:
+        return
     if not isinstance(array, np.ndarray):
         raise InvalidProcessorOutputError(
             f"tensor {name!r} is a {type(array).__module__}.{type(array).__qualname__}; processors must "
-            "return numpy arrays or dask arrays (convert with np.asarray)"
+            "return numpy arrays, dask arrays or tables (pandas, polars, pyarrow or dask DataFrames); "
+            "convert it with np.asarray"
         )
     if array.dtype.hasobject:
         raise InvalidProcessorOutputError(

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from mlops.dataset import by_value as pickling
-from mlops.dataset import lazy
+from mlops.dataset import lazy, tables
 from mlops.dataset.data_processor import DataProcessor
 from mlops.errors import IntegrityError, MetadataError, PythonVersionMismatchError
 from mlops.metadata import DatasetRecord, TensorRecord, safe_relpath
@@ -21,7 +21,8 @@ from mlops.store import Location
 from mlops.utils.concurrency import concurrently
 from mlops.utils.progress import task as progress_task
 from mlops.versions import environment as recorded
-from mlops.versions.published import PublishedVersion, TrustedKeys
+from mlops.versions.policy import TrustedKeys
+from mlops.versions.published import PublishedVersion
 
 
 class VersionedDataset(PublishedVersion[DatasetRecord], Mapping[str, np.ndarray]):
@@ -32,6 +33,8 @@ class VersionedDataset(PublishedVersion[DatasetRecord], Mapping[str, np.ndarray]
     tensor is also an attribute (``dataset.X_train``), loaded on first access: verified against its
     sha256, then memory-mapped (remote files are fetched once into the local content cache). A
     chunked (zarr) tensor is a lazy ``dask.array.Array`` whose chunks are each verified when read.
+    A table comes back as what was published (pandas, polars or Arrow; a dask DataFrame as a lazy
+    one whose partitions are each verified when read); :meth:`table` reads a selection of it.
     ``data_processor`` is unpickled only after its hash matches. Two datasets are equal when their
     content hashes are.
     """
@@ -97,7 +100,9 @@ class VersionedDataset(PublishedVersion[DatasetRecord], Mapping[str, np.ndarray]
         with progress_task(f"load {self.version}", total, progress):
             arrays = concurrently(self._load_tensor, missing)
             for name in missing:
-                lazy.fetch_chunks(self._loc, self._tensors[name], self._manifest)
+                tensor = self._tensors[name]
+                if tensor.format == lazy.FORMAT or (tensor.table is not None and tensor.table.kind == "dask"):
+                    lazy.fetch_chunks(self._loc, tensor, self._manifest)
         self._loaded.update(zip(missing, arrays, strict=True))
         return self
 
@@ -119,8 +124,27 @@ class VersionedDataset(PublishedVersion[DatasetRecord], Mapping[str, np.ndarray]
     def __dir__(self) -> list[str]:
         return sorted(set(super().__dir__()) | set(self._tensors))
 
+    def table(self, name: str, columns: Iterable[str] | None = None, filter: Any = None) -> Any:
+        """The table ``name`` as a ``pyarrow.Table``, whatever it was published as: only ``columns``
+        (default: all) are decoded, and only the row groups ``filter`` may match are read (a
+        ``pyarrow.compute`` expression such as ``pc.field("age") > 30``, or a list of
+        ``(column, op, value)`` tuples, as ``pyarrow.parquet.read_table`` takes). Every Parquet file
+        is verified against its sha256 before it is read, then memory-mapped from a local disk
+        (remote files are fetched once into the local content cache). A tensor that is not a
+        table raises ``TypeError``."""
+        self._check_names([name])
+        tensor = self._tensors[name]
+        if tensor.format != tables.FORMAT:
+            raise TypeError(
+                f"tensor {name!r} of {self.path} is a {tensor.format} tensor, not a table; read it as dataset[{name!r}]"
+            )
+        return tables.table(self._loc, tensor, self._manifest, list(columns) if columns is not None else None, filter)
+
     def _load_tensor(self, name: str) -> np.ndarray:
         tensor = self._tensors[name]
+        if tensor.format == tables.FORMAT:
+            loaded_table: np.ndarray = tables.load(self._loc, tensor, self._manifest)
+            return loaded_table
         if tensor.format == lazy.FORMAT:
             chunked: np.ndarray = lazy.open_zarr_tensor(self._loc, tensor, self._manifest)
             return chunked

@@ -10,7 +10,7 @@ import numpy as np
 
 from mlops import metadata
 from mlops.dataset import by_value as pickling
-from mlops.dataset import lazy
+from mlops.dataset import lazy, tables
 from mlops.dataset.data_processor import DataProcessor
 from mlops.dataset.tensors import check_tensors
 from mlops.dataset.versioned_dataset import RESERVED_TENSOR_NAMES
@@ -21,11 +21,11 @@ from mlops.errors import (
     InvalidRawStrategyError,
     MetadataError,
 )
-from mlops.metadata import DatasetRecord, ProcessorRecord, RawRecord, TensorRecord
+from mlops.metadata import DatasetRecord, ProcessorRecord, RawRecord, TableRecord, TensorRecord
 
 # plugin contract: plugins add modules to store by value (mlops_pickle_by_value)
 from mlops.plugins import manager as plugins  # noqa: I001
-from mlops.store import Location, resolve
+from mlops.store import FileEntry, Location, resolve
 from mlops.utils.progress import task as progress_task
 from mlops.versions import resume as resumption
 from mlops.versions import writer as publication
@@ -47,7 +47,9 @@ class VersionedDatasetBuilder:
 
     The processor runs here, once; its output is checked at once, so bad tensors fail before
     anything is written. Dask arrays in its output stay lazy until :meth:`publish`, which runs
-    them on the active Dask scheduler and stores each as a Zarr array (``NAME.zarr``).
+    them on the active Dask scheduler and stores each as a Zarr array (``NAME.zarr``). Tables
+    (pandas, polars, Arrow, dask DataFrames) are stored as Parquet (``NAME.parquet``, see
+    :mod:`mlops.dataset.tables`), checked and converted to Arrow here.
     ``storage_options`` are passed to fsspec to read the raw data.
     """
 
@@ -69,6 +71,11 @@ class VersionedDatasetBuilder:
             raise DatasetPathNotFoundError(f"the raw dataset path {self._raw.url} does not exist")
         features, labels = data_processor.get_preprocessed_features_and_labels(self.dataset_path)
         self._tensors = check_tensors(features, labels, RESERVED_TENSOR_NAMES)
+        self._tables = {
+            name: tables.prepare(name, value)
+            for name, (_role, value) in self._tensors.items()
+            if tables.table_kind(value) is not None
+        }
         self.features: dict[str, np.ndarray] = {n: a for n, (role, a) in self._tensors.items() if role == "features"}
         self.labels: dict[str, np.ndarray] = {n: a for n, (role, a) in self._tensors.items() if role == "labels"}
 
@@ -119,12 +126,18 @@ class VersionedDatasetBuilder:
                 stacklevel=2,
             )
 
-        total = sum(a.nbytes for _, a in self._tensors.values()) + sum(size for _, _, size in raw_files)
+        total = sum(a.nbytes for n, (_, a) in self._tensors.items() if n not in self._tables)
+        total += sum(size for _, _, size in raw_files)
         with (
             progress_task(f"publish {version}", total + len(processor_bytes), progress),
             resumption.writer(root, version, resume=resume, older_than=older_than) as writer,
         ):
-            files = {name: lazy.tensor_file(name, array) for name, (_role, array) in self._tensors.items()}
+            files = {
+                name: (tables.table_file(name), tables.FORMAT)
+                if name in self._tables
+                else lazy.tensor_file(name, array)
+                for name, (_role, array) in self._tensors.items()
+            }
             writer.write_arrays(
                 {files[name][0]: array for name, (_role, array) in self._tensors.items() if files[name][1] == "npy"}
             )
@@ -133,6 +146,7 @@ class VersionedDatasetBuilder:
                 for name, (_role, array) in self._tensors.items()
                 if files[name][1] == lazy.FORMAT
             }
+            stored_tables = {name: tables.write(writer, files[name][0], p) for name, p in self._tables.items()}
             if not lazy.copy_on_workers(writer, raw_files):  # with a distributed.Client, workers copy
                 writer.copy_many([(relpath, src) for relpath, src, _size in raw_files])
             content = dict(writer.entries)
@@ -151,10 +165,20 @@ class VersionedDatasetBuilder:
                 tags=tuple(tags),
                 hash=metadata.content_hash("dataset", content, extra),
                 libraries=metadata.library_versions(
-                    "mlops-core", "numpy", "cloudpickle", "fsspec", *(("dask", "zarr") if chunked else ())
+                    "mlops-core",
+                    "numpy",
+                    "cloudpickle",
+                    "fsspec",
+                    *(("dask", "zarr") if chunked else ()),
+                    *(tables.libraries(self._tables) if self._tables else ()),
+                    *(("dask",) if any(p.frame is not None for p in self._tables.values()) else ()),
                 ),
                 tensors={
-                    tensor_name: TensorRecord(
+                    tensor_name: self._table_record(
+                        tensor_name, role, files[tensor_name][0], *stored_tables[tensor_name]
+                    )
+                    if tensor_name in stored_tables
+                    else TensorRecord(
                         name=tensor_name,
                         file=files[tensor_name][0],
                         role=role,  # type: ignore[arg-type]
@@ -181,6 +205,19 @@ class VersionedDatasetBuilder:
                 ),
             )
             return writer.commit(record, signing_key=key)
+
+    @staticmethod
+    def _table_record(name: str, role: str, file: str, entry: FileEntry, table: TableRecord) -> TensorRecord:
+        return TensorRecord(
+            name=name,
+            file=file,
+            role=role,  # type: ignore[arg-type]
+            shape=(table.rows, len(table.columns)),
+            dtype="table",
+            format=tables.FORMAT,
+            entry=entry,
+            table=table,
+        )
 
     def _raw_prefix(self) -> str:
         """Where the raw data lands inside the version: ``raw`` for a folder, ``raw/NAME`` for a file."""

@@ -115,21 +115,25 @@ def write_chunk(block: np.ndarray, folder: Location, meta: bytes, index: tuple[i
     travel with the task."""
     data = encode_chunk(meta, np.asarray(block), index)
     key = chunk_key(index)
-    dest = folder.child(key)
+    create_file(folder.store, folder.child(key), data)
+    return key, hashlib.sha256(data).hexdigest(), len(data)
+
+
+def create_file(store: Store, dest: Location, data: bytes) -> None:
+    """Create ``dest`` (a file a Dask task writes into a folder its publish claimed) holding ``data``."""
     try:
-        _create(folder.store, dest, data)
+        _create(store, dest, data)
     except FileExistsError:
-        # Either a racer created this chunk's sub-folder first (a local store creates a missing
+        # Either a racer created this file's sub-folder first (a local store creates a missing
         # folder holding the file in one step), or this task already ran (on a worker that died
         # after writing, or in the publish this one resumes): identical bytes are ours. The folder
         # is claimed by this publish, so other bytes are an earlier run's of a task that is not
-        # deterministic, or a chunk torn by a machine that lost power before its publisher's
+        # deterministic, or a file torn by a machine that lost power before its publisher's
         # flush: ours replace them, and the manifest records what was written last.
-        if not folder.store.exists(dest):
-            _create(folder.store, dest, data)
-        elif folder.store.read_bytes(dest) != data:
-            folder.store.replace_file(dest, data)
-    return key, hashlib.sha256(data).hexdigest(), len(data)
+        if not store.exists(dest):
+            _create(store, dest, data)
+        elif store.read_bytes(dest) != data:
+            store.replace_file(dest, data)
 
 
 def read_chunk(folder: Location, relpath: str, entry: FileEntry, meta: bytes, index: tuple[int, ...]) -> np.ndarray:

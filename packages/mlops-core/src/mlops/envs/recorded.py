@@ -24,7 +24,8 @@ from mlops.metadata.environment import Difference, differences
 from mlops.metadata.pylock import LOCK_FILE, PYTHON_FILE, EnvironmentLock
 from mlops.model.lineage import open_version
 from mlops.versions.environment import framework_of, referenced_distributions
-from mlops.versions.published import PublishedVersion, TrustedKeys, pickle_files, read_verified
+from mlops.versions.policy import TrustedKeys
+from mlops.versions.published import PublishedVersion, pickle_files, read_verified
 
 RECORDED_ENV_VARIABLE = "MLOPS_RECORDED_ENV"
 """Set to the environment's key in the processes run inside a recorded environment."""

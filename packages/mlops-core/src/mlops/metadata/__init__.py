@@ -26,6 +26,7 @@ from mlops.metadata.codec import (
 from mlops.metadata.environment import library_versions
 from mlops.metadata.records import (
     AnyRecord,
+    ColumnRecord,
     DatasetLink,
     DatasetRecord,
     ManifestRef,
@@ -34,6 +35,8 @@ from mlops.metadata.records import (
     PublishStats,
     RawRecord,
     SerializerRecord,
+    TableKind,
+    TableRecord,
     TensorRecord,
     VersionRecord,
 )
@@ -47,6 +50,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "SIGNATURE_FILE",
     "AnyRecord",
+    "ColumnRecord",
     "DatasetLink",
     "DatasetRecord",
     "ManifestRef",
@@ -55,6 +59,8 @@ __all__ = [
     "PublishStats",
     "RawRecord",
     "SerializerRecord",
+    "TableKind",
+    "TableRecord",
     "TensorRecord",
     "VersionRecord",
     "check_json",

@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 from mlops.errors import MetadataError
 from mlops.metadata.records import (
     AnyRecord,
+    ColumnRecord,
     DatasetLink,
     DatasetRecord,
     ManifestRef,
@@ -28,6 +29,7 @@ from mlops.metadata.records import (
     PublishStats,
     RawRecord,
     SerializerRecord,
+    TableRecord,
     TensorRecord,
     VersionRecord,
 )
@@ -223,6 +225,7 @@ class _Parser:
                 dtype=self.text(info, "dtype", what),
                 format=self.text(info, "format", what, optional=True) or "npy",
                 entry=self.file_entry(info, file, inline, what),
+                table=None if info.get("table") is None else self.table(info["table"], what),
             )
         raw = self.obj(meta.get("raw"), "'raw'")
         strategy = raw.get("strategy")
@@ -248,6 +251,37 @@ class _Parser:
                 python=self.text(processor, "python", "processor"),
                 entry=self.file_entry(processor, file, inline, "the processor"),
             ),
+        )
+
+    def table(self, value: Any, what: str) -> TableRecord:
+        info = self.obj(value, f"{what} 'table'")
+        kind = info.get("kind")
+        if kind not in ("pandas", "pandas-series", "polars", "polars-series", "arrow", "dask"):
+            self.fail(f"{what} has table kind {kind!r}, not one mlops writes")
+        columns = info.get("columns")
+        if not isinstance(columns, list):
+            self.fail(f"{what} 'table' 'columns' must be a list")
+        parsed = []
+        for column in columns:
+            column = self.obj(column, f"a column of {what}")
+            name = self.text(column, "name", f"a column of {what}")
+            where = f"column {name!r} of {what}"
+            nulls = column.get("nulls")
+            if nulls is not None:
+                nulls = self.number(column, "nulls", where)
+            bounds = [column.get("min"), column.get("max")]
+            if any(b is not None and not isinstance(b, (str, int, float, bool)) for b in bounds):
+                self.fail(f"{where} 'min' and 'max' must be scalars")
+            parsed.append(
+                ColumnRecord(
+                    name=name, type=self.text(column, "type", where), nulls=nulls, min=bounds[0], max=bounds[1]
+                )
+            )
+        return TableRecord(
+            kind=kind,
+            rows=self.number(info, "rows", f"{what} 'table'"),
+            files=self.number(info, "files", f"{what} 'table'"),
+            columns=tuple(parsed),
         )
 
     def model(self, meta: Mapping[str, Any], common: dict[str, Any]) -> ModelRecord:
@@ -348,6 +382,15 @@ def _tensor_json(t: TensorRecord, inline: bool) -> dict[str, Any]:
     out: dict[str, Any] = {"file": t.file, "role": t.role, "shape": list(t.shape), "dtype": t.dtype}
     if not inline:
         out |= {"format": t.format, "sha256": t.entry.sha256, "size": t.entry.size}
+    if t.table is not None:
+        out["table"] = {
+            "kind": t.table.kind,
+            "rows": t.table.rows,
+            "files": t.table.files,
+            "columns": [
+                {"name": c.name, "type": c.type, "nulls": c.nulls, "min": c.min, "max": c.max} for c in t.table.columns
+            ],
+        }
     return out
 
 

@@ -1,6 +1,6 @@
 """The name policy: which user-given strings may become a folder or file name in a store.
 
-Versions and tensor names (and, later, aliases) each become one path segment, on local disks of
+Versions, tensor names and aliases each become one path segment, on local disks of
 every operating system, on object stores and through fsspec. A name is refused, never changed, when:
 
 - it is empty, holds a path separator (``/`` ``\\``) or ``..``, or starts with ``.`` (hidden names
@@ -14,6 +14,9 @@ every operating system, on object stores and through fsspec. A name is refused, 
   device name (CON, PRN, AUX, NUL, CONIN$, CONOUT$, COM1-COM9, LPT1-LPT9, any case);
 - it is not in Unicode normalization form NFC (the same-looking NFC name would be another folder);
 - it takes more than 200 bytes in UTF-8.
+
+A version may not be named ``_aliases`` (:data:`ALIASES_FOLDER`, where a root keeps its aliases),
+and an alias may not hold ``@`` (``ROOT@ALIAS`` names the version an alias points to).
 
 The policy applies when writing: versions published under older rules keep loading. Dataset and
 model names and tags are metadata, not paths; they are checked by :func:`check_name` and
@@ -29,14 +32,16 @@ import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
-from mlops.errors import InvalidNameError, InvalidTagsError, InvalidVersionError, TensorNameError
+from mlops.errors import InvalidAliasError, InvalidNameError, InvalidTagsError, InvalidVersionError, TensorNameError
 
 __all__ = [
+    "ALIASES_FOLDER",
     "GLOB_CHARACTERS",
     "INVISIBLE_CATEGORIES",
     "MAX_LABEL_CHARACTERS",
     "MAX_NAME_BYTES",
     "WINDOWS_DEVICE_NAMES",
+    "check_alias",
     "check_name",
     "check_tags",
     "check_tensor_name",
@@ -46,6 +51,8 @@ __all__ = [
     "path_segment_problem",
 ]
 
+ALIASES_FOLDER = "_aliases"
+"""The folder of a publication root holding its aliases' records: never a version's name."""
 MAX_NAME_BYTES = 200
 """Longest name, in UTF-8 bytes: with a suffix such as ``.zarr`` it stays under the 255-byte file
 name limit of common filesystems."""
@@ -93,9 +100,24 @@ def check_version(version: Any) -> str:
     if not isinstance(version, str):
         raise InvalidVersionError(f"a version must be a string such as 'v1', got {type(version).__name__}")
     problem = path_segment_problem(version)
+    if problem is None and version == ALIASES_FOLDER:
+        problem = f"is {ALIASES_FOLDER!r}, the folder where a root keeps its aliases"
     if problem is not None:
         raise InvalidVersionError(f"invalid version {version!r}: it {problem}. {_VERSION_ADVICE}")
     return version
+
+
+def check_alias(alias: Any) -> str:
+    """``alias`` if it may name an alias (one folder under ``ROOT/_aliases``, written after ``@`` in
+    ``ROOT@ALIAS``); else :class:`~mlops.errors.InvalidAliasError`."""
+    if not isinstance(alias, str):
+        raise InvalidAliasError(f"an alias must be a string such as 'production', got {type(alias).__name__}")
+    problem = path_segment_problem(alias)
+    if problem is None and "@" in alias:
+        problem = "contains '@', which separates the root from the alias in ROOT@ALIAS"
+    if problem is not None:
+        raise InvalidAliasError(f"invalid alias {alias!r}: it {problem}. Use a plain name such as 'production'.")
+    return alias
 
 
 def check_tensor_name(name: Any) -> str:

@@ -10,6 +10,8 @@ from typing import Any, Literal
 from mlops.store.base import FileEntry
 
 Role = Literal["features", "labels"]
+TableKind = Literal["pandas", "pandas-series", "polars", "polars-series", "arrow", "dask"]
+"""What a table was when published, and what loading gives back."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -26,9 +28,36 @@ class ManifestRef:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ColumnRecord:
+    """One column of a stored table: its Arrow type and, from the Parquet statistics of the files
+    written (no second pass over the data), its null count, minimum and maximum (``None`` where
+    the statistics do not say: a nested column, a type JSON cannot hold, a part without them)."""
+
+    name: str
+    type: str
+    nulls: int | None = None
+    min: str | int | float | bool | None = None
+    max: str | int | float | bool | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TableRecord:
+    """A tensor that is a table (``format == "parquet"``): what it was, its rows, Parquet files and columns."""
+
+    kind: TableKind
+    rows: int
+    files: int
+    columns: tuple[ColumnRecord, ...]
+
+    def column(self, name: str) -> ColumnRecord | None:
+        return next((c for c in self.columns if c.name == name), None)
+
+
+@dataclass(frozen=True, kw_only=True)
 class TensorRecord:
     """One stored tensor: its file, role, shape and dtype, and its file's manifest entry (so a
-    tensor loads without reading the manifest)."""
+    tensor loads without reading the manifest). A table has ``shape == (rows, columns)``,
+    ``dtype == "table"`` and its :class:`TableRecord`."""
 
     name: str
     file: str
@@ -37,6 +66,7 @@ class TensorRecord:
     dtype: str
     format: str = "npy"
     entry: FileEntry
+    table: TableRecord | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -14,7 +14,7 @@ import numpy as np
 
 from mlops.dataset import lazy
 from mlops.errors import MlopsError
-from mlops.metadata import TensorRecord
+from mlops.metadata import ColumnRecord, TensorRecord
 from mlops.store import FileEntry
 
 if TYPE_CHECKING:
@@ -108,6 +108,9 @@ def _tensors(a: VersionedDataset, b: VersionedDataset) -> dict[str, Any]:
         if lazy.stored_files(info_a[name], a.files) == lazy.stored_files(info_b[name], b.files):
             out["unchanged"].append(name)
             continue
+        if info_a[name].table is not None or info_b[name].table is not None:
+            out["changed"].append(_table_change(name, info_a[name], info_b[name]))
+            continue
         array_a, array_b = a[name], b[name]
         change: dict[str, Any] = {"name": name, "a": tensor_stats(array_a), "b": tensor_stats(array_b)}
         if array_a.shape == array_b.shape and array_a.dtype == array_b.dtype:
@@ -115,6 +118,38 @@ def _tensors(a: VersionedDataset, b: VersionedDataset) -> dict[str, Any]:
             change["differing_elements"] = int(differing)
         out["changed"].append(change)
     return out
+
+
+def _table_change(name: str, info_a: TensorRecord, info_b: TensorRecord) -> dict[str, Any]:
+    """A changed table, from meta.json alone (nothing is read): its row counts, the columns added,
+    removed or retyped, and the columns whose null count, min or max changed."""
+    change: dict[str, Any] = {"name": name, "a": _declared(name, info_a), "b": _declared(name, info_b)}
+    table_a, table_b = info_a.table, info_b.table
+    if table_a is None or table_b is None:
+        return change
+    columns_a = {c.name: c for c in table_a.columns}
+    columns_b = {c.name: c for c in table_b.columns}
+    change["table"] = {
+        "kind": [table_a.kind, table_b.kind],
+        "rows": [table_a.rows, table_b.rows],
+        "added": [{"name": c.name, "type": c.type} for c in table_b.columns if c.name not in columns_a],
+        "removed": [{"name": c.name, "type": c.type} for c in table_a.columns if c.name not in columns_b],
+        "retyped": [
+            {"name": n, "a": columns_a[n].type, "b": c.type}
+            for n, c in columns_b.items()
+            if n in columns_a and columns_a[n].type != c.type
+        ],
+        "statistics": [
+            {"name": n, "a": _column_stats(columns_a[n]), "b": _column_stats(c)}
+            for n, c in columns_b.items()
+            if n in columns_a and _column_stats(columns_a[n]) != _column_stats(c)
+        ],
+    }
+    return change
+
+
+def _column_stats(column: ColumnRecord) -> dict[str, Any]:
+    return {"nulls": column.nulls, "min": column.min, "max": column.max}
 
 
 def _declared(name: str, info: TensorRecord) -> dict[str, Any]:

@@ -10,10 +10,10 @@ from typing import Any
 from mlops.dataset.versioned_dataset import VersionedDataset
 from mlops.metadata import ModelRecord
 from mlops.model.versioned_model import VersionedModel
-from mlops.store import resolve
 from mlops.versions import layout
+from mlops.versions.aliases import locate_version
 from mlops.versions.listing import VersionInfo, scan_root
-from mlops.versions.published import TrustedKeys
+from mlops.versions.policy import TrustedKeys
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def open_version(
 ) -> VersionedDataset | VersionedModel:
     """Open the version at ``path`` as a :class:`VersionedDataset` or a :class:`VersionedModel`,
     whichever its meta.json says it is (only meta.json is read, and with a trust policy its signature)."""
-    loc = resolve(path, storage_options)
+    loc = locate_version(path, storage_options, trusted_keys=trusted_keys)
     kind = layout.read_record(loc).kind
     logger.debug("opening %s %s", kind, path)
     opener = VersionedDataset if kind == "dataset" else VersionedModel

@@ -134,8 +134,14 @@ class VersionedModel(PublishedVersion[ModelRecord]):
         )
 
     def predict(self, features: Any) -> np.ndarray:
-        """Predictions of the model for ``features``: a numpy array, or the single-tensor dict that
+        """Predictions of the model for ``features``: a numpy array, a table (a pandas or polars
+        DataFrame, a pyarrow Table), or the single-tensor dict that
         ``data_processor.get_preprocessed_features`` returns (e.g. ``{'X_pred': ...}``).
+
+        Tables go to the model's plugin as given: scikit-learn, XGBoost and LightGBM models check
+        their columns against those they were trained on (missing, extra or reordered columns
+        raise :class:`~mlops.errors.FeatureColumnsError`); torch and Keras models read their
+        numeric columns.
 
         A str, bytes or path is refused with :class:`~mlops.errors.ModelInputError` before the
         model sees it (some frameworks would read it as a file name or URI)."""

@@ -3,6 +3,9 @@
 A version folder holds its data files, ``manifest.jsonl`` (every data file's sha256 and size),
 optionally ``mlops.sig``, and ``meta.json``, written last: a version exists iff its meta.json
 exists. While a publish runs, the folder also holds the claim ``.mlops-publishing``.
+
+A root's ``_aliases`` folder holds its aliases (see :mod:`mlops.versions.aliases`): it is never
+listed as a version, nor as a folder of someone else's, so nothing that walks versions touches it.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from mlops.errors import (
 )
 from mlops.metadata import AnyRecord, VersionRecord
 from mlops.metadata import manifest as manifest_codec
+from mlops.metadata.names import ALIASES_FOLDER
 from mlops.store import FileEntry, Location
 from mlops.store.base import TMP_PREFIX
 
@@ -255,7 +259,7 @@ def _read_metas(locs: Sequence[Location]) -> list[bytes | FileNotFoundError | St
 
 def version_folders(root: Location, *, hidden: bool = False) -> list[str]:
     """Names of the sub-folders of the root ``root`` (with ``hidden``: only the staging folders
-    mlops left there), from one listing call."""
+    mlops left there), from one listing call; never the aliases' folder ``_aliases``."""
     try:
         entries = root.store.list_dir(root)
     except FileNotFoundError:
@@ -274,7 +278,7 @@ def version_folders(root: Location, *, hidden: bool = False) -> list[str]:
         )
     if hidden:
         return [e.name for e in entries if e.is_dir and e.name.startswith(TMP_PREFIX)]
-    return [e.name for e in entries if e.is_dir and not e.name.startswith(".")]
+    return [e.name for e in entries if e.is_dir and not e.name.startswith(".") and e.name != ALIASES_FOLDER]
 
 
 def _names(folder: Location) -> list[str]:

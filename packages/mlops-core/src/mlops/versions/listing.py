@@ -19,6 +19,7 @@ from mlops.errors import NoVersionsError
 from mlops.metadata import AnyRecord
 from mlops.store import resolve
 from mlops.versions import layout
+from mlops.versions.aliases import locate_version
 from mlops.versions.layout import FoundVersion, RootListing
 
 __all__ = [
@@ -130,7 +131,7 @@ def latest(
 
 def version_info(path: str | os.PathLike[str], *, storage_options: dict[str, Any] | None = None) -> VersionInfo:
     """The summary of the single version at ``path`` (a dataset or a model)."""
-    loc = resolve(path, storage_options)
+    loc = locate_version(path, storage_options)
     return VersionInfo.from_record(layout.read_record(loc), loc.url)
 
 

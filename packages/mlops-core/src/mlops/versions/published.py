@@ -3,41 +3,30 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from mlops import metadata
 from mlops.metadata import AnyRecord
 from mlops.metadata.pylock import EnvironmentLock
-from mlops.store import FileEntry, Location, resolve
+from mlops.store import FileEntry, Location
 from mlops.utils.progress import task as progress_task
 from mlops.versions import layout
+from mlops.versions.aliases import locate_version
+from mlops.versions.policy import TrustedKeys as TrustedKeys  # re-exported: callers import it from here
+from mlops.versions.policy import trust_policy as trust_policy
 
 R = TypeVar("R", bound=AnyRecord)
 
 if TYPE_CHECKING:
     from mlops.trust.keys import SigningKey
-    from mlops.trust.policy import TrustPolicy
-
-TrustedKeys = Union[Sequence[str | os.PathLike[str]], "TrustPolicy", None]
-"""Public key files to trust (or a policy already made); ``None``: ``MLOPS_TRUSTED_KEYS``, if set
-(set to an empty or blank value, it raises :class:`~mlops.errors.TrustPolicyError`)."""
-
-
-def trust_policy(trusted_keys: TrustedKeys) -> TrustPolicy | None:
-    """The trust policy in force for ``trusted_keys`` (see :mod:`mlops.trust.policy`); the trust
-    package is imported only when a policy is asked for."""
-    if trusted_keys is None and "MLOPS_TRUSTED_KEYS" not in os.environ:
-        return None  # set but blank is refused by make_policy, never read as "no policy"
-    from mlops.trust.policy import TrustPolicy
-    from mlops.trust.policy import trust_policy as make_policy
-
-    return trusted_keys if isinstance(trusted_keys, TrustPolicy) else make_policy(trusted_keys)
 
 
 class PublishedVersion(Generic[R]):
     """A version opened from a local path or any fsspec URL; opening reads meta.json only.
+
+    ``ROOT@ALIAS`` opens the version the alias names (see :func:`mlops.versions.aliases.locate_version`);
+    :attr:`path` is then that version's own path, never the alias.
 
     With a trust policy (``trusted_keys=[...]`` or ``MLOPS_TRUSTED_KEYS``), opening also checks the
     version's ``mlops.sig`` against the manifest and the folder's files, and raises
@@ -56,10 +45,10 @@ class PublishedVersion(Generic[R]):
         storage_options: dict[str, Any] | None = None,
         trusted_keys: TrustedKeys = None,
     ) -> None:
-        self._loc: Location = resolve(path, storage_options)
+        self._policy = trust_policy(trusted_keys)
+        self._loc: Location = locate_version(path, storage_options, trusted_keys=self._policy)
         record, self._meta_bytes = layout.read_meta(self._loc, self.kind)
         self.record: R = record  # type: ignore[assignment]
-        self._policy = trust_policy(trusted_keys)
         self.signer: str | None = None
         """The fingerprint of the trusted key that signed this version (when a trust policy is in force)."""
         if self._policy is not None:

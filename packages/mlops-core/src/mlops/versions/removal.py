@@ -17,8 +17,9 @@ from typing import Any
 
 from mlops.errors import VersionInUseError
 from mlops.metadata import DatasetRecord, ModelRecord
-from mlops.store import Location, resolve
+from mlops.store import Location
 from mlops.versions import deletion, layout
+from mlops.versions.aliases import locate_version
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ def remove_version(
     ``if_unused_by`` (a models root) refuses with :class:`~mlops.errors.VersionInUseError` while a
     model there was trained on this dataset. ``dry_run`` only reports what would be removed.
     """
-    loc = resolve(path, storage_options)
+    loc = locate_version(path, storage_options)
     record = layout.read_record(loc)
     if if_unused_by is not None and isinstance(record, DatasetRecord):
         _refuse_if_used(loc, record, if_unused_by, storage_options)

@@ -16,6 +16,7 @@ from mlops.metadata.names import check_version
 from mlops.store import resolve
 from mlops.utils.progress import task as progress_task
 from mlops.versions import layout
+from mlops.versions.aliases import locate_version
 from mlops.versions.writer import VersionWriter
 from mlops.versions.writer import signing_key as signing_key_for
 
@@ -47,7 +48,7 @@ def republish(
     ``MLOPS_SIGNING_KEY``), or, without a key, left unsigned with a :class:`SignatureDroppedWarning`.
     ``progress`` shows a progress bar (default: when stderr is a terminal, see :mod:`mlops.utils.progress`).
     """
-    src = resolve(artifact_path, storage_options)
+    src = locate_version(artifact_path, storage_options)
     record, source_meta = layout.read_meta(src)
     entries = layout.read_manifest(src, record)
     version = check_version(record.version if version is None else version)

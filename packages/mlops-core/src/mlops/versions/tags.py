@@ -11,8 +11,8 @@ from typing import Any
 from mlops import metadata
 from mlops.errors import InvalidTagsError, SignedVersionError
 from mlops.metadata.names import check_tags
-from mlops.store import resolve
 from mlops.versions import layout
+from mlops.versions.aliases import locate_version
 from mlops.versions.writer import signing_key as signing_key_for
 
 logger = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ def update_tags(
     clash = sorted(set(add_tags) & set(remove_tags))
     if clash:
         raise InvalidTagsError(f"tag(s) {', '.join(clash)} are both added and removed; pick one")
-    loc = resolve(path, storage_options)
+    loc = locate_version(path, storage_options)
     record = layout.read_record(loc)
     old = list(record.tags)
     new = [tag for tag in old if tag not in remove_tags]

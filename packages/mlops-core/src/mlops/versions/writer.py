@@ -262,6 +262,25 @@ class VersionWriter:
         )
         return self._record(relpath, entry, dest)
 
+    def write_produced(
+        self, relpath: str, known: Callable[[], FileEntry | None], produce: Callable[[], bytes]
+    ) -> tuple[FileEntry, bool]:
+        """Store the small file that ``produce()`` makes (an encoded Parquet part), calling it only
+        when needed: ``known()`` may give the entry the bytes would have (remembered from an earlier
+        encoding of the same input), and a committed file of the root with that entry is reused
+        without producing anything. Returns the entry and whether the file was produced here."""
+        dest = self.loc.child(relpath)
+        self._touched.add(relpath)
+        produced: list[bool] = []
+
+        def write() -> FileEntry:
+            data = produce()
+            produced.append(True)
+            return self.store.write_stream(dest, iter([data]), durable=False)
+
+        entry = self._dedup.place(relpath, dest, None, known, write)
+        return self._record(relpath, entry, dest), bool(produced)
+
     def copy(self, relpath: str, src: Location) -> FileEntry:
         """Copy one file from any store into the version (or reuse an identical committed one when
         the source's store knows its sha256 cheaply: local files)."""

@@ -1,5 +1,6 @@
-/* The catalog's interactive parts: report routing, the leaderboard (sort, filter, pages, selection),
-   training curves, parallel coordinates and the lineage graph (Vega-Lite through vega-embed).
+/* The catalog's interactive parts: report routing, the leaderboard (sort, filter, pages, selection,
+   hidden columns), training curves, parallel coordinates, the compare view of any number of models
+   and the lineage graph (Vega-Lite through vega-embed).
    Every stored string reaches the page through textContent or Vega's text marks, never as HTML. */
 (function () {
   "use strict";
@@ -68,16 +69,59 @@
 
   // --- the leaderboard ------------------------------------------------------------------------------
 
+  const HIDDEN_KEY = "mlops-catalog:hidden-columns"; // the leaderboard's hidden columns, kept by the browser
+  const SELECTED_KEY = "mlops-catalog:selected-models"; // its ticked models, kept for the tab
+
   const board = {
     ready: false,
     sortKey: "created_at",
     sortDir: "desc",
     page: 0,
-    selected: new Set(),
+    selected: loadSelection(),
     columns: [],
     rows: [],
     parallelSet: null,
+    hidden: loadHidden(),
   };
+
+  function loadHidden() {
+    try {
+      return new Set(JSON.parse(window.localStorage.getItem(HIDDEN_KEY) || "[]"));
+    } catch (error) {
+      return new Set(); // storage refused (a locked-down browser): columns are still hidden for this page
+    }
+  }
+
+  function saveHidden() {
+    try {
+      window.localStorage.setItem(HIDDEN_KEY, JSON.stringify(Array.from(board.hidden)));
+    } catch (error) {
+      /* kept in the page only */
+    }
+  }
+
+  // The ticked models outlive a page load of `mlops ui` (leaderboard -> compare -> back) for this tab only.
+  function loadSelection() {
+    try {
+      const known = new Set(models.map((m) => m.id));
+      const saved = JSON.parse(window.sessionStorage.getItem(SELECTED_KEY) || "[]");
+      return new Set(saved.filter((id) => known.has(id)));
+    } catch (error) {
+      return new Set();
+    }
+  }
+
+  function saveSelection() {
+    try {
+      window.sessionStorage.setItem(SELECTED_KEY, JSON.stringify(Array.from(board.selected)));
+    } catch (error) {
+      /* kept in the page only */
+    }
+  }
+
+  function shownColumns() {
+    return board.columns.filter((c) => !board.hidden.has(c.key));
+  }
 
   function byFrequency(lists) {
     const counts = new Map();
@@ -142,7 +186,7 @@
   function renderHead() {
     const head = document.querySelector("#board thead");
     const cells = [el("th", { text: "" })];
-    for (const column of board.columns) {
+    for (const column of shownColumns()) {
       const th = el("th", { text: column.label, "data-key": column.key, title: "sort by " + column.label });
       if (column.group) th.className = "group-" + column.group;
       if (column.key === board.sortKey) th.dataset.sort = board.sortDir;
@@ -167,6 +211,7 @@
     const value = column.get(model);
     if (column.key === "model") {
       td.append(el("a", { href: link("model/" + model.id), text: value, title: model.root }));
+      for (const alias of model.aliases || []) td.append(" ", el("span", { className: "alias", text: "@" + alias }));
     } else if (column.key === "tags") {
       for (const tag of model.tags) td.append(el("span", { className: "tag", text: tag }));
     } else if (column.key === "framework") {
@@ -195,18 +240,23 @@
         box.addEventListener("change", function () {
           if (box.checked) board.selected.add(model.id);
           else board.selected.delete(model.id);
+          saveSelection();
           row.classList.toggle("selected", box.checked);
           drawCurves();
+          updateCompareButton();
         });
-        const row = el("tr", { "data-model": model.id }, [el("td", {}, [box]), ...board.columns.map((c) => cell(model, c))]);
+        const row = el("tr", { "data-model": model.id }, [el("td", {}, [box]), ...shownColumns().map((c) => cell(model, c))]);
         row.classList.toggle("selected", box.checked);
         return row;
       })
     );
+    const table = document.getElementById("board");
+    table.style.setProperty("--select-width", table.querySelector("thead th").offsetWidth + "px"); // where the sticky model column starts
     document.getElementById("board-count").textContent = board.rows.length + " of " + models.length + " models";
     document.getElementById("page-info").textContent = "page " + (board.page + 1) + " of " + pages;
     document.getElementById("page-prev").disabled = board.page === 0;
     document.getElementById("page-next").disabled = board.page >= pages - 1;
+    updateCompareButton();
     const shownSet = board.rows.map((m) => m.id).sort().join(",");
     if (shownSet !== board.parallelSet) {
       board.parallelSet = shownSet; // sorting and paging keep the set: no redraw of 1,000 lines
@@ -246,9 +296,15 @@
       });
       document.getElementById("curves-clear").addEventListener("click", function () {
         board.selected.clear();
+        saveSelection();
         renderBoard();
         drawCurves();
       });
+      document.getElementById("compare-selected").addEventListener("click", function () {
+        const ids = models.filter((m) => board.selected.has(m.id)).map((m) => m.id);
+        if (ids.length) navigate("compare?ids=" + ids.join(","));
+      });
+      buildColumnPicker();
       document.getElementById("curves-metric").addEventListener("change", drawCurves);
       document.getElementById("parallel-metric").addEventListener("change", drawParallel);
       document.getElementById("parallel-value").addEventListener("change", drawParallel);
@@ -259,6 +315,48 @@
     if (wanted !== null) document.getElementById("filter-dataset").value = wanted;
     renderBoard();
     drawCurves();
+  }
+
+  function updateCompareButton() {
+    const button = document.getElementById("compare-selected");
+    const count = board.selected.size;
+    button.disabled = count === 0;
+    button.textContent = count ? "Compare " + count + " selected" : "Compare selected";
+  }
+
+  function buildColumnPicker() {
+    const list = document.getElementById("column-list");
+    const boxes = board.columns.map(function (column) {
+      const box = el("input", { type: "checkbox", "data-column": column.key });
+      box.checked = !board.hidden.has(column.key);
+      box.disabled = column.key === "model"; // a row needs its link
+      box.addEventListener("change", function () {
+        if (box.checked) board.hidden.delete(column.key);
+        else board.hidden.add(column.key);
+        saveHidden();
+        renderBoard();
+        countHidden();
+      });
+      return el("label", { className: column.group ? "group-" + column.group : "" }, [box, " " + column.label]);
+    });
+    list.replaceChildren(...boxes);
+    const picker = document.getElementById("column-picker");
+    document.addEventListener("click", function (event) {
+      if (picker.open && !picker.contains(event.target)) picker.open = false; // a click elsewhere closes it
+    });
+    document.getElementById("columns-all").addEventListener("click", function () {
+      board.hidden.clear();
+      saveHidden();
+      list.querySelectorAll("input").forEach((box) => (box.checked = true));
+      renderBoard();
+      countHidden();
+    });
+    countHidden();
+  }
+
+  function countHidden() {
+    const hidden = board.columns.filter((c) => board.hidden.has(c.key)).length;
+    document.getElementById("columns-hidden").textContent = hidden ? "(" + hidden + " hidden)" : "";
   }
 
   // --- charts -----------------------------------------------------------------------------------------
@@ -298,6 +396,12 @@
     });
   }
 
+  const NOT_SET = -0.2; // where a model without a parameter meets that axis: its own "n/a" tick below the range
+
+  function isMissing(value) {
+    return value === undefined || value === null;
+  }
+
   function drawParallel() {
     const container = document.getElementById("parallel");
     const metric = document.getElementById("parallel-metric").value;
@@ -312,49 +416,59 @@
     }
     const axes = [...params, metric + " (" + which + ")"];
     const scales = params.map(function (p) {
-      const present = rows.map((m) => m.params[p]).filter((v) => v !== undefined && v !== null);
+      const present = rows.map((m) => m.params[p]).filter((v) => !isMissing(v));
+      const missing = present.length < rows.length;
       if (present.every((v) => typeof v === "number")) {
         const lo = Math.min(...present);
         const hi = Math.max(...present);
-        return { lo: lo, hi: hi, norm: (v) => (hi === lo ? 0.5 : (v - lo) / (hi - lo)) };
+        return { lo: lo, hi: hi, missing: missing, norm: (v) => (hi === lo ? 0.5 : (v - lo) / (hi - lo)) };
       }
       const categories = sortedUnique(present.map(formatValue));
-      return { categories: categories, norm: (v) => (categories.length === 1 ? 0.5 : categories.indexOf(formatValue(v)) / (categories.length - 1)) };
+      const norm = (v) => (categories.length === 1 ? 0.5 : categories.indexOf(formatValue(v)) / (categories.length - 1));
+      return { categories: categories, missing: missing, norm: norm };
     });
     const scores = rows.map((m) => m[which][metric]);
     const lo = Math.min(...scores);
     const hi = Math.max(...scores);
-    scales.push({ lo: lo, hi: hi, norm: (v) => (hi === lo ? 0.5 : (v - lo) / (hi - lo)) });
+    scales.push({ lo: lo, hi: hi, missing: false, norm: (v) => (hi === lo ? 0.5 : (v - lo) / (hi - lo)) });
     const values = [];
     rows.forEach(function (m) {
       const score = m[which][metric];
       axes.forEach(function (axis, index) {
         const raw = index < params.length ? m.params[params[index]] : score;
-        const missing = raw === undefined || raw === null;
-        const y = missing ? null : scales[index].norm(raw);
-        values.push({ id: m.id, model: label(m), axis: axis, y: y, value: missing ? "(not set)" : formatValue(raw), score: score });
+        const missing = isMissing(raw);
+        const y = missing ? NOT_SET : scales[index].norm(raw);
+        values.push({ id: m.id, model: label(m), axis: axis, y: y, missing: missing, value: missing ? "n/a (not set)" : formatValue(raw), score: score });
       });
     });
     const ticks = [];
     axes.forEach(function (axis, index) {
       const scale = scales[index];
+      if (scale.lo === undefined && !scale.categories.length) {
+        ticks.push({ axis: axis, y: NOT_SET, text: "n/a", na: true });
+        return;
+      }
       const ends = scale.categories ? [[0, scale.categories[0]], [1, scale.categories[scale.categories.length - 1]]] : [[0, formatValue(scale.lo)], [1, formatValue(scale.hi)]];
-      for (const [y, text] of ends) ticks.push({ axis: axis, y: y, text: text });
+      for (const [y, text] of ends) ticks.push({ axis: axis, y: y, text: text, na: false });
+      if (scale.missing) ticks.push({ axis: axis, y: NOT_SET, text: "n/a", na: true });
     });
-    info.textContent = rows.length + " models; lines coloured by " + metric + " (" + which + ")";
+    const gaps = scales.filter((scale) => scale.missing).length;
+    info.textContent =
+      rows.length + " models; lines coloured by " + metric + " (" + which + ")" + (gaps ? "; a model without a parameter meets its axis at n/a" : "");
     const x = { field: "axis", type: "nominal", sort: axes, title: null, axis: { labelAngle: 0, orient: "top", labelLimit: 160 } };
+    const y = { field: "y", type: "quantitative", axis: null, scale: { domain: [NOT_SET - 0.05, 1] } };
     draw(container, {
       $schema: "https://vega.github.io/schema/vega-lite/v6.json",
       width: "container",
-      height: 300,
+      height: 320,
       layer: [
         { data: { values: ticks }, mark: { type: "rule", color: "#999" }, encoding: { x: x, detail: { aggregate: "count" } } },
         {
           data: { values: values },
-          mark: { type: "line", opacity: 0.7, strokeWidth: 1.5, invalid: "break-paths-show-domains" },
+          mark: { type: "line", opacity: 0.7, strokeWidth: 1.5 },
           encoding: {
             x: x,
-            y: { field: "y", type: "quantitative", axis: null, scale: { domain: [0, 1] } },
+            y: y,
             detail: { field: "id", type: "nominal" },
             color: {
               field: "score",
@@ -371,8 +485,19 @@
         },
         {
           data: { values: ticks },
-          mark: { type: "text", align: "left", dx: 4, color: "#555" },
-          encoding: { x: x, y: { field: "y", type: "quantitative", scale: { domain: [0, 1] } }, text: { field: "text" } },
+          transform: [{ filter: "datum.na" }],
+          mark: { type: "tick", orient: "horizontal", color: "#c44e52", thickness: 2, size: 14 },
+          encoding: { x: x, y: y },
+        },
+        {
+          data: { values: ticks },
+          mark: { type: "text", align: "left", dx: 4 },
+          encoding: {
+            x: x,
+            y: y,
+            text: { field: "text" },
+            color: { condition: { test: "datum.na", value: "#c44e52" }, value: "#555" },
+          },
         },
       ],
     });
@@ -406,6 +531,178 @@
     });
   }
 
+  // --- the compare view: any number of models side by side -----------------------------------------------
+
+  function flatten(value, prefix, out) {
+    if (value !== null && typeof value === "object" && !Array.isArray(value) && Object.keys(value).length) {
+      for (const [key, inner] of Object.entries(value)) flatten(inner, prefix ? prefix + "." + key : key, out);
+    } else if (prefix) out[prefix] = value;
+    return out;
+  }
+
+  function sameValues(values) {
+    const texts = values.map((v) => (isMissing(v) ? "\u0000missing" : typeof v + ":" + JSON.stringify(v)));
+    return texts.every((t) => t === texts[0]);
+  }
+
+  function versionLabels(chosen) {
+    const seen = new Map();
+    return chosen.map(function (m) {
+      const base = m.name + " " + m.version;
+      const count = (seen.get(base) || 0) + 1;
+      seen.set(base, count);
+      return count === 1 ? base : base + " (" + count + ")";
+    });
+  }
+
+  function compareTable(id, chosen, labels, rows) {
+    const head = el("tr", {}, [
+      el("th", { text: "" }),
+      ...chosen.map(function (m, i) {
+        const th = el("th", { "data-model": m.id }, [el("a", { href: link("model/" + m.id), text: labels[i], title: m.root })]);
+        th.append(el("br"), el("span", { className: "muted", text: m.framework }));
+        for (const alias of m.aliases || []) th.append(" ", el("span", { className: "alias", text: "@" + alias }));
+        return th;
+      }),
+    ]);
+    const body = rows.map(function (row) {
+      const differs = !row.plain && !sameValues(row.values);
+      const tr = el("tr", { "data-key": row.key, className: differs ? "differs" : "same" }, [el("th", { text: row.label })]);
+      row.values.forEach(function (value, i) {
+        const td = el("td", { "data-model": chosen[i].id });
+        if (row.render) row.render(td, value, i);
+        else if (isMissing(value)) {
+          td.textContent = "n/a";
+          td.classList.add("missing");
+        } else {
+          td.textContent = formatValue(value);
+          if (typeof value === "number") td.classList.add("num");
+        }
+        if (differs) td.classList.add("differs");
+        if (row.best !== undefined && value === row.best) td.classList.add("best");
+        tr.append(td);
+      });
+      return tr;
+    });
+    return el("div", { className: "table-scroll" }, [
+      el("table", { className: "grid compare", id: id }, [el("thead", {}, [head]), el("tbody", {}, body)]),
+    ]);
+  }
+
+  function datasetCell(td, m) {
+    if (m.dataset_id) td.append(el("a", { href: link("dataset/" + m.dataset_id), text: m.dataset }));
+    else td.append(m.dataset + " ", el("span", { className: "muted", text: "(not in this catalog)" }));
+  }
+
+  function compareDatasets(chosen, labels) {
+    const groups = new Map();
+    chosen.forEach(function (m, i) {
+      const key = m.dataset_id || m.dataset_path;
+      if (!groups.has(key)) groups.set(key, { model: m, users: [] });
+      groups.get(key).users.push(labels[i]);
+    });
+    return el(
+      "ul",
+      { className: "links", id: "compare-datasets" },
+      Array.from(groups.values()).map(function (group) {
+        const item = el("li", { "data-dataset": group.model.dataset_id || "" });
+        datasetCell(item, group.model);
+        item.append(" ", el("span", { className: "path", text: group.model.dataset_path }));
+        item.append(el("br"), el("span", { className: "muted", text: "trained on it: " + group.users.join(", ") }));
+        return item;
+      })
+    );
+  }
+
+  function compareCurves(chosen, labels) {
+    const metrics = byFrequency(chosen.map((m) => Object.keys(data.histories[m.id] || {})));
+    const box = el("div", { className: "compare-curves" });
+    for (const metric of metrics) {
+      const values = [];
+      chosen.forEach(function (m, i) {
+        ((data.histories[m.id] || {})[metric] || []).forEach(function (value, epoch) {
+          if (value !== null) values.push({ version: labels[i], epoch: epoch + 1, value: value });
+        });
+      });
+      const chart = el("div", { className: "chart compare-curve", "data-metric": metric });
+      box.append(el("div", { className: "curve-panel" }, [el("h3", { text: metric + (lowerIsBetter.has(metric) ? " (lower is better)" : "") }), chart]));
+      draw(chart, {
+        $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+        width: "container",
+        height: 220,
+        data: { values: values },
+        mark: { type: "line", point: values.length <= 400, tooltip: true },
+        encoding: {
+          x: { field: "epoch", type: "quantitative", title: "epoch", axis: { tickMinStep: 1 } },
+          y: { field: "value", type: "quantitative", title: metric, scale: { zero: false } },
+          color: {
+            field: "version",
+            type: "nominal",
+            title: "version",
+            scale: { domain: labels }, // the same colour for a version in every chart
+            legend: { orient: "bottom", columns: 1, labelLimit: 400 },
+          },
+        },
+      });
+    }
+    if (!metrics.length) box.append(el("p", { className: "muted", text: "none of these models records a training history" }));
+    return box;
+  }
+
+  function drawCompare(root, query) {
+    const container = root.querySelector("#compare-models");
+    const help = container.querySelector("#compare-help");
+    const asked = (query.get("ids") || "").split(",").filter(Boolean);
+    const byId = new Map(models.map((m) => [m.id, m]));
+    const chosen = Array.from(new Set(asked)).filter((id) => byId.has(id)).map((id) => byId.get(id));
+    container.replaceChildren(help);
+    help.hidden = chosen.length > 0;
+    if (asked.length > chosen.length) {
+      container.append(el("p", { className: "note", text: asked.length - chosen.length + " of the versions asked for are not models of this catalog." }));
+    }
+    if (!chosen.length) return;
+    const labels = versionLabels(chosen);
+    const params = chosen.map((m) => flatten(m.params, "", {}));
+    const keys = byFrequency(params.map((p) => Object.keys(p)));
+    const paramRows = keys.map((key) => ({ key: key, label: key, values: params.map((p) => p[key]) }));
+    const differing = paramRows.filter((row) => !sameValues(row.values)).length;
+    const summary = [
+      { key: "framework", label: "framework", values: chosen.map((m) => m.framework) },
+      { key: "dataset", label: "dataset", values: chosen.map((m) => m.dataset_path), render: (td, v, i) => datasetCell(td, chosen[i]) },
+      { key: "created_at", label: "created", plain: true, values: chosen.map((m) => m.created_at.slice(0, 19).replace("T", " ")) },
+      { key: "tags", label: "tags", values: chosen.map((m) => m.tags.join(", ")) },
+    ];
+    const metricRows = [];
+    for (const metric of byFrequency(chosen.map((m) => Object.keys(m.last)))) {
+      for (const which of ["last", "best"]) {
+        const values = chosen.map((m) => m[which][metric]);
+        const present = values.filter((v) => typeof v === "number");
+        const best = present.length ? (lowerIsBetter.has(metric) ? Math.min(...present) : Math.max(...present)) : undefined;
+        metricRows.push({ key: which + ":" + metric, label: metric + " (" + which + ")", values: values, best: present.length > 1 ? best : undefined });
+      }
+    }
+    const onlyDiffering = el("input", { type: "checkbox", id: "compare-only-differing" });
+    const paramTable = compareTable("compare-params", chosen, labels, [...summary, ...paramRows]);
+    onlyDiffering.addEventListener("change", function () {
+      paramTable.querySelectorAll("tbody tr.same").forEach((tr) => (tr.hidden = onlyDiffering.checked));
+    });
+    container.append(
+      el("p", { className: "muted", text: chosen.length + (chosen.length === 1 ? " model" : " models") + "; " + differing + " of " + keys.length + " training arguments differ (highlighted); n/a: not set for that model" }),
+      el("h2", { text: "Parameters" }),
+      el("label", { className: "filters" }, [onlyDiffering, " show only the rows that differ"]),
+      paramTable,
+      el("h2", { text: "Metrics" }),
+      metricRows.length
+        ? compareTable("compare-metrics", chosen, labels, metricRows)
+        : el("p", { className: "muted", text: "none of these models records a metric" }),
+      el("p", { className: "muted", text: "In bold: the best value of each row (the minimum of losses and errors, the maximum of any other metric)." }),
+      el("h2", { text: "Training curves" }),
+      compareCurves(chosen, labels),
+      el("h2", { text: "Datasets" }),
+      compareDatasets(chosen, labels)
+    );
+  }
+
   function drawLineage(container) {
     const nodes = data.lineage.nodes;
     const where = new Map(nodes.map((n) => [n.id, n]));
@@ -414,6 +711,8 @@
       .map(([a, b]) => ({ x: where.get(a).column, y: where.get(a).row, x2: where.get(b).column, y2: where.get(b).row }));
     const rows = Math.max(1, ...nodes.map((n) => n.row + 1));
     const shown = nodes.map((n) => ({ ...n, text: n.label.length > 48 ? n.label.slice(0, 47) + "\u2026" : n.label }));
+    // a version's aliases, as "@name" badges left of its node (the edges come in from further left)
+    const badges = shown.filter((n) => (n.aliases || []).length).map((n) => ({ ...n, badge: n.aliases.map((a) => "@" + a).join(" ") }));
     const x = { field: "column", type: "quantitative", axis: null, scale: { domain: [-0.05, 3] } };
     const y = { field: "row", type: "quantitative", axis: null, scale: { domain: [-0.5, rows - 0.5], reverse: true } };
     draw(container, {
@@ -452,6 +751,11 @@
           mark: { type: "text", align: "left", dx: 10, cursor: "pointer" },
           encoding: { x: x, y: y, text: { field: "text" }, tooltip: [{ field: "label", title: "node" }] },
         },
+        {
+          data: { values: badges },
+          mark: { type: "text", align: "right", dx: -10, fontWeight: "bold", color: "#953800", cursor: "pointer" },
+          encoding: { x: x, y: y, text: { field: "badge" }, tooltip: [{ field: "label", title: "node" }] },
+        },
       ],
     }).then(function (result) {
       if (!result) return;
@@ -468,6 +772,7 @@
     const drawn = root.dataset.drawn === "1";
     root.dataset.drawn = "1";
     if (root.querySelector("#board")) initBoard(query);
+    if (root.querySelector("#compare-models")) drawCompare(root, query);
     if (drawn) return;
     root.querySelectorAll(".model-curves").forEach(drawModelCurves);
     const lineage = root.querySelector("#lineage");

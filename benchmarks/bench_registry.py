@@ -1,0 +1,83 @@
+"""The registry (issue 25) on the S3 server, in requests counted as s3fs sends them: resolving
+``ROOT@alias`` (target: at most 2), moving an alias (target: at most 3 for the alias itself, plus
+one read of the target's meta.json), and ``mlops gc --dry-run`` on a root of 1,000 versions
+(target: no manifest read, only what listing reads), with its time."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from bench_processor import BenchProcessor
+from harness import Context, Stat, Target, rmtree
+from s3server import count_requests, endpoint, filesystem
+from workloads import make_raw_folder
+
+BUCKET = "bench-registry"
+HISTORY = 100
+"""Moves made before measuring: resolving costs the same whatever the history (up to 1,000 records)."""
+
+
+def run(ctx: Context) -> None:
+    import mlops
+    from mlops.versions.aliases import locate_version
+
+    count = int(ctx.shared.get("listing_versions", 1000))
+    print(f"[registry] aliases and gc of {count} versions on {endpoint(ctx)}", flush=True)
+    fs = filesystem()
+    fs.mkdir(BUCKET)
+    root = f"s3://{BUCKET}/datasets"
+    raw = make_raw_folder(str(ctx.scratch("registry-raw")), 1, files=10)
+    try:
+        mlops.VersionedDatasetBuilder(raw, BenchProcessor()).publish(root, "v0000")
+        meta = json.loads(fs.cat(f"{BUCKET}/datasets/v0000/meta.json"))
+        # count-1 more versions made by writing meta.json and the manifest (what gc and listing read),
+        # all published long ago: gc --dry-run then has every one of them to judge.
+        manifest = fs.cat(f"{BUCKET}/datasets/v0000/manifest.jsonl")
+        files: dict[str, bytes] = {}
+        for i in range(1, count):
+            version = f"v{i:04d}"
+            files[f"{BUCKET}/datasets/{version}/meta.json"] = json.dumps(
+                dict(meta, version=version, created_at=f"2020-01-01T00:00:{i % 60:02d}.{i:06d}")
+            ).encode()
+            files[f"{BUCKET}/datasets/{version}/manifest.jsonl"] = manifest
+        fs.pipe(files)
+        for i in range(HISTORY):
+            mlops.set_alias(root, "production", f"v{i % 10:04d}")
+        resolve_counts, move_counts, resolve_times = [], [], []
+        for i in range(ctx.repeats):
+            with count_requests() as log:
+                started = time.perf_counter()
+                locate_version(f"{root}@production")
+                resolve_times.append(time.perf_counter() - started)
+            resolve_counts.append(float(sum(log.calls.values())))
+            current = mlops.get_alias(root, "production")
+            with count_requests() as log:
+                mlops.set_alias(root, "production", f"v{i % 10:04d}", expect=current)
+            move_counts.append(log.calls)
+        alias_requests = [float(sum(c.values()) - 1) for c in move_counts]  # less the target's meta.json
+        with count_requests() as gc_log:
+            started = time.perf_counter()
+            would = mlops.gc(root, keep_last=10, grace=0, dry_run=True)
+            gc_seconds = time.perf_counter() - started
+        manifests_read = sum(1 for key in gc_log.bytes_by_key if key.endswith("manifest.jsonl"))
+        gets = gc_log.calls["get_object"]
+    finally:
+        fs.rm(BUCKET, recursive=True)
+        rmtree(raw)
+    ctx.results.add_target(Target(
+        "25a", "registry", "requests to resolve ROOT@alias on S3", Stat(resolve_counts), 2, "count",
+        f"one listing of _aliases/production/ ({HISTORY + ctx.repeats} records) and one read of the highest; "
+        f"{1000 * min(resolve_times):.0f} ms at best",
+    ))  # fmt: skip
+    ctx.results.add_target(Target(
+        "25b", "registry", "requests of an alias move on S3 (list, read current, create-only write)",
+        Stat(alias_requests), 3, "count",
+        f"plus 1 read of the target's meta.json (refusing a missing version): {dict(move_counts[0])}",
+    ))  # fmt: skip
+    ctx.results.add_target(Target(
+        "25c", "registry", f"manifests read by gc --dry-run on {count} versions", Stat([float(manifests_read)]), 0,
+        "count", f"{len(would)} would be removed; {gets} GETs (meta.json and alias records), "
+        f"{dict(gc_log.calls)}; {gc_seconds:.2f} s",
+    ))  # fmt: skip
+    ctx.results.add_timing("registry.gc_dry_run", Stat([gc_seconds]))

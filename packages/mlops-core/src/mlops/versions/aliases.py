@@ -1,0 +1,570 @@
+"""Aliases: names a team gives versions of a root ("production"), moved atomically, with a history.
+
+An alias lives in the root it names versions of, as numbered, create-only records::
+
+    ROOT/_aliases/production/000001.json   {"version": "v1", ...}
+    ROOT/_aliases/production/000002.json   {"version": "v3", "previous": "v1", ...}
+
+The record with the highest number is the alias's current target. A move lists the alias's folder,
+reads its highest record N (the current target, whether it is protected) and creates N+1 with the
+store's create-only write, the very write publish claims use (``O_EXCL``/hard link on local disks,
+``If-None-Match: *`` on object stores). Of two movers that read the same N, exactly one creates
+N+1; the other gets ``FileExistsError`` and reads again: with ``expect=`` it then fails with
+:class:`~mlops.errors.AliasConflictError` if the alias moved, without it it moves on top. No server,
+no lock file to go stale, and the history is the records themselves: nothing is ever rewritten.
+
+Removing an alias writes a record naming no version. An alias never changes a version's meta.json.
+
+A record is signed when a key is given (or ``MLOPS_SIGNING_KEY`` is set): it then carries a
+``model_signing`` bundle over the sha256 of its own content (every field but the signature) under
+the path ``_aliases/NAME/NUMBER.json``, so a signed record cannot be altered, nor copied to another
+number or alias. Under a trust policy (``trusted_keys=`` or ``MLOPS_TRUSTED_KEYS``) the records read
+must be signed by a trusted key (:class:`~mlops.errors.UntrustedVersionError` otherwise).
+
+``ROOT@ALIAS`` names the version an alias points to wherever a version path is accepted; see
+:func:`split_alias_path` for the exact rule and :func:`locate_version` for the resolution.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import os
+import re
+import socket
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from mlops.errors import (
+    AliasConflictError,
+    AliasNotFoundError,
+    AliasRecordError,
+    InvalidVersionError,
+    ProtectedAliasError,
+    UntrustedVersionError,
+)
+from mlops.metadata.names import ALIASES_FOLDER, check_alias, path_segment_problem
+from mlops.store import Location, resolve
+from mlops.utils.concurrency import concurrently
+from mlops.versions import layout
+from mlops.versions.policy import TrustedKeys, trust_policy
+
+if TYPE_CHECKING:
+    from mlops.trust.keys import SigningKey
+    from mlops.trust.policy import TrustPolicy
+
+__all__ = [
+    "AliasEvent",
+    "alias_history",
+    "get_alias",
+    "list_aliases",
+    "locate_version",
+    "remove_alias",
+    "resolve_version",
+    "set_alias",
+    "split_alias_path",
+]
+
+RECORD_DIGITS = 6
+"""Digits of a record's number in its file name (``000042.json``); more once a history outgrows them."""
+SCHEMA = 1
+"""The format of an alias record (``mlops_alias`` in the record)."""
+MAX_ATTEMPTS = 1000
+"""Moves attempted before giving up when other movers keep taking the next number (without ``expect=``)."""
+USER_SCHEMES = frozenset(
+    {"sftp", "ssh", "ftp", "ftps", "http", "https", "smb", "webdav", "hdfs", "webhdfs", "git", "github", "dbfs"}
+)
+"""URL schemes whose host may be written ``user@host``: their host is never read as ``ROOT@ALIAS``."""
+_RECORD_NAME = re.compile(rf"(\d{{{RECORD_DIGITS},}})\.json")
+
+
+@dataclass(frozen=True)
+class AliasEvent:
+    """One record of an alias's history: a move (``version`` set) or a removal (``version`` None)."""
+
+    alias: str
+    number: int
+    """Its place in the alias's history, from 1: the highest is the current target."""
+    version: str | None
+    """The version the alias names from this record on; ``None``: the alias was removed."""
+    previous: str | None
+    """The version the alias named just before (``None``: none)."""
+    at: datetime
+    """When the record was written (aware, UTC, from the writer's clock)."""
+    who: str
+    """``user@host`` of the writer."""
+    reason: str | None
+    protected: bool
+    """Whether the alias refuses to move or go away without ``force=True`` from this record on."""
+    signer: str | None
+    """The fingerprint of the key the record names as its signer (verified only under a trust policy)."""
+    path: str
+    """The record's URL."""
+
+    @property
+    def removed(self) -> bool:
+        return self.version is None
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON types, for ``mlops alias log --json``."""
+        return {
+            "alias": self.alias,
+            "number": self.number,
+            "version": self.version,
+            "previous": self.previous,
+            "at": self.at.isoformat(),
+            "who": self.who,
+            "reason": self.reason,
+            "protected": self.protected,
+            "signer": self.signer,
+            "path": self.path,
+        }
+
+
+# --- reading ------------------------------------------------------------------------------------------
+
+
+def get_alias(
+    root: str | os.PathLike[str],
+    alias: str,
+    *,
+    at: datetime | None = None,
+    storage_options: dict[str, Any] | None = None,
+    trusted_keys: TrustedKeys = None,
+) -> str:
+    """The version (its folder's name under ``root``) that ``alias`` names now, or at the instant
+    ``at`` (a naive datetime is local time). Raises :class:`~mlops.errors.AliasNotFoundError` when
+    the alias does not exist, was removed, or (with ``at``) named nothing then. Costs one listing and
+    one read (``at``: one read per record)."""
+    check_alias(alias)
+    root_loc = resolve(root, storage_options)
+    if at is not None:
+        found = version_at(alias_history(root_loc, alias, trusted_keys=trusted_keys), at)
+        if found is None:
+            raise AliasNotFoundError(f"alias {alias!r} of {root_loc.url} named no version at {_aware(at).isoformat()}")
+        return found
+    event = current_event(root_loc, alias, trust_policy(trusted_keys))
+    return _target(root_loc, alias, event)
+
+
+def alias_history(
+    root: str | os.PathLike[str] | Location,
+    alias: str,
+    *,
+    storage_options: dict[str, Any] | None = None,
+    trusted_keys: TrustedKeys = None,
+) -> list[AliasEvent]:
+    """Every record of ``alias``, oldest first (empty when it never existed): one listing and one
+    concurrent batch of reads. Under a trust policy every record must be signed by a trusted key."""
+    check_alias(alias)
+    root_loc = resolve(root, storage_options)
+    policy = trust_policy(trusted_keys)
+    folder = _folder(root_loc, alias)
+    numbers = _numbers(folder)
+    raws = folder.store.read_many([folder.child(_file_name(n)) for n in numbers])
+    events = []
+    for number, raw in zip(numbers, raws, strict=True):
+        if isinstance(raw, FileNotFoundError):
+            where = folder.child(_file_name(number)).url
+            raise AliasRecordError(f"{where} vanished while it was read; alias records are never removed")
+        events.append(_parse(raw, folder, alias, number, policy))
+    return events
+
+
+def list_aliases(
+    root: str | os.PathLike[str] | Location,
+    *,
+    storage_options: dict[str, Any] | None = None,
+    trusted_keys: TrustedKeys = None,
+) -> dict[str, str]:
+    """``{alias: version}`` of every alias of ``root`` that names a version now (removed ones are
+    left out), sorted by alias: one listing of the aliases' folder, then each alias's current record."""
+    events = current_events(root, storage_options, trusted_keys)
+    return {alias: event.version for alias, event in events.items() if event.version is not None}
+
+
+def current_events(
+    root: str | os.PathLike[str] | Location,
+    storage_options: dict[str, Any] | None = None,
+    trusted_keys: TrustedKeys = None,
+    *,
+    verify: bool = True,
+) -> dict[str, AliasEvent]:
+    """The current record of every alias of ``root`` (removed ones included), by alias;
+    ``verify=False`` reads them without the trust policy (gc: any alias keeps its version)."""
+    root_loc = resolve(root, storage_options)
+    policy = trust_policy(trusted_keys) if verify else None
+    base = root_loc.child(ALIASES_FOLDER)
+    try:
+        names = [e.name for e in base.store.list_dir(base) if e.is_dir and path_segment_problem(e.name) is None]
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+    workers = root_loc.store.transfer_workers
+    events = concurrently(lambda name: current_event(root_loc, name, policy), names, workers=workers)
+    return {name: event for name, event in zip(names, events, strict=True) if event is not None}
+
+
+def current_event(root: Location, alias: str, policy: TrustPolicy | None) -> AliasEvent | None:
+    """The highest record of ``alias`` (``None`` when it has none): one listing, one read."""
+    folder = _folder(root, alias)
+    numbers = _numbers(folder)
+    if not numbers:
+        return None
+    return _read(folder, alias, numbers[-1], policy)
+
+
+def version_at(events: list[AliasEvent], when: datetime) -> str | None:
+    """The version the history ``events`` (oldest first) named at ``when`` (naive: local time):
+    the last record written at or before it; ``None`` when there was none or it was a removal."""
+    moment = _aware(when)
+    named = None
+    for event in events:
+        if event.at <= moment:
+            named = event.version
+    return named
+
+
+# --- moving -------------------------------------------------------------------------------------------
+
+
+def set_alias(
+    root: str | os.PathLike[str],
+    alias: str,
+    version: str,
+    *,
+    expect: str | None = None,
+    reason: str | None = None,
+    protect: bool | None = None,
+    force: bool = False,
+    signing_key: str | os.PathLike[str] | None = None,
+    storage_options: dict[str, Any] | None = None,
+    trusted_keys: TrustedKeys = None,
+) -> AliasEvent:
+    """Point ``alias`` of ``root`` at ``version`` (a version's folder name under ``root``, which must
+    exist), atomically, and return the record written.
+
+    ``expect``: move only if the alias names that version now, else
+    :class:`~mlops.errors.AliasConflictError` (read it again and retry). ``protect``: True protects
+    the alias, False unprotects it, None keeps it as it is. A protected alias moves, or is
+    unprotected, only with ``force=True`` (:class:`~mlops.errors.ProtectedAliasError`). The record is
+    signed with ``signing_key`` (default ``MLOPS_SIGNING_KEY``); under a trust policy the current
+    record must verify before the alias moves, unless ``force`` (how a forged record is superseded).
+    """
+    check_alias(alias)
+    root_loc = resolve(root, storage_options)
+    _check_target(root_loc, version)
+    return _write(root_loc, alias, version, expect, reason, protect, force, _signing_key(signing_key), trusted_keys)
+
+
+def remove_alias(
+    root: str | os.PathLike[str],
+    alias: str,
+    *,
+    expect: str | None = None,
+    reason: str | None = None,
+    force: bool = False,
+    signing_key: str | os.PathLike[str] | None = None,
+    storage_options: dict[str, Any] | None = None,
+    trusted_keys: TrustedKeys = None,
+) -> AliasEvent:
+    """Remove ``alias`` from ``root`` by writing a record naming no version (its history stays);
+    the options are those of :func:`set_alias`. Raises :class:`~mlops.errors.AliasNotFoundError`
+    when it names no version, :class:`~mlops.errors.ProtectedAliasError` when protected (without ``force``)."""
+    check_alias(alias)
+    root_loc = resolve(root, storage_options)
+    return _write(root_loc, alias, None, expect, reason, False, force, _signing_key(signing_key), trusted_keys)
+
+
+def _write(
+    root: Location,
+    alias: str,
+    version: str | None,
+    expect: str | None,
+    reason: str | None,
+    protect: bool | None,
+    force: bool,
+    key: SigningKey | None,
+    trusted_keys: TrustedKeys,
+) -> AliasEvent:
+    if reason is not None and not isinstance(reason, str):
+        raise TypeError(f"reason must be a string, got {type(reason).__name__}")
+    policy = None if force else trust_policy(trusted_keys)
+    folder = _folder(root, alias)
+    for _ in range(MAX_ATTEMPTS):
+        numbers = _numbers(folder)
+        current = _read(folder, alias, numbers[-1], policy) if numbers else None
+        named = current.version if current is not None else None
+        if expect is not None and named != expect:
+            raise AliasConflictError(
+                f"alias {alias!r} of {root.url} names {named or 'no version'}, not {expect} as expected: another "
+                "process moved it. Read it again (mlops.get_alias) and decide again",
+                current=named,
+            )
+        protected = current is not None and current.protected
+        if version is None and named is None:
+            raise AliasNotFoundError(f"alias {alias!r} of {root.url} names no version: nothing to remove")
+        if protected and not force and (version != named or protect is False):
+            what = "removed" if version is None else ("unprotected" if version == named else f"moved to {version}")
+            raise ProtectedAliasError(
+                f"alias {alias!r} of {root.url} is protected (it names {named}): it is not {what} without "
+                "force=True (`--force`), which a protected alias asks for on purpose"
+            )
+        number = numbers[-1] + 1 if numbers else 1
+        record = {
+            "mlops_alias": SCHEMA,
+            "alias": alias,
+            "number": number,
+            "version": version,
+            "previous": named,
+            "protected": False if version is None else (protected if protect is None else bool(protect)),
+            "at": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
+            "who": _who(),
+            "reason": reason,
+            "token": uuid.uuid4().hex,  # no two writers' bytes are alike: a retried create cannot pass for ours
+        }
+        data = _encode(record, key)
+        target = folder.child(_file_name(number))
+        try:
+            folder.store.create_exclusive(target, data)
+        except FileExistsError:
+            continue  # another mover took this number first: read the alias again
+        return _parse(data, folder, alias, number, None)
+    raise AliasConflictError(
+        f"alias {alias!r} of {root.url} kept moving under this process for {MAX_ATTEMPTS} attempts; try again"
+    )
+
+
+def _check_target(root: Location, version: Any) -> None:
+    """Refuse, before anything is written, a version that is not a committed version of ``root``."""
+    if not isinstance(version, str) or path_segment_problem(version) is not None or version == ALIASES_FOLDER:
+        raise InvalidVersionError(
+            f"{version!r} is not a version of {root.url}: pass the version's folder name under the root (e.g. 'v3'), "
+            "as `mlops ls ROOT` shows it"
+        )
+    layout.read_meta(root.child(version))
+
+
+# --- ROOT@ALIAS ---------------------------------------------------------------------------------------
+
+
+def split_alias_path(path: str) -> tuple[str, str] | None:
+    """``(ROOT, ALIAS)`` when ``path`` may be read as ``ROOT@ALIAS``, else ``None``.
+
+    The rule: the last segment of the path (after the last ``/``; on Windows also ``\\``) is cut
+    at its last ``@``, when what precedes the ``@`` is not empty and what follows is a valid alias
+    name. ``s3://bucket/models@production`` is the root ``s3://bucket/models`` and the alias
+    ``production``; ``s3://bucket@production``, an alias of a root at the top of a bucket. The host
+    of a URL whose scheme carries a user (``sftp://user@host``, ``http://``, ``ftp://``...: see
+    :data:`USER_SCHEMES`) is never cut. Whether the alias exists is decided by :func:`locate_version`.
+    """
+    text = path.rstrip("/")
+    cut = text.rfind("/")
+    if os.name == "nt" and "://" not in text:
+        cut = max(cut, text.rfind("\\"))
+    scheme = text.find("://")
+    if scheme >= 0 and cut <= scheme + 2 and text[:scheme].lower() in USER_SCHEMES:
+        return None  # the last segment is the URL's host, maybe user@host
+    segment = text[cut + 1 :]
+    at = segment.rfind("@")
+    if at <= 0:
+        return None
+    alias = segment[at + 1 :]
+    if path_segment_problem(alias) is not None:
+        return None
+    return text[: cut + 1] + segment[:at], alias
+
+
+def locate_version(
+    path: str | os.PathLike[str] | Location,
+    storage_options: dict[str, Any] | None = None,
+    *,
+    trusted_keys: TrustedKeys = None,
+) -> Location:
+    """The :class:`Location` of the version at ``path``, a version path or ``ROOT@ALIAS``.
+
+    Every entry point that takes a version path calls this (``VersionedDataset``,
+    ``VersionedModel``, ``open_version``, ``remove_version``, the ``mlops`` commands...). When
+    :func:`split_alias_path` reads ``path`` as ``ROOT@ALIAS`` and ``ROOT/_aliases/ALIAS`` holds
+    records, the result is the version the alias names now (one listing and one read: at most two
+    requests on an object store), verified under the trust policy in force. When the alias has no
+    record, ``path`` is taken literally (a folder whose name holds ``@``) if something is there;
+    else :class:`~mlops.errors.AliasNotFoundError` says the alias does not exist.
+    """
+    if isinstance(path, Location):
+        return path
+    text = os.fspath(path)
+    parts = split_alias_path(text)
+    if parts is None:
+        return resolve(text, storage_options)
+    root_text, alias = parts
+    root = resolve(root_text, storage_options)
+    event = current_event(root, alias, trust_policy(trusted_keys))
+    if event is None:
+        literal = resolve(text, storage_options)
+        if literal.store.exists(literal):
+            return literal
+        raise AliasNotFoundError(
+            f"{text}: {root.url} has no alias {alias!r} (and there is no folder named {literal.name!r} either). "
+            "`mlops alias ls ROOT` lists the aliases of a root; `mlops ls ROOT` its versions"
+        )
+    return root.child(_target(root, alias, event))
+
+
+def resolve_version(
+    path: str | os.PathLike[str],
+    *,
+    storage_options: dict[str, Any] | None = None,
+    trusted_keys: TrustedKeys = None,
+) -> str:
+    """The path of the version ``path`` names: ``ROOT@ALIAS`` resolved to ``ROOT/VERSION`` (see
+    :func:`locate_version`), any other path as given (local paths made absolute). Nothing of the
+    version itself is read: record this, never the alias, where a version must be named for good."""
+    return locate_version(path, storage_options, trusted_keys=trusted_keys).url
+
+
+# --- records ------------------------------------------------------------------------------------------
+
+
+def _folder(root: Location, alias: str) -> Location:
+    return root.child(ALIASES_FOLDER).child(alias)
+
+
+def _file_name(number: int) -> str:
+    return f"{number:0{RECORD_DIGITS}d}.json"
+
+
+def _numbers(folder: Location) -> list[int]:
+    """The numbers of the alias's records, ascending (one listing; none when the folder is missing)."""
+    try:
+        entries = folder.store.list_dir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    found = (_RECORD_NAME.fullmatch(e.name) for e in entries if not e.is_dir)
+    return sorted(int(match.group(1)) for match in found if match)
+
+
+def _read(folder: Location, alias: str, number: int, policy: TrustPolicy | None) -> AliasEvent:
+    loc = folder.child(_file_name(number))
+    try:
+        raw = folder.store.read_bytes(loc)
+    except (FileNotFoundError, IsADirectoryError) as exc:
+        raise AliasRecordError(f"{loc.url} vanished while it was read; alias records are never removed") from exc
+    return _parse(raw, folder, alias, number, policy)
+
+
+def _target(root: Location, alias: str, event: AliasEvent | None) -> str:
+    if event is None:
+        raise AliasNotFoundError(f"{root.url} has no alias {alias!r}; `mlops alias ls {root.url}` lists its aliases")
+    if event.version is None:
+        raise AliasNotFoundError(
+            f"alias {alias!r} of {root.url} was removed at {event.at.isoformat()} by {event.who}"
+            + (f" ({event.reason})" if event.reason else "")
+            + f"; `mlops alias log {root.url} {alias}` shows its history"
+        )
+    return event.version
+
+
+def _payload(record: Mapping[str, Any]) -> bytes:
+    """The bytes a record's signature is over: every field but the signature, canonical JSON."""
+    content = {k: v for k, v in record.items() if k != "signature"}
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _relpath(alias: str, number: int) -> str:
+    return f"{ALIASES_FOLDER}/{alias}/{_file_name(number)}"
+
+
+def _encode(record: dict[str, Any], key: SigningKey | None) -> bytes:
+    if key is not None:
+        from mlops.trust.signature import sign_files
+
+        digest = hashlib.sha256(_payload(record)).hexdigest()
+        bundle = sign_files({_relpath(record["alias"], record["number"]): digest}, key.key, name=record["alias"])
+        record = {**record, "signature": bundle.decode()}
+    return json.dumps(record, sort_keys=True, indent=1, ensure_ascii=False).encode() + b"\n"
+
+
+def _parse(raw: bytes, folder: Location, alias: str, number: int, policy: TrustPolicy | None) -> AliasEvent:
+    """The event a record holds, checked against where it was found (alias, number) and, under
+    ``policy``, against its signature."""
+    where = folder.child(_file_name(number)).url
+    try:
+        record = json.loads(raw)
+        if not isinstance(record, dict) or record.get("mlops_alias") != SCHEMA:
+            raise ValueError(f"not an alias record of schema {SCHEMA}")
+        if record.get("alias") != alias or record.get("number") != number:
+            raise ValueError(f"it describes alias {record.get('alias')!r} record {record.get('number')!r}")
+        version, previous, who, reason = (record.get(k) for k in ("version", "previous", "who", "reason"))
+        if not all(v is None or isinstance(v, str) for v in (version, previous, reason)) or not isinstance(who, str):
+            raise ValueError("a field has the wrong type")
+        at = datetime.fromisoformat(record["at"])
+        if at.tzinfo is None:
+            raise ValueError("its time has no time zone")
+        signature = record.get("signature")
+        if signature is not None and not isinstance(signature, str):
+            raise ValueError("its signature is not a string")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise AliasRecordError(f"damaged alias record {where}: {exc}") from exc
+    signer = None
+    if signature is not None:
+        from mlops.trust.signature import signer_hint
+
+        signer = signer_hint(signature.encode())
+    if policy is not None:
+        _admit(record, signature, alias, number, policy, where)
+    return AliasEvent(
+        alias=alias,
+        number=number,
+        version=version,
+        previous=previous,
+        at=at,
+        who=who,
+        reason=reason,
+        protected=bool(record.get("protected")),
+        signer=signer,
+        path=where,
+    )
+
+
+def _admit(
+    record: Mapping[str, Any], signature: str | None, alias: str, number: int, policy: TrustPolicy, where: str
+) -> None:
+    """Refuse a record a trusted key did not sign exactly as it is, at this alias and number."""
+    from mlops.trust.signature import check_covered, verify_signature
+
+    if signature is None:
+        raise UntrustedVersionError(
+            f"alias record {where} is not signed and a trust policy is in force; ask whoever moves the alias to "
+            "sign its moves (set_alias(..., signing_key=KEY), `mlops alias set --key NAME`), or read it without "
+            "a policy only if you trust everyone who can write to the store",
+            reason="unsigned",
+            file=_relpath(alias, number),
+        )
+    covered = verify_signature(signature.encode(), policy.keys, where=f"alias record {where}")
+    digest = hashlib.sha256(_payload(record)).hexdigest()
+    check_covered(covered, {_relpath(alias, number): digest}, where=f"alias record {where}")
+
+
+def _signing_key(key: str | os.PathLike[str] | SigningKey | None) -> SigningKey | None:
+    """The key records are signed with: ``key`` or ``MLOPS_SIGNING_KEY``, loaded before anything is written."""
+    if key is None and "MLOPS_SIGNING_KEY" not in os.environ:
+        return None
+    from mlops.trust.policy import signing_key_from
+
+    return signing_key_from(key)
+
+
+def _who() -> str:
+    try:
+        user = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user name in this environment (a container without one)
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def _aware(when: datetime) -> datetime:
+    return when if when.tzinfo is not None else when.astimezone()

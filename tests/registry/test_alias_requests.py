@@ -1,0 +1,40 @@
+"""What aliases cost on S3, in requests counted as s3fs sends them: resolving ``ROOT@ALIAS`` takes
+one listing and one read; a move one listing, one read and one create-only write, plus one read of
+the target's meta.json (a version that does not exist is refused before anything is written)."""
+
+from __future__ import annotations
+
+import pytest
+from s3_requests import count_s3_requests
+
+import mlops
+from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder
+from mlops.versions.aliases import locate_version
+from sample_processors import CsvProcessor
+
+
+@pytest.fixture
+def root(s3_bucket: str, raw_dir: str) -> str:
+    path = f"{s3_bucket}/datasets"
+    for version in ("v1", "v2"):
+        VersionedDatasetBuilder(raw_dir, CsvProcessor()).publish(path, version)
+    for _ in range(5):  # a longer history costs no more: one listing names up to 1,000 records
+        mlops.set_alias(path, "production", "v1")
+        mlops.set_alias(path, "production", "v2")
+    return path
+
+
+def test_resolving_root_at_alias_takes_two_requests(root: str) -> None:
+    with count_s3_requests() as calls:
+        loc = locate_version(f"{root}@production")
+    assert loc.url == f"{root}/v2"
+    assert dict(calls) == {"list_objects_v2": 1, "get_object": 1}
+
+
+def test_a_move_takes_three_requests_and_one_check_of_the_target(root: str) -> None:
+    with count_s3_requests() as calls:
+        mlops.set_alias(root, "production", "v1", expect="v2")
+    assert dict(calls) == {"get_object": 2, "list_objects_v2": 1, "put_object": 1}
+    with count_s3_requests() as calls:
+        assert mlops.get_alias(root, "production") == "v1"
+    assert sum(calls.values()) == 2
