@@ -27,6 +27,7 @@ from mlops import VersionedDataset, VersionedDatasetBuilder, VersionedModel, Ver
 from mlops.metadata import environment
 from mlops.metadata.pylock import LOCK_FILE, PYTHON_FILE, EnvironmentLock, normalize
 from sample_processors import CsvProcessor, write_raw
+from table_processors import TablesProcessor, numeric_frame
 
 LOCK_FILES = {LOCK_FILE, PYTHON_FILE}
 
@@ -69,10 +70,12 @@ def test_every_kind_of_version_records_the_environment_that_wrote_it(
     import dask.array as da
 
     lazy = VersionedDatasetBuilder(raw_dir, _DaskProcessor()).publish(str(tmp_path / "lazy"), "v1")
+    table = VersionedDatasetBuilder(raw_dir, TablesProcessor(_tables)).publish(str(tmp_path / "table"), "v1")
     linked = VersionedDatasetBuilder(raw_dir, CsvProcessor()).publish(str(tmp_path / "linked"), "v1", raw="link")
     assert isinstance(VersionedDataset(lazy).X_train, da.Array)
     installed = _installed()
-    for path in (*published, lazy, linked):
+    assert VersionedDataset(table).record.tensors["X_train"].table is not None  # a table (Parquet)
+    for path in (*published, lazy, linked, table):
         version = mlops.open_version(path)
         assert LOCK_FILES <= set(version.files), path
         env = version.environment
@@ -219,6 +222,10 @@ def test_another_python_minor_is_an_error_that_gives_the_command(published: tupl
     with pytest.raises(errors.PythonVersionMismatchError, match="3.9.18") as caught:
         VersionedDataset(dataset_path).data_processor  # noqa: B018
     assert f"`mlops env {dataset_path} --create DIR` then DIR/bin/python" in str(caught.value)
+
+
+def _tables() -> tuple[dict[str, object], dict[str, object]]:
+    return {"X_train": numeric_frame(50)}, {"y_train": np.arange(50)}
 
 
 class _DaskProcessor(CsvProcessor):
