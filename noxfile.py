@@ -1,5 +1,5 @@
-"""Developer tasks. `nox` runs the default sessions (lint, docs, tests, then packaging); `nox -s demo` runs
-the examples end to end; `nox -l` lists everything."""
+"""Developer tasks. `nox` runs the default sessions (lint, docs, tests, tests-mlflow, then packaging);
+`nox -s demo` runs the examples end to end; `nox -l` lists everything."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ TEST_DEPS = [
 # (pytest-xdist issue 1386); fixtures that all workers need are built once (run_once.py).
 PARALLEL = ["-n", "logical", "--dist", "load", "--maxschedchunk", "1"]
 
-nox.options.sessions = ["lint", "docs", "tests", "packaging"]
+nox.options.sessions = ["lint", "docs", "tests", "tests-mlflow", "packaging"]
 nox.options.error_on_missing_interpreters = True
 
 
@@ -136,6 +136,16 @@ def tests(session: nox.Session) -> None:
     """The whole test suite (core, every plugin, examples), against real frameworks, a moto S3 server
     and azurite (the Azure Blob emulator, found on PATH or where .ci/run installs it)."""
     _tests(session, "tests")
+
+
+@nox.session(name="tests-mlflow")
+def tests_mlflow(session: nox.Session) -> None:
+    """Models exported by `mlops export --format mlflow` loaded by real MLflow (tests/mlflow), apart
+    from the main session so that it needs no MLflow: mlflow-skinny has both `mlflow.pyfunc.load_model`
+    and `mlflow models serve` (FastAPI and uvicorn), without the tracking server's dependencies."""
+    session.install("-e", str(ROOT / "packages/mlops-core"), "-e", str(ROOT / "packages/mlops-sklearn"))
+    session.install("-e", str(ROOT / "packages/mlops-xgboost"), "mlflow-skinny>=3", "pandas", "pytest>=8")
+    session.run("pytest", *(session.posargs or ["tests/mlflow"]), env={"PYTHONHASHSEED": "0"})
 
 
 @nox.session(name="tests-core", default=False)

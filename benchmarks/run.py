@@ -1,6 +1,6 @@
 """Run the mlops benchmark suite: ``python benchmarks/run.py [--sizes 256 1024] [--repeats 5]
-[--only dataset,s3,models,import,listing,loaders,incremental,manyfiles,serving,tables,registry,env]
-[--many-files 100000] [--table-size 1024]
+[--only dataset,s3,models,import,listing,loaders,incremental,manyfiles,serving,tables,registry,predict,env]
+[--many-files 100000] [--table-size 1024] [--predict-rows 1000000] [--predict-gb 4]
 [--out benchmarks/results]``.
 
 Prints a targets table (PASS/FAIL, and the change since the previous run in ``--out``), and writes
@@ -26,7 +26,7 @@ from harness import Context, Results, rmtree  # noqa: E402
 
 AREAS = (
     "import", "dataset", "models", "s3", "listing", "signing", "loaders", "incremental", "manyfiles", "serving",
-    "tables", "registry", "env", "scale",
+    "tables", "registry", "predict", "env", "scale",
 )  # fmt: skip
 DEFAULT_AREAS = tuple(a for a in AREAS if a != "scale")
 """``scale`` (tens of GB, chunked tensors) runs only when asked for: ``--only scale``."""
@@ -73,6 +73,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--table-size", type=int, default=1024, metavar="MB", help="with the tables area: the pandas table's size"
     )
     parser.add_argument(
+        "--predict-rows", type=int, default=1_000_000, help="with the predict area: rows scored in memory"
+    )
+    parser.add_argument(
+        "--predict-gb", type=float, default=4.0, metavar="GB", help="with the predict area: size of the dask input"
+    )
+    parser.add_argument(
         "--many-files", type=int, default=100_000, metavar="N", help="raw files of 1 KB in the manyfiles area"
     )
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
@@ -100,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     ctx.shared["scale_sizes"] = args.scale_sizes
     ctx.shared["many_files"] = args.many_files
     ctx.shared["table_size"] = args.table_size
+    ctx.shared["predict_rows"] = args.predict_rows
+    ctx.shared["predict_gb"] = args.predict_gb
     area_seconds: dict[str, float] = {}
     failed: list[str] = []
     # Remote files are cached under MLOPS_CACHE_DIR: keep that cache inside the scratch folder.

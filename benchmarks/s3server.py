@@ -9,22 +9,19 @@ slow both sides in ways that depend on the workload. Plain ``s3://`` URLs reach 
 from __future__ import annotations
 
 import contextlib
-import os
 import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from harness import Context
 
-S3_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
+from s3_environment import s3_environment  # noqa: E402  (shared with the test suite's s3_server)
+
 _SERVER = """
 import sys
 from moto.server import ThreadedMotoServer
@@ -42,14 +39,13 @@ def moto_server() -> Iterator[str]:
     """Start the server, point the ``AWS_*`` environment at it, yield its endpoint URL."""
     proc = subprocess.Popen([sys.executable, "-c", _SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True)  # fmt: skip
-    saved = {k: os.environ.get(k) for k in [*S3_ENV, "AWS_ENDPOINT_URL"]}
     try:
         assert proc.stdout is not None
         endpoint = proc.stdout.readline().strip()
         if not endpoint.startswith("http://"):
             raise RuntimeError("the moto server did not start")
-        os.environ.update(S3_ENV, AWS_ENDPOINT_URL=endpoint)
-        yield endpoint
+        with s3_environment(endpoint):
+            yield endpoint
     finally:
         if proc.stdin is not None:
             proc.stdin.close()
@@ -58,11 +54,6 @@ def moto_server() -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def endpoint(ctx: Context) -> str:

@@ -47,6 +47,7 @@ EXAMPLES = [
     ),
     Example("s3", "s3_demo.py"),
     Example("large_dataset", "run.py", needs_module="distributed", install_hint='pip install "mlops-core[dask]"'),
+    Example("serving", "run.py", needs_module="fastapi", install_hint='pip install "mlops-core[serve,sklearn]"'),
 ]
 
 

@@ -5,17 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 
-from mlops import hookimpl
+from linear_model import Linear, LinearSerializer, registered
 from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder
-from mlops.model.serializer import ModelSerializer
 from mlops.model.training_config import TrainingConfig
 from mlops.model.versioned_model_builder import VersionedModelBuilder
-from mlops.plugins import manager as plugins
 from sample_processors import CsvProcessor, write_raw
 
 
@@ -26,43 +23,18 @@ def _own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLOPS_CACHE_DIR", str(tmp_path / "mlops-cache"))
 
 
-class Linear:
-    """A framework-free model: predictions are features @ w."""
-
-    def __init__(self, w: np.ndarray) -> None:
-        self.w = w
-
-
-class LinearSerializer(ModelSerializer):
+class CliLinearSerializer(LinearSerializer):
     name = "cli-test-linear"
 
-    def can_save(self, model: Any) -> bool:
-        return isinstance(model, Linear)
-
-    def save(self, model: Any, directory: str) -> None:
-        np.save(f"{directory}/w.npy", model.w)
-
-    def load(self, directory: str) -> Any:
-        return Linear(np.load(f"{directory}/w.npy"))
-
-    def predict(self, model: Any, features: Any) -> np.ndarray:
-        return np.asarray(features, dtype=np.float64) @ model.w
-
-
-class _Plugin:
-    @hookimpl
-    def mlops_register_serializers(self, register: Any) -> None:
-        register(LinearSerializer())
+    def framework_versions(self) -> dict[str, str]:
+        return {}
 
 
 @pytest.fixture
 def linear_plugin() -> Iterator[None]:
     """Registers the ``cli-test-linear`` serializer for the duration of a test."""
-    pm = plugins.get_plugin_manager()
-    plugin = _Plugin()
-    pm.register(plugin)
-    yield
-    pm.unregister(plugin)
+    with registered(CliLinearSerializer()):
+        yield
 
 
 PublishDataset = Callable[..., str]

@@ -27,7 +27,8 @@ from mlops.model.versioned_model_builder import VersionedModelBuilder
 COMMANDS = [
     *["ls", "latest", "show", "lineage", "diff", "tag", "verify", "sign", "keygen", "inspect"],
     *["du", "rm", "clean", "republish", "plugins", "ui", "report", "serve"],
-    *["alias", "gc", "env"],
+    *["alias", "gc"],
+    *["predict", "export", "env"],
 ]
 HISTORY = {"loss": [0.7, 0.5, 0.4], "val_accuracy": [0.6, 0.7, 0.75]}
 

@@ -16,44 +16,26 @@ import pytest
 from install_hints import assert_install_hint
 
 from format_checks import check_against_json_schema
-from mlops import errors, hookimpl
+from linear_model import Linear, LinearSerializer, registered
+from mlops import errors
 from mlops.dataset.versioned_dataset import VersionedDataset
 from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder
-from mlops.model.serializer import ModelSerializer
 from mlops.model.training_config import TrainingConfig
 from mlops.model.versioned_model import VersionedModel
 from mlops.model.versioned_model_builder import VersionedModelBuilder
-from mlops.plugins import manager as plugins
 from sample_processors import CsvProcessor
 
 
-class Linear:
-    def __init__(self, w: np.ndarray) -> None:
-        self.w = w
-
-
-class LinearSerializer(ModelSerializer):
-    name = "test-linear"
-
-    def can_save(self, model: Any) -> bool:
-        return isinstance(model, Linear)
+class NestedLinearSerializer(LinearSerializer):
+    """Also writes a file in a sub-folder: a model's files may be nested."""
 
     def save(self, model: Any, directory: str) -> None:
-        np.save(f"{directory}/w.npy", model.w)
+        super().save(model, directory)
         Path(directory, "info").mkdir()
         Path(directory, "info", "about.txt").write_text("a linear model")
 
-    def load(self, directory: str) -> Any:
-        return Linear(np.load(f"{directory}/w.npy"))
 
-    def predict(self, model: Any, features: Any) -> np.ndarray:
-        return np.asarray(features, dtype=np.float64) @ model.w
-
-    def framework_versions(self) -> dict[str, str]:
-        return {"numpy": np.__version__}
-
-
-class FailingSerializer(LinearSerializer):
+class FailingSerializer(NestedLinearSerializer):
     name = "test-failing"
 
     def save(self, model: Any, directory: str) -> None:
@@ -61,20 +43,10 @@ class FailingSerializer(LinearSerializer):
         raise RuntimeError("the framework failed while saving")
 
 
-class Plugin:
-    @hookimpl
-    def mlops_register_serializers(self, register: Any) -> None:
-        register(LinearSerializer())
-        register(FailingSerializer())
-
-
 @pytest.fixture(autouse=True)
 def linear_plugin() -> Iterator[None]:
-    pm = plugins.get_plugin_manager()
-    plugin = Plugin()
-    pm.register(plugin)
-    yield
-    pm.unregister(plugin)
+    with registered(NestedLinearSerializer(), FailingSerializer()):
+        yield
 
 
 @pytest.fixture
@@ -128,7 +100,7 @@ def test_same_model_content_gives_the_same_hash(store: str, dataset: VersionedDa
 def test_serializer_override_by_name_and_instance(store: str, dataset: VersionedDataset) -> None:
     model = Linear(np.ones((2, 1)))
     by_name = VersionedModelBuilder(dataset, model).publish(store + "/m", "v1", serializer="test-linear")
-    by_instance = VersionedModelBuilder(dataset, model).publish(store + "/m", "v2", serializer=LinearSerializer())
+    by_instance = VersionedModelBuilder(dataset, model).publish(store + "/m", "v2", serializer=NestedLinearSerializer())
     assert VersionedModel(by_name).serializer_name == VersionedModel(by_instance).serializer_name == "test-linear"
 
 
@@ -198,7 +170,7 @@ def test_local_models_are_moved_into_place_not_copied(tmp_path: Path, raw_dir: s
     dataset = VersionedDataset(VersionedDatasetBuilder(raw_dir, CsvProcessor()).publish(str(tmp_path / "d"), "v1"))
     seen: list[str] = []
 
-    class Spy(LinearSerializer):
+    class Spy(NestedLinearSerializer):
         name = "test-spy"
 
         def save(self, model: Any, directory: str) -> None:

@@ -5,30 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from linear_model import LinearSerializer
 
-from mlops import hookimpl
-from mlops.plugins import manager as plugins
+from linear_model import LinearSerializer, registered
 from mlops.trust.keys import generate_key_pair
-
-
-class _Plugin:
-    @hookimpl
-    def mlops_register_serializers(self, register: Any) -> None:
-        register(LinearSerializer())
 
 
 @pytest.fixture
 def linear_plugin() -> Iterator[None]:
     """Registers :class:`LinearSerializer` for the test."""
-    pm = plugins.get_plugin_manager()
-    plugin = _Plugin()
-    pm.register(plugin)
-    yield
-    pm.unregister(plugin)
+    with registered(LinearSerializer()):
+        yield
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cli_support import fails, ok
-from linear_model import Linear
 
 import mlops
+from linear_model import Linear
 from mlops import errors
 from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder
 from mlops.model.versioned_model_builder import VersionedModelBuilder

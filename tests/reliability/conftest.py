@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from reliability_support import SerialMotoServer
+
+from s3_environment import new_bucket
 
 
 @pytest.fixture(scope="session")
@@ -22,11 +23,8 @@ def serial_s3(s3_server: str) -> Iterator[str]:
 
 @pytest.fixture
 def serial_bucket(serial_s3: str) -> str:
-    import boto3
-
-    name = f"race-{uuid.uuid4().hex[:12]}"
-    boto3.client("s3", endpoint_url=serial_s3).create_bucket(Bucket=name)
-    return f"s3://{name}"
+    """A new, empty bucket, reached through the one-request-at-a-time server."""
+    return new_bucket(serial_s3, "race")
 
 
 @pytest.fixture

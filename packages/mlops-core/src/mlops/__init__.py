@@ -68,6 +68,7 @@ if TYPE_CHECKING:  # the names __getattr__ provides, for type checkers and IDEs
     from mlops.versions.retention import GcReport as GcReport
     from mlops.versions.retention import gc as gc
     from mlops.versions.tags import update_tags as update_tags
+    from mlops.versions.writer import PublishOptions as PublishOptions
 
 from mlops._version import __version__
 
@@ -106,6 +107,7 @@ _EXPORTS = {
     "list_aliases": "mlops.versions.aliases",
     "resolve_version": "mlops.versions.aliases",
     "gc": "mlops.versions.retention",
+    "PublishOptions": "mlops.versions.writer",  # the options every publish takes
     # the types public calls return
     "Location": "mlops.store.base",
     "FileEntry": "mlops.store.base",

@@ -233,6 +233,16 @@ class PredictionInputError(ModelInputError):
     unknown or ambiguous tensor name, a ragged list, a shape the model was not trained on."""
 
 
+class PredictionOutputError(MlopsError, ValueError):
+    """Raised by ``mlops predict`` (and its batch writer) for an output it cannot write: an unknown
+    extension, an existing file without ``--force``, a dask input whose output is not Zarr."""
+
+
+class ExportError(MlopsError, ValueError):
+    """Raised by ``mlops export`` for a target it cannot write (an unknown format, an existing folder)
+    and, when an exported model is loaded, for a copy that is not what was exported."""
+
+
 class ProcessorFailedError(MlopsError):
     """Raised by ``Predictor`` when the dataset's processor raises on the input given (the cause is chained)."""
 

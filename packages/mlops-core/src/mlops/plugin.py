@@ -8,7 +8,9 @@ internal and may change between releases. A tutorial: docs/plugins.md.
   :mod:`mlops.plugins.hookspecs` for the hooks and what each is called with).
 - :class:`ModelSerializer` is the base of a model serializer (``mlops_register_serializers``);
   :func:`mro_modules` answers ``can_save`` without importing a framework, and
-  :func:`installed_versions` records the versions of the distributions a model needs.
+  :func:`installed_versions` records the versions of the distributions a model needs;
+  :class:`LibraryClasses` checks the classes of a serializer that saves exactly some classes of
+  one library in its own format.
 - :class:`DatasetAdapter` is what ``mlops_register_dataset_adapters`` registers;
   :class:`LazyTensors` (rows of some tensors of a dataset version, opened lazily in each worker
   process) is what adapters build on, and :data:`Index` the rows a framework asks for.
@@ -30,7 +32,7 @@ from mlops.dataset.by_value import check_python_version, dumps_by_value, pickled
 from mlops.dataset.lazy_tensors import Index, LazyTensors
 from mlops.dataset.table_arrays import is_table, table_kind, table_to_numpy
 from mlops.model.feature_columns import check_feature_columns, model_features
-from mlops.model.serializer import ModelSerializer, installed_versions, mro_modules
+from mlops.model.serializer import LibraryClasses, ModelSerializer, installed_versions, mro_modules
 from mlops.plugins.hookspecs import hookimpl
 from mlops.utils.install import install_command, upgrade_command
 
@@ -38,6 +40,7 @@ __all__ = [
     "DatasetAdapter",
     "Index",
     "LazyTensors",
+    "LibraryClasses",
     "ModelSerializer",
     "check_feature_columns",
     "check_python_version",

@@ -36,12 +36,13 @@ class KerasDataset(keras.utils.PyDataset):  # type: ignore[misc]
     def __init__(
         self,
         tensors: LazyTensors,
-        batch_size: int = 32,
+        batch_size: int,
         *,
-        shuffle: bool = False,
-        seed: int | None = None,
+        shuffle: bool,
+        seed: int | None,
         **kwargs: Any,
     ) -> None:
+        """``VersionedDataset.keras_dataset`` passes every argument: its defaults are the only ones."""
         super().__init__(**kwargs)
         try:
             batch_size = operator.index(batch_size)

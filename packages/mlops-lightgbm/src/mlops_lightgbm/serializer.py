@@ -16,8 +16,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from mlops.errors import ModelCodeNotStorableError, UnfittedModelError, UnknownModelClassError
-from mlops.plugin import ModelSerializer, installed_versions, model_features, upgrade_command
+from mlops.errors import ModelCodeNotStorableError, UnknownModelClassError
+from mlops.plugin import LibraryClasses, ModelSerializer, installed_versions, model_features, upgrade_command
 
 MODEL_FILE = "model.txt"
 """The booster in LightGBM's text model format (``Booster.save_model``)."""
@@ -29,18 +29,12 @@ ESTIMATORS = frozenset({"LGBMModel", "LGBMClassifier", "LGBMRegressor", "LGBMRan
 """The scikit-learn-API classes of ``lightgbm`` rebuilt on load (exactly these, not subclasses)."""
 
 BOOSTER = "Booster"
+CLASSES = LibraryClasses("lightgbm", ESTIMATORS | {BOOSTER}, "mlops-lightgbm", "a LightGBM model")
+"""Every class this serializer saves and rebuilds: the estimators and ``Booster``."""
 TAG = "__mlops__"
 """The key marking an encoded value in ``estimator.json`` (an array, a numpy scalar...)."""
 
 _DISTRIBUTIONS = ("lightgbm", "numpy", "scipy", "scikit-learn")
-
-
-def _lightgbm_class(model: Any) -> str | None:
-    """The name of ``model``'s class if it is one this serializer rebuilds, without importing lightgbm."""
-    cls = type(model)
-    if cls.__module__.split(".", 1)[0] != "lightgbm":
-        return None
-    return cls.__name__ if cls.__name__ in ESTIMATORS | {BOOSTER} else None
 
 
 def _is_label_encoder(value: Any) -> bool:
@@ -143,18 +137,14 @@ class LightGBMSerializer(ModelSerializer):
     def can_save(self, model: Any) -> bool:
         """True for ``lightgbm.Booster`` and LightGBM's own estimator classes (not subclasses of
         them, whose extra code the format cannot hold). Never imports lightgbm."""
-        return _lightgbm_class(model) is not None
+        return CLASSES.of(model) is not None
 
     def save(self, model: Any, directory: str) -> None:
         """Write ``model.txt`` with ``Booster.save_model`` and ``estimator.json`` beside it."""
-        class_name = _lightgbm_class(model)
-        if class_name is None:
-            raise UnknownModelClassError(f"{type(model).__qualname__} is not a LightGBM model this plugin saves")
+        class_name = CLASSES.to_save(model)
         state: dict[str, Any] = {}
         booster = model
         if class_name != BOOSTER:
-            if not model.__sklearn_is_fitted__():
-                raise UnfittedModelError(f"this {class_name} was never fitted: call fit() before publishing it")
             booster = model.booster_
             attributes = {k: v for k, v in vars(model).items() if k != "_Booster"}
             state = encode(attributes, class_name)
@@ -170,12 +160,7 @@ class LightGBMSerializer(ModelSerializer):
 
         with open(os.path.join(directory, ESTIMATOR_FILE)) as f:
             spec = json.load(f)
-        class_name = spec.get("class")
-        if class_name not in ESTIMATORS | {BOOSTER}:
-            raise UnknownModelClassError(
-                f"this model was saved as lightgbm.{class_name}, which this mlops-lightgbm cannot rebuild: "
-                f"upgrade it: {upgrade_command('mlops-lightgbm')}"
-            )
+        class_name = CLASSES.to_load(spec.get("class"))
         booster = lightgbm.Booster(model_file=os.path.join(directory, MODEL_FILE))
         if class_name == BOOSTER:
             return booster

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import logging
 import os
-from importlib import metadata as importlib_metadata
 from typing import Any, ClassVar
 
 import numpy as np
 
 from mlops.errors import ModelCodeMissingError, ModelSerializationError
-from mlops.plugin import ModelSerializer, model_features, mro_modules
+from mlops.plugin import ModelSerializer, installed_versions, model_features, mro_modules
 
 MODEL_FILE = "model.joblib"
 """The single file a scikit-learn model is stored in (a joblib file)."""
@@ -107,13 +106,7 @@ class SklearnSerializer(ModelSerializer):
 
     def framework_versions(self) -> dict[str, str]:
         """Installed versions of scikit-learn, joblib, numpy and scipy."""
-        versions: dict[str, str] = {}
-        for dist in _DISTRIBUTIONS:
-            try:
-                versions[dist] = importlib_metadata.version(dist)
-            except importlib_metadata.PackageNotFoundError:
-                continue
-        return versions
+        return installed_versions(*_DISTRIBUTIONS)
 
 
 def _code_missing(exc: ImportError | AttributeError) -> ModelCodeMissingError:

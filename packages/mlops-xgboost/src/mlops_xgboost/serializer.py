@@ -12,8 +12,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from mlops.errors import ModelCodeNotStorableError, UnfittedModelError, UnknownModelClassError
-from mlops.plugin import ModelSerializer, installed_versions, is_table, model_features, upgrade_command
+from mlops.errors import ModelCodeNotStorableError
+from mlops.plugin import LibraryClasses, ModelSerializer, installed_versions, is_table, model_features
 
 MODEL_FILE = "model.ubj"
 """The booster, trees and learner configuration, in XGBoost's binary JSON (UBJSON) format."""
@@ -25,19 +25,13 @@ ESTIMATORS = frozenset({"XGBClassifier", "XGBRegressor", "XGBRanker", "XGBRFClas
 """The scikit-learn-API classes of ``xgboost`` rebuilt on load (exactly these, not subclasses)."""
 
 BOOSTER = "Booster"
+CLASSES = LibraryClasses("xgboost", ESTIMATORS | {BOOSTER}, "mlops-xgboost", "an XGBoost model")
+"""Every class this serializer saves and rebuilds: the estimators and ``Booster``."""
 
 TRAINING_ONLY = frozenset({"callbacks", "eval_metric"})
 """Parameters used only while fitting: Python objects among them are left out of the saved file."""
 
 _DISTRIBUTIONS = ("xgboost", "numpy", "scikit-learn")
-
-
-def _xgboost_class(model: Any) -> str | None:
-    """The name of ``model``'s class if it is one this serializer rebuilds, without importing xgboost."""
-    cls = type(model)
-    if cls.__module__.split(".", 1)[0] != "xgboost":
-        return None
-    return cls.__name__ if cls.__name__ in ESTIMATORS | {BOOSTER} else None
 
 
 def _storable(value: Any) -> bool:
@@ -79,18 +73,14 @@ class XGBoostSerializer(ModelSerializer):
     def can_save(self, model: Any) -> bool:
         """True for ``xgboost.Booster`` and XGBoost's own estimator classes (not subclasses of
         them, whose extra code the native format cannot hold). Never imports xgboost."""
-        return _xgboost_class(model) is not None
+        return CLASSES.of(model) is not None
 
     def save(self, model: Any, directory: str) -> None:
         """Write ``model.ubj`` with XGBoost's ``save_model`` and ``estimator.json`` beside it."""
-        class_name = _xgboost_class(model)
-        if class_name is None:
-            raise UnknownModelClassError(f"{type(model).__qualname__} is not an XGBoost model this plugin saves")
+        class_name = CLASSES.to_save(model)
         params: dict[str, Any] = {}
         left_out: list[str] = []
         if class_name != BOOSTER:
-            if not model.__sklearn_is_fitted__():
-                raise UnfittedModelError(f"this {class_name} was never fitted: call fit() before publishing it")
             params, left_out = self._params(model, class_name)
         model.save_model(os.path.join(directory, MODEL_FILE))
         with open(os.path.join(directory, ESTIMATOR_FILE), "w") as f:
@@ -130,12 +120,7 @@ class XGBoostSerializer(ModelSerializer):
 
         with open(os.path.join(directory, ESTIMATOR_FILE)) as f:
             spec = json.load(f)
-        class_name = spec.get("class")
-        if class_name not in ESTIMATORS | {BOOSTER}:
-            raise UnknownModelClassError(
-                f"this model was saved as xgboost.{class_name}, which this mlops-xgboost cannot rebuild: "
-                f"upgrade it: {upgrade_command('mlops-xgboost')}"
-            )
+        class_name = CLASSES.to_load(spec.get("class"))
         model_file = os.path.join(directory, MODEL_FILE)
         if class_name == BOOSTER:
             return xgboost.Booster(model_file=model_file)

@@ -9,7 +9,6 @@ the catalog); pages carry a Content-Security-Policy that allows scripts from thi
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import socket
 import sys
@@ -23,6 +22,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from mlops.catalog import data, render
 from mlops.catalog.data import Catalog
 from mlops.errors import CatalogServerError
+from mlops.utils import network
+from mlops.utils.network import is_loopback
 
 logger = logging.getLogger(__name__)
 
@@ -45,23 +46,11 @@ class Response:
     cache: str = "no-store"
 
 
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` names this machine only (127.0.0.0/8, ::1, localhost)."""
-    if host.strip("[]").lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def exposure_warning(host: str) -> str | None:
     """The warning to print when ``host`` lets other machines reach the catalog, else ``None``."""
-    if is_loopback(host):
-        return None
-    return (
-        f"serving on {host}, not on a loopback address: anyone who can reach this machine on that address "
-        "can read the catalog (names, tags, paths, metrics). Omit --host to serve on 127.0.0.1 only."
+    return network.exposure_warning(
+        host,
+        "can read the catalog (names, tags, paths, metrics). Omit --host to serve on 127.0.0.1 only.",
     )
 
 

@@ -100,7 +100,6 @@ def _parse_duration(ctx: click.Context, param: click.Parameter, value: str | Non
 @click.option("--dry-run", is_flag=True, help="Only print what would be removed.")
 @click.option(
     "--older-than",
-    "older_than",
     metavar="DURATION",
     callback=_parse_duration,
     help="Only remove incomplete versions whose publish started longer ago than this (90s, 30m, 2h, 1d; "

@@ -17,11 +17,9 @@ from mlops.metadata import DatasetRecord, TensorRecord, safe_relpath
 
 # plugin contract: framework adapters come from plugins (mlops_register_dataset_adapters)
 from mlops.plugins import manager as plugins  # noqa: I001
-from mlops.store import Location
 from mlops.utils.concurrency import concurrently
 from mlops.utils.progress import task as progress_task
 from mlops.versions import environment as recorded
-from mlops.versions.policy import TrustedKeys
 from mlops.versions.published import PublishedVersion
 
 
@@ -41,16 +39,14 @@ class VersionedDataset(PublishedVersion[DatasetRecord], Mapping[str, np.ndarray]
 
     kind = "dataset"
 
-    def __init__(
-        self,
-        path: str | os.PathLike[str] | Location,
-        *,
-        storage_options: dict[str, Any] | None = None,
-        trusted_keys: TrustedKeys = None,
-    ) -> None:
-        super().__init__(path, storage_options=storage_options, trusted_keys=trusted_keys)
-        self._tensors: Mapping[str, TensorRecord] = self.record.tensors
-        self._loaded: dict[str, np.ndarray] = {}
+    @property
+    def _tensors(self) -> Mapping[str, TensorRecord]:
+        return self.record.tensors
+
+    @cached_property
+    def _loaded(self) -> dict[str, np.ndarray]:
+        """The tensors loaded so far, by name."""
+        return {}
 
     def __repr__(self) -> str:
         return f"VersionedDataset({self.path!r}, name={self.name!r}, version={self.version!r}, hash={self.hash[:12]!r})"
@@ -113,7 +109,8 @@ class VersionedDataset(PublishedVersion[DatasetRecord], Mapping[str, np.ndarray]
 
     def __getattr__(self, name: str) -> np.ndarray:
         # Only called for attributes not found normally: tensors, then a helpful AttributeError.
-        tensors = self.__dict__.get("_tensors")
+        record = self.__dict__.get("record")  # absent while opening fails
+        tensors = record.tensors if record is not None else None
         if tensors is not None and name in tensors:
             return self[name]
         raise AttributeError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 from typing import Any, Literal
 
@@ -29,6 +30,12 @@ from mlops.store import FileEntry, Location, resolve
 from mlops.utils.progress import task as progress_task
 from mlops.versions import resume as resumption
 from mlops.versions import writer as publication
+from mlops.versions.writer import PublishOptions
+
+if sys.version_info >= (3, 11):
+    from typing import Unpack
+else:
+    from typing_extensions import Unpack
 
 PROCESSOR_FILE = "data_processor.pkl"
 LARGE_PROCESSOR_BYTES = 64 * 1024 * 1024
@@ -84,37 +91,24 @@ class VersionedDatasetBuilder:
         path: str | os.PathLike[str],
         version: str | None = None,
         *,
-        name: str | None = None,
-        tags: list[str] | None = None,
         raw: RawStrategy = "copy",
         follow_symlinks: bool = False,
-        signing_key: str | os.PathLike[str] | None = None,
-        storage_options: dict[str, Any] | None = None,
-        progress: bool | None = None,
-        resume: bool = False,
-        older_than: float = 0.0,
+        **options: Unpack[PublishOptions],
     ) -> str:
         """Publish the dataset to ``path/version`` and return that version's path.
 
-        ``version=None`` uses the publication timestamp. ``name`` defaults to the last folder of
-        ``path``. ``raw='copy'`` stores the raw data byte for byte under ``raw/``; ``raw='link'``
-        only records where it lives. A symbolic link in the raw folder that leads outside it is
-        refused (:class:`~mlops.errors.UnsafeLinkError`, naming it) unless ``follow_symlinks``;
-        links inside the raw folder are followed. ``signing_key`` (a private key file from ``mlops
-        keygen``; default: ``MLOPS_SIGNING_KEY``) signs the version: ``mlops.sig`` covers every file.
-        Raises :class:`~mlops.errors.PublicationPathAlreadyExistsError`
-        if the version exists; on any failure nothing of this version remains. ``progress`` shows
-        a progress bar (default: when stderr is a terminal and the work takes over a second).
-        ``resume=True`` takes over an incomplete version of that name whose publisher is gone (a dead
-        process on this machine, or a claim older than ``older_than`` seconds): the files it wrote that
-        match are kept, the rest written (see :mod:`mlops.versions.resume`).
+        ``version=None`` uses the publication timestamp. ``raw='copy'`` stores the raw data byte for
+        byte under ``raw/``; ``raw='link'`` only records where it lives. A symbolic link in the raw
+        folder that leads outside it is refused (:class:`~mlops.errors.UnsafeLinkError`, naming it)
+        unless ``follow_symlinks``; links inside the raw folder are followed. The other options are
+        every publish's (:class:`~mlops.PublishOptions`): ``name`` (default: the last folder of
+        ``path``), ``tags``, ``signing_key``, ``storage_options``, ``progress``, ``resume`` and
+        ``older_than``. Raises :class:`~mlops.errors.PublicationPathAlreadyExistsError` if the
+        version exists; on any failure nothing of this version remains.
         """
         if raw not in ("copy", "link"):
             raise InvalidRawStrategyError(f"raw must be 'copy' or 'link', got {raw!r}")
-        root, version, name, tags, created_at, key = publication.publish_target(
-            path, version, name=name, tags=tags, signing_key=signing_key, storage_options=storage_options,
-            default_name="dataset",
-        )  # fmt: skip
+        target = publication.publish_target(path, version, "dataset", **options)
         raw_files = self._raw_files(follow_symlinks) if raw == "copy" else []
         processor_bytes = pickling.dumps_processor(self.data_processor, plugins.by_value_modules(self.data_processor))
         if len(processor_bytes) > LARGE_PROCESSOR_BYTES:
@@ -129,8 +123,8 @@ class VersionedDatasetBuilder:
         total = sum(a.nbytes for n, (_, a) in self._tensors.items() if n not in self._tables)
         total += sum(size for _, _, size in raw_files)
         with (
-            progress_task(f"publish {version}", total + len(processor_bytes), progress),
-            resumption.writer(root, version, resume=resume, older_than=older_than) as writer,
+            progress_task(f"publish {target.version}", total + len(processor_bytes), target.progress),
+            resumption.writer(target) as writer,
         ):
             files = {
                 name: (tables.table_file(name), tables.FORMAT)
@@ -157,12 +151,8 @@ class VersionedDatasetBuilder:
             writer.write_environment()
             extra = {"raw_link": self._raw.url} if raw == "link" else None
             record = DatasetRecord(
-                schema=metadata.SCHEMA_VERSION,
+                **target.identity(),
                 kind="dataset",
-                name=name,
-                version=version,
-                created_at=created_at,
-                tags=tuple(tags),
                 hash=metadata.content_hash("dataset", content, extra),
                 libraries=metadata.library_versions(
                     "mlops-core",
@@ -204,7 +194,7 @@ class VersionedDatasetBuilder:
                     entry=processor_entry,
                 ),
             )
-            return writer.commit(record, signing_key=key)
+            return writer.commit(record, signing_key=target.key)
 
     @staticmethod
     def _table_record(name: str, role: str, file: str, entry: FileEntry, table: TableRecord) -> TensorRecord:

@@ -7,6 +7,7 @@ decodes the manifest. Reading them from a store is :mod:`mlops.versions.layout`'
 
 from __future__ import annotations
 
+from mlops.metadata import records
 from mlops.metadata.codec import (
     HASH_FORMAT,
     MANIFEST_FILE,
@@ -24,22 +25,7 @@ from mlops.metadata.codec import (
     to_json,
 )
 from mlops.metadata.environment import library_versions
-from mlops.metadata.records import (
-    AnyRecord,
-    ColumnRecord,
-    DatasetLink,
-    DatasetRecord,
-    ManifestRef,
-    ModelRecord,
-    ProcessorRecord,
-    PublishStats,
-    RawRecord,
-    SerializerRecord,
-    TableKind,
-    TableRecord,
-    TensorRecord,
-    VersionRecord,
-)
+from mlops.metadata.records import *  # noqa: F403  (every record, as records.__all__ lists them)
 
 __all__ = [
     "HASH_FORMAT",
@@ -49,20 +35,6 @@ __all__ = [
     "RESERVED_FILES",
     "SCHEMA_VERSION",
     "SIGNATURE_FILE",
-    "AnyRecord",
-    "ColumnRecord",
-    "DatasetLink",
-    "DatasetRecord",
-    "ManifestRef",
-    "ModelRecord",
-    "ProcessorRecord",
-    "PublishStats",
-    "RawRecord",
-    "SerializerRecord",
-    "TableKind",
-    "TableRecord",
-    "TensorRecord",
-    "VersionRecord",
     "check_json",
     "content_hash",
     "dump",
@@ -71,4 +43,5 @@ __all__ = [
     "parse",
     "safe_relpath",
     "to_json",
+    *records.__all__,
 ]

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from mlops.errors import InvalidAliasError, InvalidNameError, InvalidTagsError, InvalidVersionError, TensorNameError
@@ -97,27 +97,25 @@ def label_problem(text: str) -> str | None:
 
 def check_version(version: Any) -> str:
     """``version`` if it may name a version folder; else :class:`~mlops.errors.InvalidVersionError`."""
-    if not isinstance(version, str):
-        raise InvalidVersionError(f"a version must be a string such as 'v1', got {type(version).__name__}")
-    problem = path_segment_problem(version)
-    if problem is None and version == ALIASES_FOLDER:
-        problem = f"is {ALIASES_FOLDER!r}, the folder where a root keeps its aliases"
-    if problem is not None:
-        raise InvalidVersionError(f"invalid version {version!r}: it {problem}. {_VERSION_ADVICE}")
-    return version
+    return _checked(
+        version,
+        lambda text: path_segment_problem(text) or _aliases_folder(text),
+        InvalidVersionError,
+        lambda value: f"a version must be a string such as 'v1', got {type(value).__name__}",
+        lambda value, problem: f"invalid version {value!r}: it {problem}. {_VERSION_ADVICE}",
+    )
 
 
 def check_alias(alias: Any) -> str:
     """``alias`` if it may name an alias (one folder under ``ROOT/_aliases``, written after ``@`` in
     ``ROOT@ALIAS``); else :class:`~mlops.errors.InvalidAliasError`."""
-    if not isinstance(alias, str):
-        raise InvalidAliasError(f"an alias must be a string such as 'production', got {type(alias).__name__}")
-    problem = path_segment_problem(alias)
-    if problem is None and "@" in alias:
-        problem = "contains '@', which separates the root from the alias in ROOT@ALIAS"
-    if problem is not None:
-        raise InvalidAliasError(f"invalid alias {alias!r}: it {problem}. Use a plain name such as 'production'.")
-    return alias
+    return _checked(
+        alias,
+        lambda text: path_segment_problem(text) or _at_sign(text),
+        InvalidAliasError,
+        lambda value: f"an alias must be a string such as 'production', got {type(value).__name__}",
+        lambda value, problem: f"invalid alias {value!r}: it {problem}. Use a plain name such as 'production'.",
+    )
 
 
 def check_tensor_name(name: Any) -> str:
@@ -125,12 +123,13 @@ def check_tensor_name(name: Any) -> str:
 
     The path policy first (so the message names the rule broken), then the tensor names' own
     character set: ASCII letters, digits, ``_``, ``-`` and ``.``, at most 100 characters."""
-    if not isinstance(name, str):
-        raise TensorNameError(f"tensor names must be strings, got {name!r}")
-    problem = path_segment_problem(name) or _tensor_characters(name)
-    if problem is not None:
-        raise TensorNameError(f"tensor name {name!r} is not a safe file name: it {problem}. {_TENSOR_ADVICE}")
-    return name
+    return _checked(
+        name,
+        lambda text: path_segment_problem(text) or _tensor_characters(text),
+        TensorNameError,
+        lambda value: f"tensor names must be strings, got {value!r}",
+        lambda value, problem: f"tensor name {value!r} is not a safe file name: it {problem}. {_TENSOR_ADVICE}",
+    )
 
 
 def check_name(name: Any, *, default_from: str | None = None) -> str:
@@ -138,13 +137,14 @@ def check_name(name: Any, *, default_from: str | None = None) -> str:
 
     ``default_from`` says where a name the user did not give came from (e.g. "the root folder's
     name"), so the message can tell them to pass ``name=``."""
-    if not isinstance(name, str):
-        raise InvalidNameError(f"a name must be a string, got {type(name).__name__}")
-    problem = label_problem(name)
-    if problem is not None:
-        origin = f" ({default_from}, used as the name by default; pass name='...')" if default_from else ""
-        raise InvalidNameError(f"invalid name {name!r}{origin}: it {problem}")
-    return name
+    origin = f" ({default_from}, used as the name by default; pass name='...')" if default_from else ""
+    return _checked(
+        name,
+        label_problem,
+        InvalidNameError,
+        lambda value: f"a name must be a string, got {type(value).__name__}",
+        lambda value, problem: f"invalid name {value!r}{origin}: it {problem}",
+    )
 
 
 def check_tags(tags: Any) -> list[str]:
@@ -153,17 +153,44 @@ def check_tags(tags: Any) -> list[str]:
         return []
     if isinstance(tags, str) or not isinstance(tags, Iterable):
         raise InvalidTagsError(f"tags must be a list of strings such as ['image', 'prototype'], got {tags!r}")
-    result = list(tags)
-    for tag in result:
-        if not isinstance(tag, str):
-            raise InvalidTagsError(f"invalid tag {tag!r}: tags must be strings")
-        problem = label_problem(tag)
-        if problem is not None:
-            raise InvalidTagsError(f"invalid tag {tag!r}: it {problem}")
-    return result
+    return [
+        _checked(
+            tag,
+            label_problem,
+            InvalidTagsError,
+            lambda value: f"invalid tag {value!r}: tags must be strings",
+            lambda value, problem: f"invalid tag {value!r}: it {problem}",
+        )
+        for tag in tags
+    ]
+
+
+def _checked(
+    value: Any,
+    problem_of: Callable[[str], str | None],
+    error: type[Exception],
+    not_a_string: Callable[[Any], str],
+    refusal: Callable[[str, str], str],
+) -> str:
+    """``value`` if it is a string in which ``problem_of`` finds no problem; else ``error`` with
+    the message ``not_a_string(value)`` or ``refusal(value, problem)``: every check above."""
+    if not isinstance(value, str):
+        raise error(not_a_string(value))
+    problem = problem_of(value)
+    if problem is not None:
+        raise error(refusal(value, problem))
+    return value
 
 
 # --- the rules, each a function returning a clause or None ------------------------------------------
+
+
+def _aliases_folder(name: str) -> str | None:
+    return f"is {ALIASES_FOLDER!r}, the folder where a root keeps its aliases" if name == ALIASES_FOLDER else None
+
+
+def _at_sign(name: str) -> str | None:
+    return "contains '@', which separates the root from the alias in ROOT@ALIAS" if "@" in name else None
 
 
 def _describe(char: str) -> str:
@@ -250,12 +277,12 @@ def _glob(name: str) -> str | None:
 
 def _device(name: str) -> str | None:
     base = name.partition(".")[0].rstrip(" ").upper()
-    if base in WINDOWS_DEVICE_NAMES:
-        return (
-            f"is the Windows device name {base!r} (CON, PRN, AUX, NUL, COM1-COM9, LPT1-LPT9, CONIN$ and CONOUT$ "
-            "cannot name a file or folder on Windows, in any case and with or without an extension)"
-        )
-    return None
+    if base not in WINDOWS_DEVICE_NAMES:
+        return None
+    return (
+        f"is the Windows device name {base!r} (CON, PRN, AUX, NUL, COM1-COM9, LPT1-LPT9, CONIN$ and CONOUT$ "
+        "cannot name a file or folder on Windows, in any case and with or without an extension)"
+    )
 
 
 def _not_nfc(name: str) -> str | None:

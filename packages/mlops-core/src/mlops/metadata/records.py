@@ -9,6 +9,23 @@ from typing import Any, Literal
 
 from mlops.store.base import FileEntry
 
+__all__ = [
+    "AnyRecord",
+    "ColumnRecord",
+    "DatasetLink",
+    "DatasetRecord",
+    "ManifestRef",
+    "ModelRecord",
+    "ProcessorRecord",
+    "PublishStats",
+    "RawRecord",
+    "SerializerRecord",
+    "TableKind",
+    "TableRecord",
+    "TensorRecord",
+    "VersionRecord",
+]
+
 Role = Literal["features", "labels"]
 TableKind = Literal["pandas", "pandas-series", "polars", "polars-series", "arrow", "dask"]
 """What a table was when published, and what loading gives back."""

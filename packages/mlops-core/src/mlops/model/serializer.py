@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
+
+from mlops.errors import UnfittedModelError, UnknownModelClassError
+from mlops.utils.install import upgrade_command
 
 
 class ModelSerializer(ABC):
@@ -68,6 +72,54 @@ def mro_modules(obj: Any) -> set[str]:
     """Top-level package names of every class in ``type(obj).__mro__``, e.g. ``{"keras", "builtins"}``
     for a Keras model: lets ``can_save`` recognise a framework's objects without importing it."""
     return {cls.__module__.split(".", 1)[0] for cls in type(obj).__mro__}
+
+
+@dataclass(frozen=True)
+class LibraryClasses:
+    """Exactly these classes of one library, for a serializer that saves them in the library's own
+    format and rebuilds them by name (as mlops-xgboost and mlops-lightgbm do): never a subclass
+    defined elsewhere, whose extra code such a format cannot hold, and never a class that a saved
+    file names but that is not one of these (the file never chooses what code runs)."""
+
+    package: str
+    """The library's top-level package, e.g. ``"xgboost"``."""
+    names: frozenset[str]
+    """The names of the classes, defined in ``package`` (e.g. ``{"Booster", "XGBClassifier"}``)."""
+    distribution: str
+    """The plugin's distribution, which a message tells to upgrade, e.g. ``"mlops-xgboost"``."""
+    label: str
+    """What the classes are, in a message: ``"an XGBoost model"``."""
+
+    def of(self, model: Any) -> str | None:
+        """The name of ``model``'s class if it is one of these, else ``None``; never imports the
+        library, so ``can_save`` can ask it about any object."""
+        cls = type(model)
+        if cls.__module__.split(".", 1)[0] != self.package:
+            return None
+        return cls.__name__ if cls.__name__ in self.names else None
+
+    def to_save(self, model: Any) -> str:
+        """The name of ``model``'s class, checked for :meth:`ModelSerializer.save`: another object
+        raises :class:`~mlops.errors.UnknownModelClassError`, and a scikit-learn-API estimator that
+        was never fitted :class:`~mlops.errors.UnfittedModelError`."""
+        name = self.of(model)
+        if name is None:
+            raise UnknownModelClassError(f"{type(model).__qualname__} is not {self.label} this plugin saves")
+        is_fitted = getattr(model, "__sklearn_is_fitted__", None)
+        if is_fitted is not None and not is_fitted():
+            raise UnfittedModelError(f"this {name} was never fitted: call fit() before publishing it")
+        return name
+
+    def to_load(self, name: Any) -> str:
+        """``name``, the class a saved file says to rebuild, if it is one of these; else
+        :class:`~mlops.errors.UnknownModelClassError` telling to upgrade the plugin (a newer one
+        saved it)."""
+        if name not in self.names:
+            raise UnknownModelClassError(
+                f"this model was saved as {self.package}.{name}, which this {self.distribution} cannot rebuild: "
+                f"upgrade it: {upgrade_command(self.distribution)}"
+            )
+        return str(name)
 
 
 def installed_versions(*distributions: str) -> dict[str, str]:

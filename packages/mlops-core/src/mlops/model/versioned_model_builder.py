@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import replace
 from typing import Any
 
@@ -21,6 +22,12 @@ from mlops.store import resolve
 from mlops.utils.progress import task as progress_task
 from mlops.versions import resume as resumption
 from mlops.versions import writer as publication
+from mlops.versions.writer import PublishOptions
+
+if sys.version_info >= (3, 11):
+    from typing import Unpack
+else:
+    from typing_extensions import Unpack
 
 
 class VersionedModelBuilder:
@@ -49,41 +56,24 @@ class VersionedModelBuilder:
         path: str | os.PathLike[str],
         version: str | None = None,
         *,
-        name: str | None = None,
-        tags: list[str] | None = None,
         serializer: ModelSerializer | str | None = None,
-        signing_key: str | os.PathLike[str] | None = None,
-        storage_options: dict[str, Any] | None = None,
-        progress: bool | None = None,
-        resume: bool = False,
-        older_than: float = 0.0,
+        **options: Unpack[PublishOptions],
     ) -> str:
         """Publish the model to ``path/version`` and return that version's path.
 
-        ``version=None`` uses the publication timestamp; ``name`` defaults to the last folder of
-        ``path``. The model is saved to a staging folder first (on the store's filesystem when it
-        is local, so files are then moved in, not copied), so a framework error leaves nothing
-        behind in the store. ``signing_key`` (a private key file from ``mlops keygen``; default:
-        ``MLOPS_SIGNING_KEY``) signs the version: ``mlops.sig`` covers every file. ``progress``
-        shows a progress bar (default: when
-        stderr is a terminal and the work takes over a second).
-        ``resume=True`` takes over an incomplete version of that name whose publisher is gone (a dead
-        process on this machine, or a claim older than ``older_than`` seconds): the files it wrote that
-        match are kept, the rest written (see :mod:`mlops.versions.resume`).
+        ``version=None`` uses the publication timestamp. The model is saved to a staging folder
+        first (on the store's filesystem when it is local, so files are then moved in, not copied),
+        so a framework error leaves nothing behind in the store. The other options are every
+        publish's (:class:`~mlops.PublishOptions`): ``name`` (default: the last folder of
+        ``path``), ``tags``, ``signing_key``, ``storage_options``, ``progress``, ``resume`` and
+        ``older_than``.
         """
-        root, version, name, tags, created_at, key = publication.publish_target(
-            path, version, name=name, tags=tags, signing_key=signing_key, storage_options=storage_options,
-            default_name="model",
-        )  # fmt: skip
+        target = publication.publish_target(path, version, "model", **options)
         chosen = self._serializer(serializer)
         distribution = plugins.distribution_of(chosen)
         record = ModelRecord(
-            schema=metadata.SCHEMA_VERSION,
+            **target.identity(),
             kind="model",
-            name=name,
-            version=version,
-            created_at=created_at,
-            tags=tuple(tags),
             hash="",
             libraries=metadata.library_versions("mlops-core", "numpy", "cloudpickle", "fsspec"),
             serializer=SerializerRecord(
@@ -98,7 +88,7 @@ class VersionedModelBuilder:
             ),
         )
         metadata.dump(record)  # fail on non-JSON values before writing anything
-        with root.store.staging(root) as workspace:
+        with target.root.store.staging(target.root) as workspace:
             staging = os.path.join(workspace, "model")
             os.mkdir(staging)
             staging_claim = publication.StagingClaim(workspace)
@@ -116,13 +106,13 @@ class VersionedModelBuilder:
                 local = resolve(staging)
                 total = sum(os.path.getsize(os.path.join(staging, f)) for f in files)
                 with (
-                    progress_task(f"publish {version}", total, progress),
-                    resumption.writer(root, version, resume=resume, older_than=older_than) as writer,
+                    progress_task(f"publish {target.version}", total, target.progress),
+                    resumption.writer(target) as writer,
                 ):
                     writer.move_many([(relpath, local.child(relpath)) for relpath in files])
                     content_hash = metadata.content_hash("model", writer.entries, {"serializer": chosen.name})
                     writer.write_environment()  # after the hash: it identifies the model, not its environment
-                    return writer.commit(replace(record, hash=content_hash), signing_key=key)
+                    return writer.commit(replace(record, hash=content_hash), signing_key=target.key)
             finally:
                 staging_claim.release()
 

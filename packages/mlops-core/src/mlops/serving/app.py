@@ -393,25 +393,19 @@ def create_app(predictor: Predictor, *, max_body_size: int = DEFAULT_MAX_BODY_SI
     app.add_api_route("/health", health, methods=["GET"], summary="Liveness: the model is loaded and answers")
     app.add_api_route("/metadata", get_metadata, methods=["GET"], summary="The model and dataset versions served")
     answers = {200: {"content": {"application/json": {"schema": _ANSWER_SCHEMA}}}} | _responses(400, 413, 422, 500)
-    app.add_api_route(
-        "/predict",
-        predict_json,
-        methods=["POST"],
-        summary="Predict on raw feature tensors sent as JSON",
-        openapi_extra={
-            "requestBody": {"required": True, "content": {"application/json": {"schema": _JSON_BODY_SCHEMA}}}
-        },
-        responses=answers,
-    )
-    app.add_api_route(
+
+    def post(path: str, endpoint: Callable[..., Any], summary: str, media_type: str, schema: dict[str, Any]) -> None:
+        """A POST route answering JSON, whose request body (``media_type``) ``schema`` describes."""
+        body = {"requestBody": {"required": True, "content": {media_type: {"schema": schema}}}}
+        app.add_api_route(path, endpoint, methods=["POST"], summary=summary, openapi_extra=body, responses=answers)
+
+    post("/predict", predict_json, "Predict on raw feature tensors sent as JSON", "application/json", _JSON_BODY_SCHEMA)
+    post(
         "/predict/files",
         predict_upload,
-        methods=["POST"],
-        summary="Predict on raw files (multipart upload), read by the processor's get_raw_features",
-        openapi_extra={
-            "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": _FILES_BODY_SCHEMA}}}
-        },
-        responses=answers,
+        "Predict on raw files (multipart upload), read by the processor's get_raw_features",
+        "multipart/form-data",
+        _FILES_BODY_SCHEMA,
     )
     return app
 

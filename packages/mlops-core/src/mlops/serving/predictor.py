@@ -19,7 +19,7 @@ import numpy as np
 from mlops.dataset.data_processor import DataProcessor
 from mlops.dataset.invertible_data_processor import InvertibleDataProcessor
 from mlops.dataset.versioned_dataset import VersionedDataset
-from mlops.errors import InvalidProcessorOutputError, PredictionInputError, ProcessorFailedError
+from mlops.errors import DatasetChangedError, InvalidProcessorOutputError, PredictionInputError, ProcessorFailedError
 from mlops.model.versioned_model import VersionedModel
 from mlops.store import Location
 from mlops.versions.published import TrustedKeys
@@ -48,6 +48,9 @@ class Predictor:
     ``MLOPS_TRUSTED_KEYS``) is applied to both versions before anything is unpickled.
 
     ``input`` names the raw feature tensor to predict on when ``get_raw_features`` returns several.
+    ``dataset`` gives the dataset version to take the processor from when it is not at the path
+    the model recorded (a copy made with ``republish``, the versions inside an ``mlops export``):
+    its content hash must be the one the model recorded.
     """
 
     def __init__(
@@ -57,6 +60,7 @@ class Predictor:
         input: str | None = None,  # noqa: A002 - the documented keyword
         trusted_keys: TrustedKeys = None,
         storage_options: dict[str, Any] | None = None,
+        dataset: VersionedDataset | None = None,
     ) -> None:
         if input is not None and (not isinstance(input, str) or not input):
             raise PredictionInputError(f"input= names a raw feature tensor (a non-empty str), got {input!r}")
@@ -65,7 +69,7 @@ class Predictor:
             if isinstance(model, VersionedModel)
             else VersionedModel(model, storage_options=storage_options, trusted_keys=trusted_keys)
         )
-        self.dataset: VersionedDataset = self.model.dataset
+        self.dataset: VersionedDataset = self.model.dataset if dataset is None else _checked(self.model, dataset)
         self.processor: DataProcessor = self.dataset.data_processor
         self.input = input
         self.native_model: Any = self.model.model  # loaded (and verified) now, not on the first request
@@ -85,6 +89,17 @@ class Predictor:
 
     def predict_path(self, raw_path: str | os.PathLike[str]) -> Prediction:
         """Predict on the raw data at ``raw_path``, read by the processor's ``get_raw_features``."""
+        return self.predict_raw(self.read_raw(raw_path))
+
+    def predict_raw(self, raw: Mapping[str, Any] | Any) -> Prediction:
+        """Predict on raw feature tensors in memory: a dict of name -> array as ``get_raw_features``
+        returns, or one array (lists are turned into arrays)."""
+        return self.predict_preprocessed(self.preprocess(self.raw_input(raw)))
+
+    # --- the steps, for callers that run them apart (batch scoring block by block) ---------------------------
+
+    def read_raw(self, raw_path: str | os.PathLike[str]) -> Mapping[str, Any]:
+        """The processor's ``get_raw_features(raw_path)``: the raw feature tensors by name."""
         if isinstance(raw_path, (bytes, bytearray)) or not isinstance(raw_path, (str, os.PathLike)):
             raise PredictionInputError(
                 f"predict_path takes the path of raw data (str or os.PathLike), got {type(raw_path).__name__}; "
@@ -95,17 +110,14 @@ class Predictor:
             raise InvalidProcessorOutputError(
                 f"the processor's get_raw_features must return a dict of name -> array, got {type(raw).__name__}"
             )
-        return self.predict_raw(raw)
+        return raw
 
-    def predict_raw(self, raw: Mapping[str, Any] | Any) -> Prediction:
-        """Predict on raw feature tensors in memory: a dict of name -> array as ``get_raw_features``
-        returns, or one array (lists are turned into arrays)."""
-        features = self.preprocess(self.raw_input(raw))
+    def predict_preprocessed(self, features: Any) -> Prediction:
+        """``model.predict`` on preprocessed features, then ``unpreprocess_labels`` when the processor
+        is invertible."""
         predictions = np.asarray(self.model.predict(features))
         labels = self._call("unpreprocess_labels", predictions) if self.invertible else None
         return Prediction(predictions=predictions, labels=None if labels is None else np.asarray(labels))
-
-    # --- the steps, for callers that run them apart (batch scoring block by block) ---------------------------
 
     def raw_input(self, raw: Mapping[str, Any] | Any) -> Any:
         """The one raw feature tensor to predict on, picked from ``raw`` (see ``input=``)."""
@@ -169,6 +181,23 @@ class Predictor:
             raise ProcessorFailedError(
                 f"the dataset's processor failed in {method}: {type(exc).__name__}: {exc}", method=method
             ) from exc
+
+
+def _checked(model: VersionedModel, dataset: VersionedDataset) -> VersionedDataset:
+    """``dataset`` if it holds the data ``model`` was trained on (the hash it recorded)."""
+    if not isinstance(dataset, VersionedDataset):
+        raise TypeError(f"dataset= takes a VersionedDataset, got {type(dataset).__name__}")
+    if dataset.hash != model.dataset_hash:
+        raise DatasetChangedError(
+            f"model {model.name} {model.version} was trained on dataset {model.dataset_version} with content hash "
+            f"{model.dataset_hash[:12]}, but the dataset given ({dataset.path}, {dataset.name} {dataset.version}) has "
+            f"hash {dataset.hash[:12]}: pass the dataset version the model was trained on",
+            path=dataset.path,
+            recorded=model.dataset_hash,
+            found=dataset.hash,
+            dataset=dataset,
+        )
+    return dataset
 
 
 _KIND_NAMES = {"number": "numbers", "text": "text", "object": "Python objects"}

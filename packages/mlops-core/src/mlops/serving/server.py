@@ -13,7 +13,6 @@ in flight, then returns (the command exits 0).
 from __future__ import annotations
 
 import copy
-import ipaddress
 import os
 import signal
 from collections.abc import Callable, Iterator
@@ -23,10 +22,11 @@ from typing import Any
 from mlops.errors import MissingDependencyError
 from mlops.serving.config import CONFIG_ENV, ServeConfig, open_predictor
 from mlops.serving.predictor import Predictor
+from mlops.utils import network
+from mlops.utils.install import install_command
+from mlops.utils.network import is_loopback
 
 __all__ = ["check_installed", "exposure_warning", "is_loopback", "serve"]
-
-INSTALL_HINT = 'pip install "mlops-core[serve]"'
 
 
 def check_installed() -> None:
@@ -39,27 +39,15 @@ def check_installed() -> None:
         except ImportError:
             missing.append("python-multipart" if module == "multipart" else module)
     if missing:
-        raise MissingDependencyError(f"mlops serve needs {', '.join(missing)}: {INSTALL_HINT}")
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` names this machine only (127.0.0.0/8, ::1, localhost)."""
-    if host.strip("[]").lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+        raise MissingDependencyError(f"mlops serve needs {', '.join(missing)}: {install_command('serve')}")
 
 
 def exposure_warning(host: str) -> str | None:
     """The warning to print when ``host`` lets other machines reach the model, else ``None``."""
-    if is_loopback(host):
-        return None
-    return (
-        f"serving on {host}, not on a loopback address: anyone who can reach this machine on that address can "
-        "query the model and read its metadata, with no authentication. Put it behind a proxy that "
-        "authenticates, or omit --host to serve on 127.0.0.1 only."
+    return network.exposure_warning(
+        host,
+        "can query the model and read its metadata, with no authentication. Put it behind a proxy that "
+        "authenticates, or omit --host to serve on 127.0.0.1 only.",
     )
 
 

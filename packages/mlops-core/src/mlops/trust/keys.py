@@ -16,7 +16,7 @@ import os
 import stat
 import tempfile
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from mlops.errors import (
     InsecureKeyFileError,
@@ -39,23 +39,31 @@ CURVE = "secp256r1"
 
 PUBLIC_SUFFIX = ".pub"
 
+_SIGNING_KEY_ADVICE = (
+    "mlops signs with ECDSA P-256 keys (what OpenSSF model_signing accepts): create one with `mlops keygen NAME`"
+)
+_TRUSTED_KEY_ADVICE = "mlops verifies ECDSA P-256 signatures: trust a key made by `mlops keygen NAME` (its NAME.pub)"
+
+
+K = TypeVar("K")
+EC = TypeVar("EC", "EllipticCurvePrivateKey", "EllipticCurvePublicKey")
+
 
 @dataclass(frozen=True)
-class SigningKey:
+class _KeyFile(Generic[K]):
+    """A key loaded from ``path``, and the fingerprint of its public key."""
+
+    path: str
+    key: K
+    fingerprint: str
+
+
+class SigningKey(_KeyFile["EllipticCurvePrivateKey"]):
     """A loaded private key, the file it came from, and the fingerprint of its public half."""
 
-    path: str
-    key: EllipticCurvePrivateKey
-    fingerprint: str
 
-
-@dataclass(frozen=True)
-class TrustedKey:
+class TrustedKey(_KeyFile["EllipticCurvePublicKey"]):
     """A loaded public key, the file it came from, and its fingerprint."""
-
-    path: str
-    key: EllipticCurvePublicKey
-    fingerprint: str
 
 
 def crypto() -> Any:
@@ -192,12 +200,7 @@ def load_signing_key(path: str | os.PathLike[str], *, password: bytes | None = N
         ) from exc
     except Exception as exc:  # cryptography raises UnsupportedAlgorithm for keys it cannot handle
         raise SigningKeyError(f"{path} holds a private key mlops cannot use: {exc}") from exc
-    if not isinstance(key, ec.EllipticCurvePrivateKey):
-        raise SigningKeyError(
-            f"{path} holds {_describe(key)}; mlops signs with ECDSA P-256 keys (what OpenSSF model_signing "
-            "accepts): create one with `mlops keygen NAME`"
-        )
-    _check_curve(path, key.curve.name)
+    key = _p256(path, key, ec.EllipticCurvePrivateKey, _SIGNING_KEY_ADVICE)
     return SigningKey(path, key, fingerprint(key.public_key()))
 
 
@@ -224,12 +227,7 @@ def load_trusted_key(path: str | os.PathLike[str]) -> TrustedKey:
         raise SigningKeyError(f"{path} is not a readable PEM public key ({exc}); pass a NAME.pub file") from exc
     except Exception as exc:  # cryptography raises UnsupportedAlgorithm for keys it cannot handle
         raise SigningKeyError(f"{path} holds a public key mlops cannot use: {exc}") from exc
-    if not isinstance(key, ec.EllipticCurvePublicKey):
-        raise SigningKeyError(
-            f"{path} holds {_describe(key)}; mlops verifies ECDSA P-256 signatures: trust a key made by "
-            "`mlops keygen NAME` (its NAME.pub)"
-        )
-    _check_curve(path, key.curve.name)
+    key = _p256(path, key, ec.EllipticCurvePublicKey, _TRUSTED_KEY_ADVICE)
     return TrustedKey(path, key, fingerprint(key))
 
 
@@ -263,12 +261,18 @@ def _check_private_mode(path: str) -> None:
         )
 
 
-def _check_curve(path: str, curve: str) -> None:
+def _p256(path: str, key: Any, kind: type[EC], advice: str) -> EC:
+    """``key`` if it is a ``kind`` (an EC private or public key class) on the P-256 curve; else a
+    :class:`~mlops.errors.SigningKeyError` saying what it is, then ``advice``."""
+    if not isinstance(key, kind):
+        raise SigningKeyError(f"{path} holds {_describe(key)}; {advice}")
+    curve = key.curve.name
     if curve != CURVE:
         raise SigningKeyError(
             f"{path} is an EC key on curve {curve}; mlops uses P-256 (secp256r1) only: create a key with "
             "`mlops keygen NAME`"
         )
+    return key
 
 
 def _describe(key: Any) -> str:

@@ -5,8 +5,9 @@ An alias lives in the root it names versions of, as numbered, create-only record
     ROOT/_aliases/production/000001.json   {"version": "v1", ...}
     ROOT/_aliases/production/000002.json   {"version": "v3", "previous": "v1", ...}
 
-The record with the highest number is the alias's current target. A move lists the alias's folder,
-reads its highest record N (the current target, whether it is protected) and creates N+1 with the
+The record with the highest number is the alias's current target. A move finds and reads the highest
+record N (the current target, whether it is protected: a listing, or, from the number this process
+saw last, a read of it and of the next ones until one is missing) and creates N+1 with the
 store's create-only write, the very write publish claims use (``O_EXCL``/hard link on local disks,
 ``If-None-Match: *`` on object stores). Of two movers that read the same N, exactly one creates
 N+1; the other gets ``FileExistsError`` and reads again: with ``expect=`` it then fails with
@@ -209,12 +210,10 @@ def current_events(
 
 
 def current_event(root: Location, alias: str, policy: TrustPolicy | None) -> AliasEvent | None:
-    """The highest record of ``alias`` (``None`` when it has none): one listing, one read."""
+    """The highest record of ``alias`` (``None`` when it has none): two requests (see :func:`_current`)."""
     folder = _folder(root, alias)
-    numbers = _numbers(folder)
-    if not numbers:
-        return None
-    return _read(folder, alias, numbers[-1], policy)
+    found = _current(folder)
+    return None if found is None else _parse(found[1], folder, alias, found[0], policy)
 
 
 def version_at(events: list[AliasEvent], when: datetime) -> str | None:
@@ -295,8 +294,8 @@ def _write(
     policy = None if force else trust_policy(trusted_keys)
     folder = _folder(root, alias)
     for _ in range(MAX_ATTEMPTS):
-        numbers = _numbers(folder)
-        current = _read(folder, alias, numbers[-1], policy) if numbers else None
+        found = _current(folder)
+        current = None if found is None else _parse(found[1], folder, alias, found[0], policy)
         named = current.version if current is not None else None
         if expect is not None and named != expect:
             raise AliasConflictError(
@@ -313,7 +312,7 @@ def _write(
                 f"alias {alias!r} of {root.url} is protected (it names {named}): it is not {what} without "
                 "force=True (`--force`), which a protected alias asks for on purpose"
             )
-        number = numbers[-1] + 1 if numbers else 1
+        number = found[0] + 1 if found is not None else 1
         record = {
             "mlops_alias": SCHEMA,
             "alias": alias,
@@ -332,6 +331,7 @@ def _write(
             folder.store.create_exclusive(target, data)
         except FileExistsError:
             continue  # another mover took this number first: read the alias again
+        _HIGHEST_SEEN[folder.url] = number
         return _parse(data, folder, alias, number, None)
     raise AliasConflictError(
         f"alias {alias!r} of {root.url} kept moving under this process for {MAX_ATTEMPTS} attempts; try again"
@@ -447,13 +447,49 @@ def _numbers(folder: Location) -> list[int]:
     return sorted(int(match.group(1)) for match in found if match)
 
 
-def _read(folder: Location, alias: str, number: int, policy: TrustPolicy | None) -> AliasEvent:
+_HIGHEST_SEEN: dict[str, int] = {}
+"""Per alias folder (URL), the highest record number this process has seen: where the next read
+starts probing. Only a hint: a wrong one costs a listing, never a wrong answer."""
+
+
+def _current(folder: Location) -> tuple[int, bytes] | None:
+    """The highest record of the alias in ``folder`` as ``(number, bytes)``, ``None`` when it has none.
+
+    Records are numbered 1, 2, 3... without gaps and never removed (a move creates N+1 only after
+    reading N), so from a number N seen before, reading N and then N+1, N+2... until one is missing
+    finds the highest: two requests when the alias has not moved since, whatever its history's
+    length. Without a hint, or when N is missing (the folder was replaced by hand), one listing
+    finds the highest and one read fetches it."""
+    hint = _HIGHEST_SEEN.get(folder.url)
+    found: tuple[int, bytes] | None = None
+    if hint is not None:
+        try:
+            found = (hint, folder.store.read_bytes(folder.child(_file_name(hint))))
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            found = None
+    if found is None:  # no hint, or a stale one
+        numbers = _numbers(folder)
+        if not numbers:
+            _HIGHEST_SEEN.pop(folder.url, None)
+            return None
+        found = (numbers[-1], _read_raw(folder, numbers[-1]))
+    else:
+        while True:  # probe forward from the hint: the records made since
+            number = found[0] + 1
+            try:
+                found = (number, folder.store.read_bytes(folder.child(_file_name(number))))
+            except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+                break
+    _HIGHEST_SEEN[folder.url] = found[0]
+    return found
+
+
+def _read_raw(folder: Location, number: int) -> bytes:
     loc = folder.child(_file_name(number))
     try:
-        raw = folder.store.read_bytes(loc)
+        return folder.store.read_bytes(loc)
     except (FileNotFoundError, IsADirectoryError) as exc:
         raise AliasRecordError(f"{loc.url} vanished while it was read; alias records are never removed") from exc
-    return _parse(raw, folder, alias, number, policy)
 
 
 def _target(root: Location, alias: str, event: AliasEvent | None) -> str:

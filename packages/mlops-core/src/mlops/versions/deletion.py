@@ -46,10 +46,9 @@ class VersionFolder:
 
 
 @dataclass(frozen=True)
-class Removal:
-    """What removing one identified folder deletes: every file below it, as listed once."""
+class Removal(VersionFolder):
+    """An identified folder and what removing it deletes: every file below it, as listed once."""
 
-    folder: VersionFolder
     files: dict[str, int]
     """``{relative path: size}`` of every file below the folder (links as files, never followed)."""
 
@@ -92,7 +91,7 @@ def plan(loc: Location, *, states: Iterable[State]) -> Removal:
         )
     files = loc.store.list_tree(loc)
     _refuse_a_root(loc, files)
-    return Removal(folder, files)
+    return Removal(folder.loc, folder.state, files)
 
 
 def remove(removal: Removal) -> None:
@@ -107,27 +106,26 @@ def remove(removal: Removal) -> None:
     Killed at any step, what is left is an incomplete version (claimed, no meta.json) that
     ``mlops clean`` recognises and removes.
     """
-    folder = removal.folder
-    loc, store = folder.loc, folder.loc.store
+    loc, store = removal.loc, removal.loc.store
     token, claim = layout.new_claim()
     layout.ACTIVE_CLAIMS.add(token)
     try:
-        if folder.state == "committed":
+        if removal.state == "committed":
             try:
                 store.create_exclusive(loc.child(layout.CLAIM_FILE), claim)
             except FileExistsError:
                 pass  # claimed already (another removal): it stays claimed until the end
-            delete_files(folder, [metadata.META_FILE])
+            delete_files(removal, [metadata.META_FILE])
         elif store.exists(loc.child(metadata.META_FILE)):
             raise NotAVersionFolderError(f"{loc.url} was committed meanwhile: a version now, not removed")
         bookkeeping = (metadata.META_FILE, layout.CLAIM_FILE)
-        delete_files(folder, [rel for rel in removal.files if rel not in bookkeeping], prune=True)
+        delete_files(removal, [rel for rel in removal.files if rel not in bookkeeping], prune=True)
         appeared = [rel for rel in _listing(loc) if rel != layout.CLAIM_FILE]
         if metadata.META_FILE in appeared:  # a publisher that was still running committed meanwhile
             raise NotAVersionFolderError(f"{loc.url} was committed while it was being removed; left as it is")
         if appeared:
-            delete_files(folder, appeared, prune=True)
-        delete_files(folder, [layout.CLAIM_FILE], prune=True)
+            delete_files(removal, appeared, prune=True)
+        delete_files(removal, [layout.CLAIM_FILE], prune=True)
     finally:
         layout.ACTIVE_CLAIMS.discard(token)
     logger.info("removed %s (%d files)", loc.url, len(removal.files))

@@ -97,16 +97,16 @@ def remove_incomplete(
         except NotAVersionFolderError as exc:
             logger.warning("not removing %s: %s", target.url, exc)
     if dry_run:
-        return [removal.folder.loc.url for removal in chosen]
+        return [removal.loc.url for removal in chosen]
     removed = []
     for removal in chosen:
         try:
             deletion.remove(removal)
         except NotAVersionFolderError as exc:  # committed meanwhile: a version now
-            logger.warning("not removing %s: %s", removal.folder.loc.url, exc)
+            logger.warning("not removing %s: %s", removal.loc.url, exc)
             continue
-        logger.info("removed incomplete version %s", removal.folder.loc.url)
-        removed.append(removal.folder.loc.url)
+        logger.info("removed incomplete version %s", removal.loc.url)
+        removed.append(removal.loc.url)
     return removed
 
 

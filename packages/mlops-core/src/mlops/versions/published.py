@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, overload
 
 from mlops import metadata
 from mlops.metadata import AnyRecord
@@ -20,6 +20,32 @@ R = TypeVar("R", bound=AnyRecord)
 
 if TYPE_CHECKING:
     from mlops.trust.keys import SigningKey
+
+
+T = TypeVar("T")
+
+
+class _FromRecord(Generic[T]):
+    """A read-only attribute of a published version: the field of the same name of its record
+    (``version.name`` is ``version.record.name``)."""
+
+    def __set_name__(self, owner: type[Any], name: str) -> None:
+        self.field = name
+
+    @overload
+    def __get__(self, version: None, owner: type[Any]) -> _FromRecord[T]: ...
+
+    @overload
+    def __get__(self, version: PublishedVersion[Any], owner: type[Any]) -> T: ...
+
+    def __get__(self, version: PublishedVersion[Any] | None, owner: type[Any]) -> T | _FromRecord[T]:
+        if version is None:
+            return self
+        value: T = getattr(version.record, self.field)
+        return value
+
+    def __set__(self, version: PublishedVersion[Any], value: T) -> None:
+        raise AttributeError(f"{self.field} is read-only: it is what the version's meta.json says")
 
 
 class PublishedVersion(Generic[R]):
@@ -91,26 +117,15 @@ class PublishedVersion(Generic[R]):
         """The version's path or URL, as given (local paths made absolute)."""
         return self._loc.url
 
-    @property
-    def name(self) -> str:
-        return self.record.name
-
-    @property
-    def version(self) -> str:
-        return self.record.version
-
-    @property
-    def hash(self) -> str:
-        """sha256 content hash: equal for the same content, wherever and however published."""
-        return self.record.hash
+    name: _FromRecord[str] = _FromRecord()
+    version: _FromRecord[str] = _FromRecord()
+    created_at: _FromRecord[str] = _FromRecord()
+    hash: _FromRecord[str] = _FromRecord()
+    """sha256 content hash: equal for the same content, wherever and however published."""
 
     @property
     def tags(self) -> list[str]:
         return list(self.record.tags)
-
-    @property
-    def created_at(self) -> str:
-        return self.record.created_at
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, PublishedVersion) or other.kind != self.kind:

@@ -23,18 +23,19 @@ from mlops.errors import PublicationPathAlreadyExistsError
 from mlops.store import Location
 from mlops.versions import layout
 from mlops.versions.incomplete import list_incomplete
-from mlops.versions.writer import TakenOver, VersionWriter
+from mlops.versions.writer import PublishTarget, TakenOver, VersionWriter
 
 TAKEOVER_PREFIX = ".mlops-takeover-"
 """Name prefix of the create-only markers resumers race for (removed when the version is committed)."""
 logger = logging.getLogger(__name__)
 
 
-def writer(root: Location, version: str, *, resume: bool, older_than: float) -> VersionWriter:
-    """The :class:`VersionWriter` of ``root/version``; with ``resume``, one that takes over the
-    incomplete version there when its publisher is gone (a new version when there is none)."""
+def writer(target: PublishTarget) -> VersionWriter:
+    """The :class:`VersionWriter` of ``target``'s version; with ``target.resume``, one that takes
+    over the incomplete version there when its publisher is gone (a new version when there is none)."""
+    root, version = target.root, target.version
     new = VersionWriter(root, version)
-    return new.resuming(take_over(root, version, new.claim, older_than)) if resume else new
+    return new.resuming(take_over(root, version, new.claim, target.older_than)) if target.resume else new
 
 
 def take_over(root: Location, version: str, claim: bytes, older_than: float = 0.0) -> TakenOver | None:

@@ -29,7 +29,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict
 
 import numpy as np
 
@@ -79,9 +79,41 @@ def signing_key(key: str | os.PathLike[str] | SigningKey | None) -> SigningKey |
 _key_for = signing_key  # for callers whose own argument is named signing_key
 
 
+class PublishOptions(TypedDict, total=False):
+    """The keyword arguments that every ``publish`` takes, a dataset's and a model's alike; all are
+    optional (the defaults are :func:`publish_target`'s)."""
+
+    name: str | None
+    """The dataset's or model's name; default: the last folder of ``path``."""
+    tags: list[str] | None
+    """Labels stored in meta.json, to find versions by (``mlops ls --tag``)."""
+    signing_key: str | os.PathLike[str] | None
+    """A private key file from ``mlops keygen`` (default: ``MLOPS_SIGNING_KEY``) that signs the
+    version: its ``mlops.sig`` covers every file."""
+    storage_options: dict[str, Any] | None
+    """Passed to fsspec to write to ``path``."""
+    progress: bool | None
+    """Show a progress bar; default: when stderr is a terminal and the work takes over a second."""
+    resume: bool
+    """Take over an incomplete version of that name whose publisher is gone (a dead process on this
+    machine, or a claim older than ``older_than`` seconds): the files it wrote that match are kept,
+    the rest written (see :mod:`mlops.versions.resume`)."""
+    older_than: float
+    """With ``resume``: how old, in seconds, a claim from another machine must be to count as abandoned."""
+
+
+class RecordIdentity(TypedDict):
+    """The fields of meta.json that say which version a record is, the same for every kind."""
+
+    schema: int
+    name: str
+    version: str
+    created_at: str
+    tags: tuple[str, ...]
+
+
 class PublishTarget(NamedTuple):
-    """Where and as what a publish writes, every argument checked before anything is written
-    (a tuple: builders unpack it)."""
+    """Where, as what and how a publish writes, every argument checked before anything is written."""
 
     root: Location
     version: str
@@ -89,21 +121,37 @@ class PublishTarget(NamedTuple):
     tags: list[str]
     created_at: str
     key: SigningKey | None
+    progress: bool | None
+    resume: bool
+    older_than: float
+
+    def identity(self) -> RecordIdentity:
+        """The record's fields that say which version this is."""
+        return {
+            "schema": metadata.SCHEMA_VERSION,
+            "name": self.name,
+            "version": self.version,
+            "created_at": self.created_at,
+            "tags": tuple(self.tags),
+        }
 
 
 def publish_target(
     path: str | os.PathLike[str],
     version: str | None,
-    *,
-    name: str | None,
-    tags: Any,
-    signing_key: str | os.PathLike[str] | None,
-    storage_options: dict[str, Any] | None,
     default_name: str,
+    *,
+    name: str | None = None,
+    tags: Any = None,
+    signing_key: str | os.PathLike[str] | None = None,
+    storage_options: dict[str, Any] | None = None,
+    progress: bool | None = None,
+    resume: bool = False,
+    older_than: float = 0.0,
 ) -> PublishTarget:
-    """The checked arguments shared by every ``publish``: ``version=None`` is the publication
-    timestamp, ``name=None`` the root's last folder (or ``default_name``), and the signing key is
-    loaded (and its file checked) now."""
+    """The checked arguments of a ``publish`` (see :class:`PublishOptions`): ``version=None`` is the
+    publication timestamp, ``name=None`` the root's last folder (or ``default_name``), and the
+    signing key is loaded (and its file checked) now."""
     created_at = timestamp()
     version = check_version(created_at if version is None else version)
     checked_tags = check_tags(tags)
@@ -112,7 +160,8 @@ def publish_target(
         chosen = check_name(name)
     else:
         chosen = check_name(root.name or default_name, default_from=f"the last folder of {root.url!r}")
-    return PublishTarget(root, version, chosen, checked_tags, created_at, _key_for(signing_key))
+    key = _key_for(signing_key)
+    return PublishTarget(root, version, chosen, checked_tags, created_at, key, progress, resume, older_than)
 
 
 @dataclass(frozen=True)
