@@ -113,6 +113,29 @@ def test_created_from_a_host_of_another_python(
 
 
 @pytest.mark.parametrize("minor", HOST_PYTHONS)
+def test_predict_from_a_host_of_another_python_in_the_recorded_environment(
+    published: dict[str, str], tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, minor: str
+) -> None:
+    """`mlops predict MODEL INPUT -o OUT --env recorded` from a 3.12 or 3.13 host: the model and the
+    processor published from 3.11 (user classes by value) predict exactly what they did there."""
+    hosts = once_per_run(tmp_path_factory, f"env-host-{minor}", lambda folder: host(folder / "venv", minor))
+    out = tmp_path / "scores.json"
+    done = subprocess.run(
+        [hosts, "-m", "mlops", "predict", published["model"], published["raw"], "-o", str(out), "--env", "recorded"],
+        env=clean_env(), capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "wrote predictions" in done.stdout
+    predictions = np.asarray(json.loads(out.read_text())["predictions"])
+    np.testing.assert_array_equal(predictions, np.load(published["expected"].replace(".npy", "-classes.npy")))
+    here = subprocess.run(  # the host itself could not have loaded it: its Python is another minor
+        [hosts, "-m", "mlops", "predict", published["model"], published["raw"], "-o", str(tmp_path / "x.json")],
+        env=clean_env(), capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert here.returncode == 1 and "--env recorded" in here.stderr, here.stderr
+
+
+@pytest.mark.parametrize("minor", HOST_PYTHONS)
 def test_serve_from_a_host_of_another_python_in_the_recorded_environment(
     published: dict[str, str], tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, minor: str
 ) -> None:

@@ -196,7 +196,8 @@ def test_a_mismatched_numpy_warns_once_with_the_command(
         VersionedModel(model_path).model  # noqa: B018
     assert len(caught) == 1
     message = str(caught[0].message)
-    assert "numpy" in message and f"--env recorded`, or `mlops env {model_path} --create DIR`" in message
+    assert "numpy" in message and f"`mlops predict {model_path} INPUT -o OUT --env recorded`" in message
+    assert f"`mlops env {model_path} --create DIR`" in message
     assert caught[0].filename == __file__
 
 

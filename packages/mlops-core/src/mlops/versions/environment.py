@@ -80,7 +80,11 @@ def referenced_distributions(pickles: Iterable[bytes]) -> set[str]:
 def run_hint(path: str, kind: str) -> str:
     """The commands that run the version at ``path`` in the environment it was published from."""
     quoted = shlex.quote(path)
-    model = f"`mlops serve {quoted} --env recorded`, or " if kind == "model" else ""
+    model = (
+        f"`mlops predict {quoted} INPUT -o OUT --env recorded` (or `mlops serve {quoted} --env recorded`), or "
+        if kind == "model"
+        else ""
+    )
     return (
         f"To run it in the environment it was published from: {model}`mlops env {quoted} --create DIR` "
         "then DIR/bin/python (`mlops env PATH --diff` lists every difference)."
