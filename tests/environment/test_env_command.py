@@ -105,3 +105,19 @@ def test_serve_env_recorded_hands_its_command_line_over(
     ]  # fmt: skip
     assert options["trusted_keys"] == [str(key)] and options["storage_options"] == {"anon": True}
     assert any(str(extra).startswith("fastapi") for extra in options["extras"])  # type: ignore[attr-defined]
+
+
+def test_predict_env_recorded_hands_its_command_line_over(
+    versions: tuple[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from mlops import envs
+
+    calls: list[tuple[str, list[str], dict[str, object]]] = []
+    monkeypatch.setattr(envs, "run_in_recorded_environment", lambda v, argv, **o: calls.append((v, argv, o)) or 0)
+    out = tmp_path / "scores.parquet"
+    result = mlops("predict", versions[1], "raw", "-o", out, "--force", "--env", "recorded", "--json")
+    assert result.exit_code == 0, result.output
+    ((version, argv, options),) = calls
+    assert (version, argv) == (versions[1], ["predict", versions[1], "raw", "-o", str(out), "--force", "--json"])
+    assert any(str(extra).startswith("pyarrow") for extra in options["extras"])  # type: ignore[attr-defined]
+    assert not out.exists()  # written by the recorded environment, not here

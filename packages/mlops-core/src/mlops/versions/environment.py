@@ -85,9 +85,14 @@ def run_hint(path: str, kind: str) -> str:
         if kind == "model"
         else ""
     )
+    trained = (
+        "; a model trained on it predicts in its own environment with `mlops predict MODEL INPUT -o OUT --env recorded`"
+        if kind == "dataset"
+        else ""
+    )
     return (
         f"To run it in the environment it was published from: {model}`mlops env {quoted} --create DIR` "
-        "then DIR/bin/python (`mlops env PATH --diff` lists every difference)."
+        f"then DIR/bin/python{trained} (`mlops env PATH --diff` lists every difference)."
     )
 
 
