@@ -111,7 +111,7 @@ def _install_workspace(session: nox.Session) -> None:
     (pyarrow, pandas, polars)."""
     _install_torch(session)
     session.install(
-        "-e", f"{ROOT / 'packages/mlops-core'}[s3,azure,signing,ui,dask,serve,tables]",
+        "-e", f"{ROOT / 'packages/mlops-core'}[s3,azure,signing,ui,dask,serve,tables,env]",
         "-e", f"{ROOT / 'packages/mlops-keras'}[tensorflow]",
         *(arg for plugin in PLUGINS if plugin != "mlops-keras" for arg in ("-e", str(ROOT / "packages" / plugin))),
     )  # fmt: skip

@@ -1,5 +1,5 @@
 """Run the mlops benchmark suite: ``python benchmarks/run.py [--sizes 256 1024] [--repeats 5]
-[--only dataset,s3,models,import,listing,loaders,incremental,manyfiles,serving,tables,registry,predict]
+[--only dataset,s3,models,import,listing,loaders,incremental,manyfiles,serving,tables,registry,predict,env]
 [--many-files 100000] [--table-size 1024] [--predict-rows 1000000] [--predict-gb 4]
 [--out benchmarks/results]``.
 
@@ -26,7 +26,7 @@ from harness import Context, Results, rmtree  # noqa: E402
 
 AREAS = (
     "import", "dataset", "models", "s3", "listing", "signing", "loaders", "incremental", "manyfiles", "serving",
-    "tables", "registry", "predict", "scale",
+    "tables", "registry", "predict", "env", "scale",
 )  # fmt: skip
 DEFAULT_AREAS = tuple(a for a in AREAS if a != "scale")
 """``scale`` (tens of GB, chunked tensors) runs only when asked for: ``--only scale``."""

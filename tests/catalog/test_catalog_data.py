@@ -64,7 +64,7 @@ def test_dataset_page_records_tensor_statistics_raw_and_files(roots: list[str], 
     assert by_name["X_train"].size == manifest_of(catalog_store["v1"])["X_train.npy"]["size"]
     assert record.meta.raw.strategy == "copy" and record.meta.raw.source.endswith("raw1")
     assert {f.path for f in record.raw_files} == {"raw/data.csv", "raw/extra/deep/blob.bin"}
-    assert record.file_count == len(manifest_of(catalog_store["v1"]))
+    assert record.file_count == len(manifest_of(catalog_store["v1"], environment=True))
     assert record.meta.processor.class_name.endswith("CsvProcessor")
 
     quick = build_catalog(roots, tensor_stats=False)

@@ -28,7 +28,7 @@ COMMANDS = [
     *["ls", "latest", "show", "lineage", "diff", "tag", "verify", "sign", "keygen", "inspect"],
     *["du", "rm", "clean", "republish", "plugins", "ui", "report", "serve"],
     *["alias", "gc"],
-    *["predict", "export"],
+    *["predict", "export", "env"],
 ]
 HISTORY = {"loss": [0.7, 0.5, 0.4], "val_accuracy": [0.6, 0.7, 0.75]}
 
@@ -147,7 +147,7 @@ def test_show_a_model_with_its_training_curves(published_locally: Published, tmp
 
 
 def test_verify_reports_ok_or_the_damaged_file(published: Published) -> None:
-    assert ok("verify", published.v1).startswith("OK  dataset points v1: 7 files (")
+    assert ok("verify", published.v1).startswith("OK  dataset points v1: 9 files (")
     assert json.loads(ok("verify", published.model, "--json"))["ok"] is True
 
     fs, path = _fs(published.v1.rstrip("/") + "/y_train.npy")

@@ -50,6 +50,8 @@ def test_publish_writes_the_documented_layout(store: str, raw_dir: str) -> None:
         "meta.json",
         "raw/data.csv",
         "raw/extra/deep/blob.bin",
+        "environment/pylock.toml",
+        "environment/python.json",
     }
     meta = json.loads(_read(path.rstrip("/") + "/meta.json"))
     check_against_json_schema(meta)

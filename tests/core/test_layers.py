@@ -18,6 +18,7 @@ LAYERS = [
     ["mlops.versions"],
     ["mlops.dataset"],
     ["mlops.model"],
+    ["mlops.envs"],
     ["mlops.plugins", "mlops.plugin"],
     ["mlops.serving"],  # predicting with a model and its dataset's processor; serving; export
     ["mlops.cli", "mlops.catalog", "mlops.__main__"],

@@ -82,7 +82,8 @@ def test_publish_and_load_a_model(store: str, dataset: VersionedDataset, raw_dir
     assert meta["kind"] == "model" and meta["schema"] == 2
     assert meta["serializer"]["name"] == "test-linear"
     assert meta["framework"] == {"numpy": np.__version__}
-    assert set(loaded.files) == {"w.npy", "info/about.txt"} and meta["manifest"]["count"] == 2
+    environment = {"environment/pylock.toml", "environment/python.json"}  # the publishing environment
+    assert set(loaded.files) == {"w.npy", "info/about.txt", *environment} and meta["manifest"]["count"] == 4
     assert meta["dataset"] == {"path": dataset.path, "name": dataset.name, "version": "v1", "hash": dataset.hash}
     loaded.verify()
 

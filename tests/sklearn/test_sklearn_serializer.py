@@ -162,6 +162,8 @@ def test_meta_json_records_the_serializer_and_its_versions(
     assert framework["numpy"] == np.__version__
     assert "scipy" in framework
     assert list(manifest_of(path)) == [MODEL_FILE]
+    environment = ["environment/pylock.toml", "environment/python.json"]
+    assert list(manifest_of(path, environment=True)) == [*environment, MODEL_FILE]
     stored = _read_bytes(f"{path}/{MODEL_FILE}")
     assert manifest_of(path)[MODEL_FILE] == {"sha256": hashlib.sha256(stored).hexdigest(), "size": len(stored)}
 

@@ -22,11 +22,16 @@ def check_against_json_schema(meta: dict[str, Any]) -> None:
     _validator().validate(meta)
 
 
-def manifest_of(path: str) -> dict[str, dict[str, Any]]:
+def manifest_of(path: str, *, environment: bool = False) -> dict[str, dict[str, Any]]:
     """``{relpath: {"sha256", "size"}}`` of the version at ``path`` (any store), read from its
-    ``manifest.jsonl`` as a reader of the documented format would."""
+    ``manifest.jsonl`` as a reader of the documented format would; the publishing environment's
+    files (``environment/``, in every version) only with ``environment=True``."""
     import fsspec
 
     with fsspec.open(f"{path.rstrip('/')}/manifest.jsonl", "rb") as f:
         lines = [json.loads(line) for line in f.read().splitlines()]
-    return {line["path"]: {"sha256": line["sha256"], "size": line["size"]} for line in lines}
+    return {
+        line["path"]: {"sha256": line["sha256"], "size": line["size"]}
+        for line in lines
+        if environment or not line["path"].startswith("environment/")
+    }

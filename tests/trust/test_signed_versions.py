@@ -199,7 +199,7 @@ def test_model_signing_verifies_a_version_signed_at_publish(tmp_path: Path, key_
     model_path = mlops.VersionedModelBuilder(dataset, model, mlops.TrainingConfig(None, {"max_iter": 200})).publish(
         str(tmp_path / "models"), "m1", signing_key=key_pair[0]
     )
-    assert sorted(os.listdir(model_path)) == ["manifest.jsonl", "meta.json", "mlops.sig", "model.joblib"]
+    assert sorted(os.listdir(model_path)) == ["environment", "manifest.jsonl", "meta.json", "mlops.sig", "model.joblib"]
     for target in (model_path, dataset.path):
         if target == dataset.path:
             versions.sign_version(dataset, load_signing_key(key_pair[0]))

@@ -4,7 +4,7 @@ Everything public is importable from here (``__all__``), with the types public c
 Submodules load on first use, so ``import mlops`` stays fast and never imports an ML framework.
 Plugin authors import :mod:`mlops.plugin`, the plugin SDK; errors live in :mod:`mlops.errors`.
 Every other module is internal: its layer folders (``store``, ``metadata``, ``versions``,
-``dataset``, ``model``, ``plugins``, ``cli``, ``catalog``) may change between releases.
+``dataset``, ``model``, ``envs``, ``plugins``, ``cli``, ``catalog``) may change between releases.
 """
 
 from __future__ import annotations
@@ -20,11 +20,19 @@ if TYPE_CHECKING:  # the names __getattr__ provides, for type checkers and IDEs
     from mlops.dataset.invertible_data_processor import InvertibleDataProcessor as InvertibleDataProcessor
     from mlops.dataset.versioned_dataset import VersionedDataset as VersionedDataset
     from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder as VersionedDatasetBuilder
+    from mlops.envs import BuiltEnvironment as BuiltEnvironment
+    from mlops.envs import create_environment as create_environment
+    from mlops.envs import environment_differences as environment_differences
+    from mlops.envs import run_in_recorded_environment as run_in_recorded_environment
     from mlops.metadata import ColumnRecord as ColumnRecord
     from mlops.metadata import DatasetRecord as DatasetRecord
     from mlops.metadata import ModelRecord as ModelRecord
     from mlops.metadata import TableRecord as TableRecord
     from mlops.metadata import TensorRecord as TensorRecord
+    from mlops.metadata.environment import Difference as Difference
+    from mlops.metadata.pylock import EnvironmentLock as EnvironmentLock
+    from mlops.metadata.pylock import LockedDistribution as LockedDistribution
+    from mlops.metadata.pylock import PythonInfo as PythonInfo
     from mlops.model.lineage import models_trained_on as models_trained_on
     from mlops.model.lineage import open_version as open_version
     from mlops.model.serializer import ModelSerializer as ModelSerializer
@@ -90,6 +98,9 @@ _EXPORTS = {
     "models_trained_on": "mlops.model.lineage",
     "republish": "mlops.versions.republish",
     "update_tags": "mlops.versions.tags",
+    "create_environment": "mlops.envs",
+    "run_in_recorded_environment": "mlops.envs",
+    "environment_differences": "mlops.envs",
     "set_alias": "mlops.versions.aliases",
     "get_alias": "mlops.versions.aliases",
     "remove_alias": "mlops.versions.aliases",
@@ -111,6 +122,11 @@ _EXPORTS = {
     "DatasetRecord": "mlops.metadata",
     "ModelRecord": "mlops.metadata",
     "TensorRecord": "mlops.metadata",
+    "EnvironmentLock": "mlops.metadata.pylock",
+    "LockedDistribution": "mlops.metadata.pylock",
+    "PythonInfo": "mlops.metadata.pylock",
+    "Difference": "mlops.metadata.environment",
+    "BuiltEnvironment": "mlops.envs",
     "TableRecord": "mlops.metadata",
     "ColumnRecord": "mlops.metadata",
 }

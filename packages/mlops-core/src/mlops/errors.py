@@ -1,4 +1,4 @@
-"""Every exception mlops raises on purpose.
+"""Every exception mlops raises on purpose (and the one warning class about environments).
 
 All derive from :class:`MlopsError`, so ``except MlopsError`` catches any failure the library
 reports; where a builtin fits, the class also subclasses it (``FileExistsError``, ``ValueError``...)
@@ -7,6 +7,7 @@ so generic handlers keep working. Messages say what went wrong and what to do ne
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -373,3 +374,29 @@ class AliasRecordError(MetadataError):
 
 class RetentionPolicyError(MlopsError, ValueError):
     """Raised by ``gc`` when no retention rule is given (it would remove every version) or a rule is invalid."""
+
+
+# --- the environment a version was published from ------------------------------------------------------
+
+
+class EnvironmentMismatchWarning(UserWarning):
+    """Warned when a pickled processor or model is loaded where distributions that matter for it
+    (the Python minor, its framework, numpy, what its pickles reference) differ from the recorded
+    ones; ``differences`` lists them, the message gives the command that runs the version in its own
+    environment."""
+
+    def __init__(self, message: str, differences: Sequence[Any] = ()) -> None:
+        super().__init__(message)
+        self.differences = list(differences)
+
+
+class NoEnvironmentError(MlopsError, LookupError):
+    """Raised by ``mlops env`` when a version holds no recorded environment (published before mlops recorded it)."""
+
+
+class EnvironmentCreationError(MlopsError):
+    """Raised by ``mlops env --create`` when the recorded environment cannot be built (says what, and what to do)."""
+
+
+class InterpreterNotFoundError(EnvironmentCreationError):
+    """Raised by ``mlops env --create`` when no interpreter of the recorded Python minor is installed or obtainable."""

@@ -16,6 +16,7 @@ in one module per group (internal: the command line is the interface):
 - :mod:`~mlops.cli.plugins`: plugins
 - :mod:`~mlops.cli.catalog`: ui, report
 - :mod:`~mlops.cli.predict`: predict, export
+- :mod:`~mlops.cli.env`: env (the environment a version was published from; recreating it)
 - :mod:`~mlops.cli.serving`: serve
 
 and what they share in ``_common`` (settings, options, messages) and ``_format`` (tables, JSON).
@@ -32,7 +33,7 @@ from typing import Any
 import click
 
 from mlops._version import __version__
-from mlops.cli import aliases, catalog, plugins, predict, serving, space, transfer, trust, versions
+from mlops.cli import aliases, catalog, env, plugins, predict, serving, space, transfer, trust, versions
 from mlops.cli._common import Settings, describe, error, parse_storage_options, warning
 
 __all__ = ["cli", "main"]
@@ -127,6 +128,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     cli.main(args=list(argv) if argv is not None else None, prog_name="mlops")
 
 
-for _group in (versions, trust, space, aliases, transfer, plugins, catalog, serving, predict):
+for _group in (versions, trust, space, aliases, transfer, plugins, catalog, serving, predict, env):
     for _command in _group.COMMANDS:
         cli.add_command(_command)

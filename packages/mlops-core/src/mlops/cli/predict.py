@@ -12,6 +12,7 @@ import click
 
 from mlops.cli._common import Settings, input_option, json_option, pass_settings
 from mlops.cli._format import print_json
+from mlops.cli._recorded import env_option, run_recorded
 from mlops.errors import MissingDependencyError, PredictionOutputError
 from mlops.utils.install import install_command
 
@@ -50,6 +51,7 @@ def trusted_keys_option(function: Any) -> Any:
     "--progress/--no-progress", "show_progress", default=None, help="Show a progress bar (default: on a terminal)."
 )
 @trusted_keys_option
+@env_option
 @json_option
 @pass_settings
 def predict_command(
@@ -62,6 +64,7 @@ def predict_command(
     force: bool,
     show_progress: bool | None,
     trusted_keys: tuple[str, ...],
+    env_mode: str,
     as_json: bool,
 ) -> None:
     """Predict with the model at MODEL on the raw data at INPUT; write the result to OUT.
@@ -72,7 +75,8 @@ def predict_command(
     When the processor returns dask arrays, the rows are scored block by block on the active Dask
     scheduler (or the cluster at --scheduler) and OUT must be a Zarr folder (.zarr).
     OUT is written under a temporary name and renamed when complete; an existing OUT is kept
-    unless --force.
+    unless --force. With --env recorded, the prediction runs in the environment the model was
+    published from (its Python and exact distributions; see `mlops env`).
     """
     from mlops.serving.batch import output_format, predict_to_file
     from mlops.serving.predictor import Predictor
@@ -83,6 +87,13 @@ def predict_command(
             raise PredictionOutputError(f"{out} already exists: choose another output, or overwrite it with --force")
     except PredictionOutputError as exc:
         raise click.BadParameter(str(exc), param_hint="'-o' / '--output'") from None
+    if env_mode == "recorded":
+        keys = [os.path.abspath(key) for key in trusted_keys]
+        command = ["predict", model, raw, "-o", out, *(["--input", input_name] if input_name else [])]
+        command += [*(["--scheduler", scheduler] if scheduler else []), *(["--force"] if force else [])]
+        command += [*([] if show_progress is None else ["--progress" if show_progress else "--no-progress"])]
+        command += [*(arg for key in keys for arg in ("-k", key)), *(["--json"] if as_json else [])]
+        run_recorded(settings, model, command, trusted_keys=keys, extras=_output_extras(out))
     with _scheduler(scheduler):
         predictor = Predictor(
             model,
@@ -97,6 +108,17 @@ def predict_command(
         what = "predictions and labels" if result.labels else "predictions"
         blocks = f" in {result.blocks} blocks" if result.blocks > 1 else ""
         click.echo(f"wrote {what} for {result.rows} rows{blocks} to {result.path}")
+
+
+def _output_extras(out: str) -> tuple[str, ...]:
+    """What writing OUT needs beside the model's own libraries, in a recorded environment."""
+    from mlops.envs.build import extra_requirements
+
+    if out.endswith(".parquet"):
+        return extra_requirements("tables") or ("pyarrow",)
+    if out.rstrip("/").endswith(".zarr"):
+        return extra_requirements("dask") or ("zarr",)
+    return ()
 
 
 @contextmanager

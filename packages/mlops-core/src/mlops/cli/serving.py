@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from mlops.cli._common import Settings, input_option, pass_settings, warning
+from mlops.cli._recorded import env_option, run_recorded
 
 if TYPE_CHECKING:
     from mlops.serving.predictor import Predictor
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
     help="Serve only if the model and its dataset are signed by this public key (repeatable: any of them); "
     "default: MLOPS_TRUSTED_KEYS, if set.",
 )
+@env_option
 @pass_settings
 def serve_command(
     settings: Settings,
@@ -58,6 +60,7 @@ def serve_command(
     input_name: str | None,
     max_body_size: int,
     trusted_keys: tuple[str, ...],
+    env_mode: str,
 ) -> None:
     """Serve the model version MODEL over HTTP, with the preprocessing of its dataset.
 
@@ -71,7 +74,19 @@ def serve_command(
     both signatures: if anything fails, nothing is served (status 1). `labels` are the processor's
     unpreprocess_labels, for invertible processors. Bad input is answered 4xx with
     {"error": "..."}. SIGTERM or Ctrl-C answers the requests in flight, then stops.
+
+    With --env recorded, the server runs in the environment the model was published from (its
+    Python and distributions, plus what serving needs, resolved without changing any of them).
     """
+    if env_mode == "recorded":
+        from mlops.envs.build import extra_requirements
+
+        keys = [os.path.abspath(key) for key in trusted_keys]
+        command = ["serve", model, "--host", host, "--port", str(port), "--workers", str(workers)]
+        command += ["--max-body-size", str(max_body_size), *(["--input", input_name] if input_name else [])]
+        command += [arg for key in keys for arg in ("-k", key)]
+        extras = extra_requirements("serve") or ("fastapi", "uvicorn", "python-multipart")
+        run_recorded(settings, model, command, trusted_keys=keys, extras=extras)
     from mlops.serving.config import ServeConfig
     from mlops.serving.server import check_installed, exposure_warning, serve
 

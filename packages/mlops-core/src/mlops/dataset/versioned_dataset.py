@@ -12,13 +12,14 @@ import numpy as np
 from mlops.dataset import by_value as pickling
 from mlops.dataset import lazy, tables
 from mlops.dataset.data_processor import DataProcessor
-from mlops.errors import IntegrityError, MetadataError
+from mlops.errors import IntegrityError, MetadataError, PythonVersionMismatchError
 from mlops.metadata import DatasetRecord, TensorRecord, safe_relpath
 
 # plugin contract: framework adapters come from plugins (mlops_register_dataset_adapters)
 from mlops.plugins import manager as plugins  # noqa: I001
 from mlops.utils.concurrency import concurrently
 from mlops.utils.progress import task as progress_task
+from mlops.versions import environment as recorded
 from mlops.versions.published import PublishedVersion
 
 
@@ -204,6 +205,13 @@ class VersionedDataset(PublishedVersion[DatasetRecord], Mapping[str, np.ndarray]
         """The processor that built this dataset, as it was then (its code was stored by value)."""
         info = self.record.processor
         data = self._loc.store.read_verified(self._loc.child(info.file), info.entry, info.file)
+        try:
+            pickling.check_python_version(info.python, info.file)
+        except PythonVersionMismatchError as exc:
+            raise recorded.with_hint(exc, self.path, self.kind) from None
+        recorded.warn_if_different(
+            self.environment, self.record, self.path, f"the data processor of {self.path}", [data], stacklevel=3
+        )
         processor: DataProcessor = pickling.loads_processor(data, info.python)
         return processor
 

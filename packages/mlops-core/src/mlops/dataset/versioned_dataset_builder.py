@@ -148,6 +148,7 @@ class VersionedDatasetBuilder:
                 writer, {files[n][0]: a for n, (_role, a) in self._tensors.items() if files[n][1] == lazy.FORMAT}
             )
             processor_entry = writer.write_bytes(PROCESSOR_FILE, processor_bytes)
+            writer.write_environment()
             extra = {"raw_link": self._raw.url} if raw == "link" else None
             record = DatasetRecord(
                 **target.identity(),

@@ -10,7 +10,7 @@ import numpy as np
 
 from mlops.dataset import by_value as pickling
 from mlops.dataset.versioned_dataset import VersionedDataset
-from mlops.errors import DatasetChangedError, ModelInputError
+from mlops.errors import DatasetChangedError, ModelInputError, PythonVersionMismatchError
 from mlops.metadata import ModelRecord
 from mlops.model.serializer import ModelSerializer
 from mlops.model.training_config import TrainingConfig
@@ -19,7 +19,8 @@ from mlops.model.training_config import TrainingConfig
 from mlops.plugins import manager as plugins  # noqa: I001
 from mlops.store import resolve_in
 from mlops.utils.progress import task as progress_task
-from mlops.versions.published import PublishedVersion
+from mlops.versions import environment as recorded
+from mlops.versions.published import PublishedVersion, pickle_files
 
 
 class VersionedModel(PublishedVersion[ModelRecord]):
@@ -103,13 +104,32 @@ class VersionedModel(PublishedVersion[ModelRecord]):
     def model(self) -> Any:
         """The native model object (``keras.Model``, ``torch.nn.Module``, sklearn estimator...)."""
         serializer = self.serializer
-        if getattr(serializer, "pickles_code", False):
-            pickling.check_python_version(self.record.libraries.get("python"), f"model {self.path}")
-        with (
-            progress_task(f"load {self.version}", sum(e.size for e in self._manifest.values())),
-            self._loc.store.local_folder(self._loc, self._manifest) as directory,
-        ):
-            return serializer.load(directory)
+        try:
+            if getattr(serializer, "pickles_code", False):
+                pickling.check_python_version(self.record.libraries.get("python"), f"model {self.path}")
+            with (
+                progress_task(f"load {self.version}", sum(e.size for e in self._manifest.values())),
+                self._loc.store.local_folder(self._loc, self._manifest) as directory,
+            ):
+                self._warn_if_environment_differs(directory)
+                return serializer.load(directory)
+        except PythonVersionMismatchError as exc:  # ours, or raised from inside a pickle (mlops-sklearn)
+            raise recorded.with_hint(exc, self.path, self.kind) from None
+
+    def _warn_if_environment_differs(self, directory: str) -> None:
+        """One :class:`~mlops.errors.EnvironmentMismatchWarning` when the model is pickled and the
+        distributions that matter for it differ from the recorded environment."""
+        pickles = pickle_files(self)
+        if not pickles or self.environment is None:
+            return
+
+        def read(relpath: str) -> bytes:
+            with open(os.path.join(directory, *relpath.split("/")), "rb") as file:
+                return file.read()
+
+        recorded.warn_if_different(
+            self.environment, self.record, self.path, f"model {self.path}", map(read, pickles), stacklevel=4
+        )
 
     def predict(self, features: Any) -> np.ndarray:
         """Predictions of the model for ``features``: a numpy array, a table (a pandas or polars

@@ -12,6 +12,7 @@ from mlops.dataset.versioned_dataset import VersionedDataset
 from mlops.errors import MlopsError, PluginError
 from mlops.metadata import DatasetLink, ModelRecord, SerializerRecord
 from mlops.metadata.environment import installed_version
+from mlops.metadata.pylock import ENVIRONMENT_DIR
 from mlops.model.serializer import ModelSerializer
 from mlops.model.training_config import TrainingConfig
 
@@ -96,6 +97,12 @@ class VersionedModelBuilder:
                 files = _local_files(staging)
                 if not files:
                     raise PluginError(f"serializer {chosen.name!r} wrote no files for the model")
+                clash = [f for f in files if f.split("/", 1)[0] == ENVIRONMENT_DIR]
+                if clash:
+                    raise PluginError(
+                        f"serializer {chosen.name!r} wrote {clash[0]!r}: the folder {ENVIRONMENT_DIR}/ of a version "
+                        "holds the publishing environment; save the model's files elsewhere"
+                    )
                 local = resolve(staging)
                 total = sum(os.path.getsize(os.path.join(staging, f)) for f in files)
                 with (
@@ -104,6 +111,7 @@ class VersionedModelBuilder:
                 ):
                     writer.move_many([(relpath, local.child(relpath)) for relpath in files])
                     content_hash = metadata.content_hash("model", writer.entries, {"serializer": chosen.name})
+                    writer.write_environment()  # after the hash: it identifies the model, not its environment
                     return writer.commit(replace(record, hash=content_hash), signing_key=target.key)
             finally:
                 staging_claim.release()

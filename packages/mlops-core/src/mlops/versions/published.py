@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, overload
 
 from mlops import metadata
 from mlops.metadata import AnyRecord
+from mlops.metadata.pylock import EnvironmentLock
 from mlops.store import FileEntry, Location
 from mlops.utils.progress import task as progress_task
 from mlops.versions import layout
@@ -95,6 +96,16 @@ class PublishedVersion(Generic[R]):
     def files(self) -> dict[str, FileEntry]:
         """Every data file of the version (the manifest), by relative path."""
         return dict(self._manifest)
+
+    @cached_property
+    def environment(self) -> EnvironmentLock | None:
+        """The environment the version was published from (``environment/pylock.toml``, PEP 751,
+        and ``environment/python.json``): the Python version, every installed distribution with its
+        exact version and origin (``.distributions``, ``.to_requirements()``). Read and verified on
+        first use; ``None`` for a version published before mlops recorded it."""
+        from mlops.versions.environment import read_environment
+
+        return read_environment(self._loc, self._manifest)
 
     @property
     def storage_options(self) -> dict[str, Any]:

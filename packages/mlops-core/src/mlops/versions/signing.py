@@ -47,5 +47,3 @@ def admit(loc: Location, record: AnyRecord, meta_bytes: bytes, policy: TrustPoli
 def signature_for(loc: Location, files: Mapping[str, str], key: SigningKey) -> bytes:
     """The ``mlops.sig`` bytes of the version at ``loc`` whose files are ``files``."""
     return sign_files(files, key.key, name=loc.name)
-
-

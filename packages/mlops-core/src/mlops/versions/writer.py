@@ -37,6 +37,7 @@ from mlops import metadata
 from mlops.errors import MlopsError, PublicationPathAlreadyExistsError
 from mlops.metadata import AnyRecord, PublishStats
 from mlops.metadata import manifest as manifest_codec
+from mlops.metadata.environment import environment_files
 from mlops.metadata.names import check_name, check_tags, check_version
 from mlops.store import FileEntry, Location, resolve
 from mlops.store.hashing import CHUNK_SIZE, sha256_of_file
@@ -358,6 +359,15 @@ class VersionWriter:
 
         entry = self._dedup.place(relpath, dest, None, lambda: src.store.known_entry(src), write)
         return self._record(relpath, entry, dest)
+
+    def write_environment(self) -> None:
+        """Record the publishing environment: ``environment/pylock.toml`` (every installed
+        distribution, PEP 751) and ``environment/python.json`` (read once per process, see
+        :mod:`mlops.metadata.environment`). Listed in the manifest like every file, so verification
+        and signatures cover them; left out of the content hash, which identifies the data whatever
+        environment published it."""
+        for relpath, data in environment_files().items():
+            self.write_bytes(relpath, data)
 
     def write_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         """Store several arrays (``{relpath: array}``) at once."""
