@@ -50,6 +50,7 @@ if TYPE_CHECKING:  # the names __getattr__ provides, for type checkers and IDEs
     from mlops.store.base import FileEntry as FileEntry
     from mlops.store.base import Location as Location
     from mlops.versions.aliases import AliasEvent as AliasEvent
+    from mlops.versions.aliases import AliasOptions as AliasOptions
     from mlops.versions.aliases import alias_history as alias_history
     from mlops.versions.aliases import get_alias as get_alias
     from mlops.versions.aliases import list_aliases as list_aliases
@@ -108,6 +109,7 @@ _EXPORTS = {
     "resolve_version": "mlops.versions.aliases",
     "gc": "mlops.versions.retention",
     "PublishOptions": "mlops.versions.writer",  # the options every publish takes
+    "AliasOptions": "mlops.versions.aliases",  # the options set_alias and remove_alias take
     # the types public calls return
     "Location": "mlops.store.base",
     "FileEntry": "mlops.store.base",

@@ -121,6 +121,12 @@ class DatasetChangedError(MlopsError):
         self.found = found
         self.dataset = dataset
 
+    @classmethod
+    def of(cls, message: str, dataset: Any, recorded: str) -> DatasetChangedError:
+        """The error for ``dataset`` (a VersionedDataset whose hash is not ``recorded``): its path,
+        its hash as ``found`` and itself, from the dataset."""
+        return cls(message, path=dataset.path, recorded=recorded, found=dataset.hash, dataset=dataset)
+
 
 class PythonVersionMismatchError(MlopsError):
     """Raised when a by-value pickle written by another Python minor version would be loaded."""

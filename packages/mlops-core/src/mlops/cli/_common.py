@@ -84,3 +84,18 @@ def tag_option(function: F) -> F:
         metavar="TAG",
         help="Only versions carrying this tag (repeatable: all must match).",
     )(function)
+
+
+input_option = click.option(
+    "--input",
+    "input_name",
+    metavar="NAME",
+    help="The raw feature tensor to predict on, when the processor's get_raw_features returns several.",
+)
+"""``--input NAME``: which raw tensor to score (``mlops predict``, ``mlops serve``)."""
+
+
+def public_keys_option(*names: str, help: str) -> Callable[[F], F]:
+    """A repeatable option naming trusted public keys (``NAME.pub``): ``names`` are click's
+    flags and destination, ``help`` says what the keys must have signed."""
+    return click.option(*names, multiple=True, metavar="NAME.pub", help=help)

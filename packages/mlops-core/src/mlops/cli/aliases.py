@@ -7,24 +7,22 @@ then opens the version an alias names in every command that takes a PATH.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 import click
 
-from mlops.cli._common import Settings, json_option, key_option, pass_settings
+from mlops.cli._common import Settings, json_option, key_option, pass_settings, public_keys_option
 from mlops.cli._format import print_json, print_table
 from mlops.versions.aliases import AliasEvent
 
-
-def _trusted_option(function: click.decorators.FC) -> click.decorators.FC:
-    return click.option(
-        "--trusted-key",
-        "trusted",
-        multiple=True,
-        metavar="NAME.pub",
-        help="Require every record read to be signed by this public key (repeatable: any of them); "
-        "default: MLOPS_TRUSTED_KEYS.",
-    )(function)
+_trusted_option = public_keys_option(
+    "--trusted-key",
+    "trusted",
+    help="Require every record read to be signed by this public key (repeatable: any of them); "
+    "default: MLOPS_TRUSTED_KEYS.",
+)
 
 
 def _parse_time(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
@@ -60,84 +58,59 @@ def alias_group() -> None:
     """
 
 
+def _root_and_alias(function: Callable[..., Any]) -> Callable[..., Any]:
+    """The arguments ROOT ALIAS that the commands on one alias start with."""
+    return click.argument("root")(click.argument("alias")(function))
+
+
+_reason_option = click.option("--reason", metavar="TEXT", help="Why, recorded in the alias's history.")
+
+
+def _change_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """What every alias change takes after its own options: --key (signs the record), --json, the settings."""
+    return key_option(json_option(pass_settings(function)))
+
+
+def _echo_event(event: AliasEvent, as_json: bool, text: str) -> None:
+    """Report the record an alias change wrote: as JSON, or as ``text``."""
+    if as_json:
+        print_json(event.to_json())
+    else:
+        click.echo(text)
+
+
 @alias_group.command("set")
-@click.argument("root")
-@click.argument("alias")
+@_root_and_alias
 @click.argument("version")
 @click.option("--expect", metavar="VERSION", help="Move only if the alias names VERSION now (else exit 1).")
-@click.option("--reason", metavar="TEXT", help="Why, recorded in the alias's history.")
+@_reason_option
 @click.option("--protect/--unprotect", default=None, help="Protect the alias (it then moves only with --force).")
 @click.option("--force", is_flag=True, help="Move (or unprotect) a protected alias.")
-@key_option
-@json_option
-@pass_settings
+@_change_options
 def set_command(
-    settings: Settings,
-    root: str,
-    alias: str,
-    version: str,
-    expect: str | None,
-    reason: str | None,
-    protect: bool | None,
-    force: bool,
-    key: str | None,
-    as_json: bool,
+    settings: Settings, root: str, alias: str, version: str, key: str | None, as_json: bool, **change: Any
 ) -> None:
     """Point ALIAS of ROOT at VERSION (a version's folder name under ROOT)."""
     from mlops.versions.aliases import set_alias
 
-    event = set_alias(
-        root,
-        alias,
-        version,
-        expect=expect,
-        reason=reason,
-        protect=protect,
-        force=force,
-        signing_key=key,
-        storage_options=settings.storage_options,
-    )
-    if as_json:
-        print_json(event.to_json())
-    else:
-        click.echo(f"{alias} -> {version}" + (f" (was {event.previous})" if event.previous else ""))
+    # change: expect, reason, protect and force, named as set_alias names them
+    event = set_alias(root, alias, version, signing_key=key, storage_options=settings.storage_options, **change)
+    _echo_event(event, as_json, f"{alias} -> {version}" + (f" (was {event.previous})" if event.previous else ""))
 
 
 @alias_group.command("rm")
-@click.argument("root")
-@click.argument("alias")
+@_root_and_alias
 @click.option("--expect", metavar="VERSION", help="Remove only if the alias names VERSION now (else exit 1).")
-@click.option("--reason", metavar="TEXT", help="Why, recorded in the alias's history.")
+@_reason_option
 @click.option("--force", is_flag=True, help="Remove a protected alias.")
-@key_option
-@json_option
-@pass_settings
-def rm_command(
-    settings: Settings,
-    root: str,
-    alias: str,
-    expect: str | None,
-    reason: str | None,
-    force: bool,
-    key: str | None,
-    as_json: bool,
-) -> None:
+@_change_options
+def rm_command(settings: Settings, root: str, alias: str, key: str | None, as_json: bool, **change: Any) -> None:
     """Remove ALIAS from ROOT (its history stays; no version is touched)."""
     from mlops.versions.aliases import remove_alias
 
-    event = remove_alias(
-        root,
-        alias,
-        expect=expect,
-        reason=reason,
-        force=force,
-        signing_key=key,
-        storage_options=settings.storage_options,
-    )
-    if as_json:
-        print_json(event.to_json())
-    else:
-        click.echo(f"removed {alias} (it named {event.previous})")
+    # change: expect, reason and force, named as remove_alias names them
+    event = remove_alias(root, alias, signing_key=key, storage_options=settings.storage_options, **change)
+    _echo_event(event, as_json, f"removed {alias} (it named {event.previous})")
 
 
 @alias_group.command("ls")
@@ -162,8 +135,7 @@ def ls_command(settings: Settings, root: str, trusted: tuple[str, ...], as_json:
 
 
 @alias_group.command("log")
-@click.argument("root")
-@click.argument("alias")
+@_root_and_alias
 @click.option(
     "--at",
     "at",

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from mlops.cli._common import Settings, json_option, pass_settings
+from mlops.cli._common import Settings, input_option, json_option, pass_settings
 from mlops.cli._format import print_json
 from mlops.cli._recorded import env_option, run_recorded
 from mlops.errors import MissingDependencyError, PredictionOutputError
@@ -40,12 +40,7 @@ def trusted_keys_option(function: Any) -> Any:
     metavar="OUT",
     help="Where to write: the extension chooses the format (.npy, .csv, .json, .parquet, .zarr).",
 )
-@click.option(
-    "--input",
-    "input_name",
-    metavar="NAME",
-    help="The raw feature tensor to predict on, when the processor's get_raw_features returns several.",
-)
+@input_option
 @click.option(
     "--scheduler",
     metavar="ADDRESS",

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from mlops.cli._common import Settings, pass_settings, warning
+from mlops.cli._common import Settings, input_option, pass_settings, warning
 from mlops.cli._recorded import env_option, run_recorded
 
 if TYPE_CHECKING:
@@ -31,12 +31,7 @@ if TYPE_CHECKING:
     show_default=True,
     help="Worker processes, each with its own copy of the model (predictions run one at a time per worker).",
 )
-@click.option(
-    "--input",
-    "input_name",
-    metavar="NAME",
-    help="The raw feature tensor to predict on, when the processor's get_raw_features returns several.",
-)
+@input_option
 @click.option(
     "--max-body-size",
     type=click.IntRange(1, None),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict
+from typing import Any
 
 import click
 
@@ -168,17 +169,7 @@ def clean_command(
 @click.option("--dry-run", is_flag=True, help="Only say what would be removed (reads no manifest).")
 @json_option
 @pass_settings
-def gc_command(
-    settings: Settings,
-    root: str,
-    keep_last: int | None,
-    keep_days: float | None,
-    keep_tags: tuple[str, ...],
-    models: tuple[str, ...],
-    grace: float,
-    dry_run: bool,
-    as_json: bool,
-) -> None:
+def gc_command(settings: Settings, /, root: str, dry_run: bool, as_json: bool, **policy: Any) -> None:
     """Remove the versions under ROOT that the retention policy does not keep.
 
     A version is kept when any of --keep-last, --keep-days, --keep-tag keeps it (give at least
@@ -187,16 +178,8 @@ def gc_command(
     removal goes as `mlops rm` does (meta.json first)."""
     from mlops.versions.retention import gc
 
-    report = gc(
-        root,
-        keep_last=keep_last,
-        keep_days=keep_days,
-        keep_tags=keep_tags,
-        models=models,
-        grace=grace,
-        dry_run=dry_run,
-        storage_options=settings.storage_options,
-    )
+    # policy: keep_last, keep_days, keep_tags, models and grace, named as gc() names them
+    report = gc(root, dry_run=dry_run, storage_options=settings.storage_options, **policy)
     for path, reason in report.failed.items():
         warning(f"cannot remove {path}: {reason}")
     if as_json:

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from mlops.cli._common import Settings, json_option, pass_settings
+from mlops.cli._common import Settings, json_option, pass_settings, public_keys_option
 from mlops.cli._format import count, print_json
 from mlops.errors import IntegrityError, PickleInspectionError
 from mlops.model import lineage
@@ -20,12 +20,8 @@ from mlops.utils.humanize import format_bytes
 
 @click.command("verify")
 @click.argument("path")
-@click.option(
-    "--key",
-    "keys",
-    multiple=True,
-    metavar="NAME.pub",
-    help="Also require a signature by this public key over every file (repeatable: any of them).",
+@public_keys_option(
+    "--key", "keys", help="Also require a signature by this public key over every file (repeatable: any of them)."
 )
 @json_option
 @pass_settings

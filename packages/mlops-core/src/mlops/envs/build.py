@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from mlops.envs.interpreters import find_interpreter
@@ -69,24 +69,17 @@ class BuiltEnvironment:
     """The environment's folder."""
     python: str
     """Its interpreter (``bin/python``)."""
-    key: str
     python_version: str
     """The interpreter's version (the recorded one, or the same minor)."""
+    key: str
     reused: bool
     """Whether it was already there (nothing was built)."""
     unpinned: tuple[str, ...] = ()
     seconds: float = 0.0
 
     def to_json(self) -> dict[str, object]:
-        return {
-            "path": self.path,
-            "python": self.python,
-            "python_version": self.python_version,
-            "key": self.key,
-            "reused": self.reused,
-            "unpinned": list(self.unpinned),
-            "seconds": round(self.seconds, 3),
-        }
+        """The fields, in order, as plain JSON types (``seconds`` to the millisecond)."""
+        return {**asdict(self), "unpinned": list(self.unpinned), "seconds": round(self.seconds, 3)}
 
 
 def plan(lock: EnvironmentLock, with_paths: Sequence[str] = (), extras: Sequence[str] = ()) -> Plan:

@@ -97,25 +97,15 @@ def label_problem(text: str) -> str | None:
 
 def check_version(version: Any) -> str:
     """``version`` if it may name a version folder; else :class:`~mlops.errors.InvalidVersionError`."""
-    return _checked(
-        version,
-        lambda text: path_segment_problem(text) or _aliases_folder(text),
-        InvalidVersionError,
-        lambda value: f"a version must be a string such as 'v1', got {type(value).__name__}",
-        lambda value, problem: f"invalid version {value!r}: it {problem}. {_VERSION_ADVICE}",
-    )
+    messages = _noun_messages("a", "version", "v1", _VERSION_ADVICE)
+    return _checked(version, _aliases_folder, InvalidVersionError, *messages, segment=True)
 
 
 def check_alias(alias: Any) -> str:
     """``alias`` if it may name an alias (one folder under ``ROOT/_aliases``, written after ``@`` in
     ``ROOT@ALIAS``); else :class:`~mlops.errors.InvalidAliasError`."""
-    return _checked(
-        alias,
-        lambda text: path_segment_problem(text) or _at_sign(text),
-        InvalidAliasError,
-        lambda value: f"an alias must be a string such as 'production', got {type(value).__name__}",
-        lambda value, problem: f"invalid alias {value!r}: it {problem}. Use a plain name such as 'production'.",
-    )
+    messages = _noun_messages("an", "alias", "production", "Use a plain name such as 'production'.")
+    return _checked(alias, _at_sign, InvalidAliasError, *messages, segment=True)
 
 
 def check_tensor_name(name: Any) -> str:
@@ -125,10 +115,11 @@ def check_tensor_name(name: Any) -> str:
     character set: ASCII letters, digits, ``_``, ``-`` and ``.``, at most 100 characters."""
     return _checked(
         name,
-        lambda text: path_segment_problem(text) or _tensor_characters(text),
+        _tensor_characters,
         TensorNameError,
         lambda value: f"tensor names must be strings, got {value!r}",
         lambda value, problem: f"tensor name {value!r} is not a safe file name: it {problem}. {_TENSOR_ADVICE}",
+        segment=True,
     )
 
 
@@ -165,18 +156,32 @@ def check_tags(tags: Any) -> list[str]:
     ]
 
 
+def _noun_messages(
+    article: str, noun: str, example: str, advice: str
+) -> tuple[Callable[[Any], str], Callable[[str, str], str]]:
+    """The two messages of a check (not a string, refused) for a thing called ``noun`` (e.g. "a",
+    "version", "v1"); ``advice`` ends the refusal."""
+    return (
+        lambda value: f"{article} {noun} must be a string such as {example!r}, got {type(value).__name__}",
+        lambda value, problem: f"invalid {noun} {value!r}: it {problem}. {advice}",
+    )
+
+
 def _checked(
     value: Any,
     problem_of: Callable[[str], str | None],
     error: type[Exception],
     not_a_string: Callable[[Any], str],
     refusal: Callable[[str, str], str],
+    *,
+    segment: bool = False,
 ) -> str:
     """``value`` if it is a string in which ``problem_of`` finds no problem; else ``error`` with
-    the message ``not_a_string(value)`` or ``refusal(value, problem)``: every check above."""
+    the message ``not_a_string(value)`` or ``refusal(value, problem)``: every check above.
+    ``segment``: the path policy (:func:`path_segment_problem`) is checked first."""
     if not isinstance(value, str):
         raise error(not_a_string(value))
-    problem = problem_of(value)
+    problem = (path_segment_problem(value) if segment else None) or problem_of(value)
     if problem is not None:
         raise error(refusal(value, problem))
     return value

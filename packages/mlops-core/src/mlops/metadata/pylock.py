@@ -15,8 +15,8 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from mlops.errors import MetadataError
@@ -62,14 +62,8 @@ class PythonInfo:
         return ".".join(self.version.split(".")[:2])
 
     def to_json(self) -> dict[str, str]:
-        return {
-            "implementation": self.implementation,
-            "version": self.version,
-            "abi": self.abi,
-            "platform": self.platform,
-            "machine": self.machine,
-            "sys_platform": self.sys_platform,
-        }
+        """The fields, in order (all strings)."""
+        return asdict(self)
 
     @classmethod
     def from_json(cls, obj: Any, where: str) -> PythonInfo:
@@ -259,36 +253,39 @@ def _package(p: Mapping[str, Any]) -> LockedDistribution:
         "version": str(p.get("version", "")),
         "installer": str(tool.get("installer", "")),
     }
-    if "directory" in p:
-        d = p["directory"]
-        return LockedDistribution(
-            **common,
-            source="directory",
-            location=str(d["path"]),
-            editable=bool(d.get("editable", False)),
-            subdirectory=d.get("subdirectory"),
-        )
-    if "archive" in p:
-        a = p["archive"]
-        return LockedDistribution(
-            **common,
-            source="archive",
-            location=str(a.get("url") or a.get("path")),
-            hashes=dict(a.get("hashes", {})),
-            subdirectory=a.get("subdirectory"),
-        )
-    if "vcs" in p:
-        v = p["vcs"]
-        return LockedDistribution(
-            **common,
-            source="vcs",
-            location=str(v.get("url") or v.get("path")),
-            vcs=str(v["type"]),
-            commit=v.get("commit-id"),
-            requested_revision=v.get("requested-revision"),
-            subdirectory=v.get("subdirectory"),
-        )
+    for source, fields_of in _SOURCE_FIELDS.items():
+        if source in p:
+            table = p[source]
+            return LockedDistribution(
+                **common, source=source, **fields_of(table), subdirectory=table.get("subdirectory")
+            )
     return LockedDistribution(**common, source="index")
+
+
+def _directory_fields(d: Mapping[str, Any]) -> dict[str, Any]:
+    return {"location": str(d["path"]), "editable": bool(d.get("editable", False))}
+
+
+def _archive_fields(a: Mapping[str, Any]) -> dict[str, Any]:
+    return {"location": str(a.get("url") or a.get("path")), "hashes": dict(a.get("hashes", {}))}
+
+
+def _vcs_fields(v: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "location": str(v.get("url") or v.get("path")),
+        "vcs": str(v["type"]),
+        "commit": v.get("commit-id"),
+        "requested_revision": v.get("requested-revision"),
+    }
+
+
+_SOURCE_FIELDS: dict[Source, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
+    "directory": _directory_fields,
+    "archive": _archive_fields,
+    "vcs": _vcs_fields,
+}
+"""A package's source table in pylock.toml -> the fields of :class:`LockedDistribution` it gives
+(besides the subdirectory, which every source table may have)."""
 
 
 def _is_remote(location: str) -> bool:

@@ -69,16 +69,14 @@ class VersionedModel(PublishedVersion[ModelRecord]):
         link = self.record.dataset
         found = VersionedDataset(resolve_in(self._loc, link.path), trusted_keys=self._policy)
         if found.hash != link.hash:
-            raise DatasetChangedError(
+            raise DatasetChangedError.of(
                 f"model {self.name} {self.version} ({self.path}) was trained on dataset "
                 f"{link.name or found.name} {link.version} with content hash {link.hash[:12]}, but {found.path} "
                 f"now holds other data (hash {found.hash[:12]}, {found.name} {found.version} created "
                 f"{found.created_at}): the version was removed and another published under its name. To use "
                 f"that data anyway, open it on purpose: VersionedDataset({found.path!r})",
-                path=found.path,
-                recorded=link.hash,
-                found=found.hash,
-                dataset=found,
+                found,
+                link.hash,
             )
         return found
 

@@ -28,7 +28,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -64,13 +64,8 @@ class BatchResult:
     """How many blocks were scored (1 in memory)."""
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "format": self.format,
-            "rows": self.rows,
-            "labels": self.labels,
-            "blocks": self.blocks,
-        }
+        """The fields, in order (all plain JSON types)."""
+        return asdict(self)
 
 
 def output_format(out: str | os.PathLike[str]) -> str:

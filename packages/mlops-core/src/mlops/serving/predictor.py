@@ -188,14 +188,12 @@ def _checked(model: VersionedModel, dataset: VersionedDataset) -> VersionedDatas
     if not isinstance(dataset, VersionedDataset):
         raise TypeError(f"dataset= takes a VersionedDataset, got {type(dataset).__name__}")
     if dataset.hash != model.dataset_hash:
-        raise DatasetChangedError(
+        raise DatasetChangedError.of(
             f"model {model.name} {model.version} was trained on dataset {model.dataset_version} with content hash "
             f"{model.dataset_hash[:12]}, but the dataset given ({dataset.path}, {dataset.name} {dataset.version}) has "
             f"hash {dataset.hash[:12]}: pass the dataset version the model was trained on",
-            path=dataset.path,
-            recorded=model.dataset_hash,
-            found=dataset.hash,
-            dataset=dataset,
+            dataset,
+            model.dataset_hash,
         )
     return dataset
 

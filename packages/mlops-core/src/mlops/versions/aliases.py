@@ -34,11 +34,12 @@ import json
 import os
 import re
 import socket
+import sys
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from mlops.errors import (
     AliasConflictError,
@@ -54,12 +55,18 @@ from mlops.utils.concurrency import concurrently
 from mlops.versions import layout
 from mlops.versions.policy import TrustedKeys, trust_policy
 
+if sys.version_info >= (3, 11):
+    from typing import Unpack
+else:
+    from typing_extensions import Unpack
+
 if TYPE_CHECKING:
     from mlops.trust.keys import SigningKey
     from mlops.trust.policy import TrustPolicy
 
 __all__ = [
     "AliasEvent",
+    "AliasOptions",
     "alias_history",
     "get_alias",
     "list_aliases",
@@ -111,19 +118,8 @@ class AliasEvent:
         return self.version is None
 
     def to_json(self) -> dict[str, Any]:
-        """Plain JSON types, for ``mlops alias log --json``."""
-        return {
-            "alias": self.alias,
-            "number": self.number,
-            "version": self.version,
-            "previous": self.previous,
-            "at": self.at.isoformat(),
-            "who": self.who,
-            "reason": self.reason,
-            "protected": self.protected,
-            "signer": self.signer,
-            "path": self.path,
-        }
+        """Plain JSON types, for ``mlops alias log --json``: the fields, in order, ``at`` in ISO 8601."""
+        return {**asdict(self), "at": self.at.isoformat()}
 
 
 # --- reading ------------------------------------------------------------------------------------------
@@ -230,52 +226,75 @@ def version_at(events: list[AliasEvent], when: datetime) -> str | None:
 # --- moving -------------------------------------------------------------------------------------------
 
 
+class AliasOptions(TypedDict, total=False):
+    """The keyword arguments that :func:`set_alias` and :func:`remove_alias` both take; all optional."""
+
+    expect: str | None
+    """Change the alias only if it names that version now, else :class:`~mlops.errors.AliasConflictError`
+    (read it again and retry)."""
+    reason: str | None
+    """Why, recorded in the alias's history."""
+    force: bool
+    """Move, unprotect or remove a protected alias (else :class:`~mlops.errors.ProtectedAliasError`),
+    and do so without verifying the current record (how a forged record is superseded)."""
+    signing_key: str | os.PathLike[str] | None
+    """The private key that signs the record written (default ``MLOPS_SIGNING_KEY``)."""
+    storage_options: dict[str, Any] | None
+    """Passed to fsspec to reach ``root``."""
+    trusted_keys: TrustedKeys
+    """The trust policy the current record must verify under (default ``MLOPS_TRUSTED_KEYS``)."""
+
+
 def set_alias(
     root: str | os.PathLike[str],
     alias: str,
     version: str,
     *,
-    expect: str | None = None,
-    reason: str | None = None,
     protect: bool | None = None,
-    force: bool = False,
-    signing_key: str | os.PathLike[str] | None = None,
-    storage_options: dict[str, Any] | None = None,
-    trusted_keys: TrustedKeys = None,
+    **options: Unpack[AliasOptions],
 ) -> AliasEvent:
     """Point ``alias`` of ``root`` at ``version`` (a version's folder name under ``root``, which must
     exist), atomically, and return the record written.
 
-    ``expect``: move only if the alias names that version now, else
-    :class:`~mlops.errors.AliasConflictError` (read it again and retry). ``protect``: True protects
-    the alias, False unprotects it, None keeps it as it is. A protected alias moves, or is
-    unprotected, only with ``force=True`` (:class:`~mlops.errors.ProtectedAliasError`). The record is
-    signed with ``signing_key`` (default ``MLOPS_SIGNING_KEY``); under a trust policy the current
-    record must verify before the alias moves, unless ``force`` (how a forged record is superseded).
+    ``protect``: True protects the alias, False unprotects it, None keeps it as it is. The other
+    keywords are :class:`AliasOptions`: ``expect`` (move only if the alias names that version now),
+    ``reason``, ``force`` (a protected alias moves, or is unprotected, only with it; under a trust
+    policy the current record must verify before the alias moves, unless ``force``),
+    ``signing_key`` (default ``MLOPS_SIGNING_KEY``), ``storage_options``, ``trusted_keys``.
     """
-    check_alias(alias)
-    root_loc = resolve(root, storage_options)
-    _check_target(root_loc, version)
-    return _write(root_loc, alias, version, expect, reason, protect, force, _signing_key(signing_key), trusted_keys)
+    return _change("set_alias", root, alias, version, protect, options)
 
 
-def remove_alias(
+def remove_alias(root: str | os.PathLike[str], alias: str, **options: Unpack[AliasOptions]) -> AliasEvent:
+    """Remove ``alias`` from ``root`` by writing a record naming no version (its history stays);
+    the options are those of :func:`set_alias` (:class:`AliasOptions`). Raises :class:`~mlops.errors.AliasNotFoundError`
+    when it names no version, :class:`~mlops.errors.ProtectedAliasError` when protected (without ``force``)."""
+    return _change("remove_alias", root, alias, None, False, options)
+
+
+def _change(
+    caller: str,
     root: str | os.PathLike[str],
     alias: str,
-    *,
-    expect: str | None = None,
-    reason: str | None = None,
-    force: bool = False,
-    signing_key: str | os.PathLike[str] | None = None,
-    storage_options: dict[str, Any] | None = None,
-    trusted_keys: TrustedKeys = None,
+    version: str | None,
+    protect: bool | None,
+    options: Mapping[str, Any],
 ) -> AliasEvent:
-    """Remove ``alias`` from ``root`` by writing a record naming no version (its history stays);
-    the options are those of :func:`set_alias`. Raises :class:`~mlops.errors.AliasNotFoundError`
-    when it names no version, :class:`~mlops.errors.ProtectedAliasError` when protected (without ``force``)."""
+    """What :func:`set_alias` (``version`` given) and :func:`remove_alias` (``version`` None) do; a
+    keyword that is not an :class:`AliasOptions` key is refused as Python refuses one, naming ``caller``."""
+    unknown = sorted(set(options) - set(AliasOptions.__annotations__))
+    if unknown:
+        raise TypeError(
+            f"{caller}() got an unexpected keyword argument {unknown[0]!r}; it takes "
+            f"{'protect, ' if version is not None else ''}{', '.join(AliasOptions.__annotations__)}"
+        )
     check_alias(alias)
-    root_loc = resolve(root, storage_options)
-    return _write(root_loc, alias, None, expect, reason, False, force, _signing_key(signing_key), trusted_keys)
+    root_loc = resolve(root, options.get("storage_options"))
+    if version is not None:
+        _check_target(root_loc, version)
+    key = _signing_key(options.get("signing_key"))
+    expect, reason, force = options.get("expect"), options.get("reason"), options.get("force", False)
+    return _write(root_loc, alias, version, expect, reason, protect, force, key, options.get("trusted_keys"))
 
 
 def _write(

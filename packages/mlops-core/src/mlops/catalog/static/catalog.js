@@ -382,18 +382,32 @@
       });
     }
     info.textContent = chosen.length + " selected";
-    draw(container, {
+    draw(
+      container,
+      curveSpec(values, metric, 280, {
+        field: "model",
+        type: "nominal",
+        title: "model",
+        legend: { orient: "bottom", columns: 2, labelLimit: 400 },
+      })
+    );
+  }
+
+  // The vega-lite spec of one metric's training curves: `values` ({epoch, value, ...}) as a line
+  // per `color.field`, a point on each epoch while there are few of them.
+  function curveSpec(values, metric, height, color) {
+    return {
       $schema: "https://vega.github.io/schema/vega-lite/v6.json",
       width: "container",
-      height: 280,
+      height: height,
       data: { values: values },
       mark: { type: "line", point: values.length <= 400, tooltip: true },
       encoding: {
         x: { field: "epoch", type: "quantitative", title: "epoch", axis: { tickMinStep: 1 } },
         y: { field: "value", type: "quantitative", title: metric, scale: { zero: false } },
-        color: { field: "model", type: "nominal", title: "model", legend: { orient: "bottom", columns: 2, labelLimit: 400 } },
+        color: color,
       },
-    });
+    };
   }
 
   const NOT_SET = -0.2; // where a model without a parameter meets that axis: its own "n/a" tick below the range
@@ -626,24 +640,16 @@
       });
       const chart = el("div", { className: "chart compare-curve", "data-metric": metric });
       box.append(el("div", { className: "curve-panel" }, [el("h3", { text: metric + (lowerIsBetter.has(metric) ? " (lower is better)" : "") }), chart]));
-      draw(chart, {
-        $schema: "https://vega.github.io/schema/vega-lite/v6.json",
-        width: "container",
-        height: 220,
-        data: { values: values },
-        mark: { type: "line", point: values.length <= 400, tooltip: true },
-        encoding: {
-          x: { field: "epoch", type: "quantitative", title: "epoch", axis: { tickMinStep: 1 } },
-          y: { field: "value", type: "quantitative", title: metric, scale: { zero: false } },
-          color: {
-            field: "version",
-            type: "nominal",
-            title: "version",
-            scale: { domain: labels }, // the same colour for a version in every chart
-            legend: { orient: "bottom", columns: 1, labelLimit: 400 },
-          },
-        },
-      });
+      draw(
+        chart,
+        curveSpec(values, metric, 220, {
+          field: "version",
+          type: "nominal",
+          title: "version",
+          scale: { domain: labels }, // the same colour for a version in every chart
+          legend: { orient: "bottom", columns: 1, labelLimit: 400 },
+        })
+      );
     }
     if (!metrics.length) box.append(el("p", { className: "muted", text: "none of these models records a training history" }));
     return box;
