@@ -142,10 +142,16 @@ def tests(session: nox.Session) -> None:
 def tests_mlflow(session: nox.Session) -> None:
     """Models exported by `mlops export --format mlflow` loaded by real MLflow (tests/mlflow), apart
     from the main session so that it needs no MLflow: mlflow-skinny has both `mlflow.pyfunc.load_model`
-    and `mlflow models serve` (FastAPI and uvicorn), without the tracking server's dependencies."""
-    session.install("-e", str(ROOT / "packages/mlops-core"), "-e", str(ROOT / "packages/mlops-sklearn"))
-    session.install("-e", str(ROOT / "packages/mlops-xgboost"), "mlflow-skinny>=3", "pandas", "pytest>=8")
-    session.run("pytest", *(session.posargs or ["tests/mlflow"]), env={"PYTHONHASHSEED": "0"})
+    and `mlflow models serve` (FastAPI and uvicorn), without the tracking server's dependencies. The
+    exported models are of four frameworks (scikit-learn, XGBoost, Keras, PyTorch)."""
+    _install_torch(session)  # the CPU build first: Keras and PyTorch models are exported too
+    session.install(
+        "-e", str(ROOT / "packages/mlops-core"), "-e", str(ROOT / "packages/mlops-sklearn"),
+        "-e", str(ROOT / "packages/mlops-xgboost"), "-e", f"{ROOT / 'packages/mlops-keras'}[tensorflow]",
+        "-e", str(ROOT / "packages/mlops-torch"), "mlflow-skinny>=3", "pandas", "pytest>=8",
+    )  # fmt: skip
+    env = {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONHASHSEED": "0"}
+    session.run("pytest", *(session.posargs or ["tests/mlflow"]), env=env)
 
 
 @nox.session(name="tests-core", default=False)

@@ -1,7 +1,7 @@
 """A model exported by ``mlops export --format mlflow`` loaded by real MLflow (this folder runs in
 the ``tests-mlflow`` nox session, where mlflow-skinny is installed; the main session skips it):
-``mlflow.pyfunc.load_model(DIR).predict`` gives the hand-wired output for scikit-learn and
-XGBoost models, ``mlflow models serve -m DIR --env-manager local`` answers requests with it, and a
+``mlflow.pyfunc.load_model(DIR).predict`` gives the hand-wired output for scikit-learn, XGBoost,
+Keras and PyTorch models, ``mlflow models serve -m DIR --env-manager local`` answers requests with it, and a
 damaged copy inside DIR is refused on load."""
 
 from __future__ import annotations
@@ -30,11 +30,12 @@ mlflow_pyfunc = pytest.importorskip("mlflow.pyfunc")
 
 @pytest.fixture(scope="module")
 def exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, str, str]]:
-    """framework -> (export folder, model path, raw folder): a scikit-learn tree with an invertible
-    processor (class names) and an XGBoost regressor with one that is not (predictions)."""
+    """framework -> (export folder, model path, raw folder): a scikit-learn tree, a Keras and a
+    PyTorch classifier with an invertible processor (class names), and an XGBoost regressor with one
+    that is not (predictions)."""
     base = tmp_path_factory.mktemp("mlflow")
     found = {}
-    for framework, invertible in (("sklearn", True), ("xgboost", False)):
+    for framework, invertible in (("sklearn", True), ("xgboost", False), ("keras", True), ("torch", True)):
         dataset, raw = publish_flowers(base / framework, invertible=invertible)
         model_path = publish_model(base / framework, dataset, framework)
         out = base / framework / "exported"
@@ -47,7 +48,7 @@ def _raw(raw: str) -> np.ndarray:
     return np.loadtxt(os.path.join(raw, "flowers.csv"), delimiter=",", ndmin=2)[:, :4]
 
 
-@pytest.mark.parametrize("framework", ["sklearn", "xgboost"])
+@pytest.mark.parametrize("framework", ["sklearn", "xgboost", "keras", "torch"])
 def test_load_model_predicts_the_hand_wired_output(exports: dict[str, tuple[Path, str, str]], framework: str) -> None:
     import pandas as pd
 
