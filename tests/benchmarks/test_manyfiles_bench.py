@@ -84,7 +84,8 @@ def test_the_audit_catches_a_manifest_read(bench: ModuleType, published: tuple[P
     root, real = published
     seen = audit("files", real, root)  # VersionedDataset(path).files reads manifest.jsonl
     assert seen["manifest"] == 1
-    assert seen["result"] == FILES + 1 + 6 + 1  # raw files, params.json, six tensors, the processor
+    # raw files, params.json, six tensors, the processor, the environment (pylock.toml, python.json)
+    assert seen["result"] == FILES + 1 + 6 + 1 + 2
     assert bench.listing_violations(seen, root, 1) >= 1
 
 

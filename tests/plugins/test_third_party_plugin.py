@@ -286,10 +286,10 @@ def test_publish_and_load_with_the_plugin(tiny_plugin: ModuleType, store: str, t
         "distribution_version": PLUGIN_VERSION,
     }
     assert meta["framework"] == {"numpy": np.__version__}
-    assert meta["manifest"]["count"] == 1
+    assert meta["manifest"]["count"] == 3  # the weights, and the environment's pylock.toml and python.json
 
     loaded = VersionedModel(path)
-    assert list(loaded.files) == ["weights.npy"]
+    assert sorted(loaded.files) == ["environment/pylock.toml", "environment/python.json", "weights.npy"]
     assert loaded.serializer_name == "tiny-linear"
     assert isinstance(loaded.model, tiny_plugin.LinearModel)
     np.testing.assert_array_equal(loaded.model.weights, model.weights)

@@ -97,7 +97,7 @@ def test_torch_reads_the_numeric_columns_of_a_table(kind: str) -> None:
 @pytest.mark.parametrize("kind", list(CONVERT))
 def test_keras_reads_the_numeric_columns_of_a_table(kind: str) -> None:
     tables = TablesInMemory(X_train=CONVERT[kind](_features()), y_train=CONVERT[kind](_labels()))
-    train = keras_dataset(tables, ("X_train", "y_train"), batch_size=50)
+    train = keras_dataset(tables, ("X_train", "y_train"), batch_size=50, shuffle=False, seed=None)  # as core calls it
     batches = [train[i] for i in range(len(train))]
     np.testing.assert_array_equal(np.concatenate([x for x, _y in batches]), EXPECTED_X)
     np.testing.assert_array_equal(np.concatenate([y for _x, y in batches]), _labels().to_numpy())
