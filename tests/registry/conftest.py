@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from linear_model import LinearSerializer, registered
+from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder
 from mlops.trust.keys import generate_key_pair
+from sample_processors import CsvProcessor
 
 
 @pytest.fixture
@@ -33,3 +35,12 @@ def other_key_pair(tmp_path: Path) -> tuple[Path, Path]:
     (tmp_path / "other").mkdir()
     private, public = generate_key_pair(tmp_path / "other" / "intruder")
     return Path(private), Path(public)
+
+
+@pytest.fixture
+def root(tmp_path: Path, raw_dir: str) -> str:
+    """A local root holding v1, v2 and v3."""
+    path = str(tmp_path / "datasets")
+    for version in ("v1", "v2", "v3"):
+        VersionedDatasetBuilder(raw_dir, CsvProcessor()).publish(path, version)
+    return path

@@ -12,16 +12,6 @@ from cli_support import fails, ok
 
 import mlops
 from mlops import errors
-from mlops.dataset.versioned_dataset_builder import VersionedDatasetBuilder
-from sample_processors import CsvProcessor
-
-
-@pytest.fixture
-def root(tmp_path: Path, raw_dir: str) -> str:
-    path = str(tmp_path / "datasets")
-    for version in ("v1", "v2", "v3"):
-        VersionedDatasetBuilder(raw_dir, CsvProcessor()).publish(path, version)
-    return path
 
 
 def _record(root: str, number: int) -> Path:

@@ -19,15 +19,6 @@ from mlops.versions.aliases import split_alias_path
 from sample_processors import CsvProcessor
 
 
-@pytest.fixture
-def root(tmp_path: Path, raw_dir: str) -> str:
-    """A local root holding v1, v2 and v3."""
-    path = str(tmp_path / "datasets")
-    for version in ("v1", "v2", "v3"):
-        VersionedDatasetBuilder(raw_dir, CsvProcessor()).publish(path, version)
-    return path
-
-
 def _snapshot(url: str) -> dict[str, bytes]:
     fs, path = fsspec.url_to_fs(url)
     fs.invalidate_cache()
