@@ -113,12 +113,34 @@ def fingerprint(part: Any) -> str:
     Parquet file of the same rows), so a part seen before need not be encoded again."""
     pa = pyarrow()
     part = part.replace_schema_metadata(None)
-    sha = hashlib.sha256(f"{FINGERPRINT_FORMAT}\0{sorted(write_options().items())}\0".encode())
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, part.schema) as stream:
+    sink = _HashingSink(f"{FINGERPRINT_FORMAT}\0{sorted(write_options().items())}\0".encode())
+    with pa.ipc.new_stream(pa.PythonFile(sink, mode="w"), part.schema) as stream:
         stream.write_table(part)
-    sha.update(sink.getvalue())
-    return sha.hexdigest()
+    return sink.sha.hexdigest()
+
+
+class _HashingSink:
+    """A write-only file that hashes what it is given: the IPC stream of a part is hashed buffer by
+    buffer as Arrow writes it, never copied into one stream in memory (a part's size saved, and
+    a copy of it)."""
+
+    closed = False
+
+    def __init__(self, prefix: bytes) -> None:
+        self.sha = hashlib.sha256(prefix)
+
+    def write(self, data: Any) -> int:
+        self.sha.update(data)
+        return len(memoryview(data))
+
+    def writable(self) -> bool:
+        return True
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
 
 
 def _remembered_path(print_: str) -> str:
