@@ -98,3 +98,30 @@ def test_mlops_rm_command(tmp_path: Path, publish_dataset: PublishDataset, publi
     done = runner.invoke(cli, ["rm", v1])
     assert done.exit_code == 0 and done.output.startswith("removed dataset"), done.output
     assert not os.path.exists(v1)
+
+
+def test_a_version_an_alias_names_is_refused_unless_forced(tmp_path: Path, publish_dataset: PublishDataset) -> None:
+    """Removing production's version by mistake would break every `ROOT@production` reader; as gc
+    keeps what an alias names, rm refuses it, naming the aliases, until they move or --force."""
+    root = str(tmp_path / "datasets")
+    v1, v2 = publish_dataset(root, "v1"), publish_dataset(root, "v2", seed=1)
+    mlops.set_alias(root, "production", "v1")
+    mlops.set_alias(root, "canary", "v1")
+    mlops.set_alias(root, "staging", "v2")
+    mlops.remove_alias(root, "staging")  # a removed alias names nothing: it does not hold v2
+    for path in (v1, f"{root}@production"):
+        for dry_run in (True, False):
+            with pytest.raises(VersionInUseError, match=r"'canary', 'production'.*mlops alias set"):
+                mlops.remove_version(path, dry_run=dry_run)
+    mlops.open_version(v1).verify()
+    runner = CliRunner()
+    refused = runner.invoke(cli, ["rm", v1])
+    assert refused.exit_code == 1 and "--force" in refused.output and os.path.exists(v1), refused.output
+    assert mlops.remove_version(v2).version == "v2"
+    v2 = publish_dataset(root, "v2", seed=1)
+    mlops.set_alias(root, "canary", "v2")
+    with pytest.raises(VersionInUseError, match="'production'"):  # production still names v1
+        mlops.remove_version(v1)
+    forced = runner.invoke(cli, ["rm", v1, "--force"])
+    assert forced.exit_code == 0 and not os.path.exists(v1), forced.output
+    assert mlops.get_alias(root, "production") == "v1"  # the alias is left as it was, naming what is gone

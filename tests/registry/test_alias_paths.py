@@ -48,7 +48,7 @@ def test_the_python_entry_points(roots: tuple[str, str], tmp_path: Path) -> None
     assert mlops.VersionedDataset(f"{datasets}/v2").tags == ["v2", "gold"]
     copy = mlops.republish(f"{datasets}@production", str(tmp_path / "copy"))
     assert mlops.VersionedDataset(copy).version == "v2"
-    assert mlops.remove_version(f"{datasets}@production", dry_run=True).version == "v2"
+    assert mlops.remove_version(f"{datasets}@production", dry_run=True, force=True).version == "v2"
 
 
 def test_a_model_records_the_version_never_the_alias(roots: tuple[str, str]) -> None:
@@ -73,13 +73,15 @@ def test_the_commands_that_take_a_path(roots: tuple[str, str], tmp_path: Path) -
     assert "checked" in mlops.VersionedDataset(f"{datasets}/v2").tags
     ok("republish", f"{models}@production", str(tmp_path / "models-copy"))
     assert mlops.VersionedModel(str(tmp_path / "models-copy" / "m1")).hash == mlops.VersionedModel(f"{models}/m1").hash
-    assert "would remove" in ok("rm", f"{datasets}@production", "--dry-run")
+    assert "would remove" in ok("rm", f"{datasets}@production", "--dry-run", "--force")
     assert "no alias 'staging'" in fails("show", f"{datasets}@staging")
 
 
 def test_rm_through_an_alias_removes_the_version_it_names(roots: tuple[str, str]) -> None:
     datasets, _ = roots
-    ok("rm", f"{datasets}@production")
+    assert "--force" in fails("rm", f"{datasets}@production")  # an alias names it: only on purpose
+    assert sorted(v.version for v in mlops.list_versions(datasets)) == ["v1", "v2"]
+    ok("rm", f"{datasets}@production", "--force")
     assert [v.version for v in mlops.list_versions(datasets)] == ["v1"]
     with pytest.raises(errors.VersionNotFoundError):  # the alias now names a version that is gone
         mlops.VersionedDataset(f"{datasets}@production")

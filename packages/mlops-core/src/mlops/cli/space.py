@@ -25,14 +25,20 @@ from mlops.cli._format import print_json
     metavar="MODELS_ROOT",
     help="Refuse while a model version under MODELS_ROOT was trained on this dataset.",
 )
+@click.option("--force", is_flag=True, help="Remove it even though an alias names it (the alias then names nothing).")
 @json_option
 @pass_settings
-def rm_command(settings: Settings, path: str, dry_run: bool, models_root: str | None, as_json: bool) -> None:
+def rm_command(
+    settings: Settings, path: str, dry_run: bool, models_root: str | None, force: bool, as_json: bool
+) -> None:
     """Remove the version PATH: meta.json first (it disappears from listings and loads at once),
-    then its files. Versions sharing files with it (deduplicated publishes) are not affected."""
+    then its files. Versions sharing files with it (deduplicated publishes) are not affected.
+    A version an alias names is refused unless --force: move or remove the alias first."""
     from mlops.versions.removal import remove_version
 
-    removed = remove_version(path, if_unused_by=models_root, dry_run=dry_run, storage_options=settings.storage_options)
+    removed = remove_version(
+        path, if_unused_by=models_root, force=force, dry_run=dry_run, storage_options=settings.storage_options
+    )
     if as_json:
         print_json(asdict(removed), ascii_only=True)
         return

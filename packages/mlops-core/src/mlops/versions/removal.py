@@ -19,7 +19,7 @@ from mlops.errors import VersionInUseError
 from mlops.metadata import DatasetRecord, ModelRecord
 from mlops.store import Location
 from mlops.versions import deletion, layout
-from mlops.versions.aliases import locate_version
+from mlops.versions.aliases import current_events, locate_version
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,7 @@ def remove_version(
     path: str | os.PathLike[str],
     *,
     if_unused_by: str | os.PathLike[str] | None = None,
+    force: bool = False,
     dry_run: bool = False,
     storage_options: dict[str, Any] | None = None,
 ) -> RemovedVersion:
@@ -49,10 +50,15 @@ def remove_version(
     of its own.
 
     ``if_unused_by`` (a models root) refuses with :class:`~mlops.errors.VersionInUseError` while a
-    model there was trained on this dataset. ``dry_run`` only reports what would be removed.
+    model there was trained on this dataset. A version an alias of its root names (``production``)
+    is refused the same way, naming the aliases: move or remove them first, or pass ``force=True``
+    to remove it anyway (the aliases then name a version that is gone). ``dry_run`` only reports
+    what would be removed, and refuses what a real run would refuse.
     """
     loc = locate_version(path, storage_options)
     record = layout.read_record(loc)
+    if not force:
+        _refuse_if_aliased(loc)
     if if_unused_by is not None and isinstance(record, DatasetRecord):
         _refuse_if_used(loc, record, if_unused_by, storage_options)
     removal = deletion.plan(loc, states=("committed",))
@@ -62,6 +68,20 @@ def remove_version(
     if not dry_run:
         deletion.remove(removal)
     return removed
+
+
+def _refuse_if_aliased(loc: Location) -> None:
+    """Refuse to remove a version that an alias of its root names now (any alias, signed or not:
+    the check protects, it does not trust)."""
+    root = loc.parent
+    aliases = sorted(alias for alias, event in current_events(root, verify=False).items() if event.version == loc.name)
+    if aliases:
+        named = ", ".join(repr(a) for a in aliases)
+        raise VersionInUseError(
+            f"{loc.url} is what alias(es) {named} of {root.url} name now; removing it would leave them naming "
+            f"a version that is gone. Move them first (`mlops alias set {root.url} {aliases[0]} OTHER_VERSION`) "
+            f"or remove them (`mlops alias rm {root.url} {aliases[0]}`), or pass force=True (`mlops rm --force`)"
+        )
 
 
 def _refuse_if_used(
