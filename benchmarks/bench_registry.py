@@ -1,11 +1,13 @@
 """The registry (issue 25) on the S3 server, in requests counted as s3fs sends them: resolving
-``ROOT@alias`` (target: at most 2), moving an alias (target: at most 3 for the alias itself, plus
-one read of the target's meta.json), and ``mlops gc --dry-run`` on a root of 1,000 versions
-(target: no manifest read, only what listing reads), with its time."""
+``ROOT@alias`` (target: at most 2), moving an alias (target: at most 3 in all, the read of the
+target's meta.json included, on a machine that read the alias before: measured as a new process,
+``mlops alias set``, would make it, from the number kept in the cache), and ``mlops gc --dry-run``
+on a root of 1,000 versions (target: no manifest read, only what listing reads), with its time."""
 
 from __future__ import annotations
 
 import json
+import os
 import time
 
 from bench_processor import BenchProcessor
@@ -20,6 +22,7 @@ HISTORY = 100
 
 def run(ctx: Context) -> None:
     import mlops
+    from mlops.versions import aliases
     from mlops.versions.aliases import locate_version
 
     count = int(ctx.shared.get("listing_versions", 1000))
@@ -52,10 +55,22 @@ def run(ctx: Context) -> None:
                 resolve_times.append(time.perf_counter() - started)
             resolve_counts.append(float(sum(log.calls.values())))
             current = mlops.get_alias(root, "production")
+            aliases._HIGHEST_SEEN.clear()  # as in a new process (`mlops alias set`): only the number kept on disk
             with count_requests() as log:
                 mlops.set_alias(root, "production", f"v{i % 10:04d}", expect=current)
             move_counts.append(log.calls)
-        alias_requests = [float(sum(c.values()) - 1) for c in move_counts]  # less the target's meta.json
+        move_requests = [float(sum(c.values())) for c in move_counts]  # the target's meta.json included
+        # The first move from a machine that never saw the alias: an empty cache, a listing more.
+        saved_cache = os.environ["MLOPS_CACHE_DIR"]
+        os.environ["MLOPS_CACHE_DIR"] = str(ctx.scratch("registry-empty-cache"))
+        aliases._HIGHEST_SEEN.clear()
+        try:
+            with count_requests() as log:
+                mlops.set_alias(root, "production", "v0000")
+            first_move = log.calls
+        finally:
+            os.environ["MLOPS_CACHE_DIR"] = saved_cache
+            aliases._HIGHEST_SEEN.clear()
         with count_requests() as gc_log:
             started = time.perf_counter()
             would = mlops.gc(root, keep_last=10, grace=0, dry_run=True)
@@ -71,9 +86,10 @@ def run(ctx: Context) -> None:
         f"{1000 * min(resolve_times):.0f} ms at best",
     ))  # fmt: skip
     ctx.results.add_target(Target(
-        "25b", "registry", "requests of an alias move on S3 (list, read current, create-only write)",
-        Stat(alias_requests), 3, "count",
-        f"plus 1 read of the target's meta.json (refusing a missing version): {dict(move_counts[0])}",
+        "25b", "registry", "requests of an alias move on S3, new process (read current, target's meta.json, write)",
+        Stat(move_requests), 3, "count",
+        f"{dict(move_counts[0])}, from the number kept in MLOPS_CACHE_DIR; the first move from a machine that "
+        f"never saw the alias: {sum(first_move.values())} ({dict(first_move)})",
     ))  # fmt: skip
     ctx.results.add_target(Target(
         "25c", "registry", f"manifests read by gc --dry-run on {count} versions", Stat([float(manifests_read)]), 0,
