@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ def _folder(root: str, alias: str = "prod") -> str:
     return f"{root}/_aliases/{alias}"
 
 
-def _new_process(monkeypatch: pytest.MonkeyPatch, seen: dict[str, int | None] | None = None) -> None:
+def _new_process(monkeypatch: pytest.MonkeyPatch, seen: Mapping[str, int | None] | None = None) -> None:
     monkeypatch.setattr(aliases, "_HIGHEST_SEEN", dict(seen or {}))
 
 
@@ -80,9 +81,7 @@ def test_a_cache_that_cannot_be_written_is_skipped(root: str, monkeypatch: pytes
     assert blocker.read_text() == "not a folder"
 
 
-def test_moves_from_an_old_number_are_decided_on_the_current_record(
-    root: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_moves_from_an_old_number_are_decided_on_the_current_record(root: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Another machine moved the alias since this one saw record 1: expect= and protection are
     judged against the current record, not against record 1."""
     mlops.set_alias(root, "prod", "v1")
@@ -112,12 +111,10 @@ def test_moves_from_an_old_number_are_decided_on_the_current_record(
         mlops.set_alias(root, "prod", "v2")
     history = mlops.alias_history(root, "prod")
     assert [e.number for e in history] == list(range(1, 10))
-    assert all(e.previous == p.version for p, e in zip(history, history[1:]))
+    assert all(e.previous == p.version for p, e in zip(history, history[1:], strict=False))
 
 
-def test_a_move_from_an_old_number_loses_its_write_and_moves_on_top(
-    root: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_move_from_an_old_number_loses_its_write_and_moves_on_top(root: str, monkeypatch: pytest.MonkeyPatch) -> None:
     for version in ("v1", "v2", "v3", "v1"):
         mlops.set_alias(root, "prod", version)
     _new_process(monkeypatch, {_folder(root): 2})  # record 2 names v2, allows the move; 3 already exists

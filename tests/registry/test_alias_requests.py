@@ -75,9 +75,7 @@ def _cli_in_new_process(*args: str) -> Counter[str]:
     return Counter(json.loads(done.stdout.splitlines()[-1]))
 
 
-def test_resolving_root_at_alias_takes_two_requests(
-    root: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_resolving_root_at_alias_takes_two_requests(root: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     _new_machine(monkeypatch, tmp_path)
     with count_s3_requests() as calls:
         loc = locate_version(f"{root}@production")
