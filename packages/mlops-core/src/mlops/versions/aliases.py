@@ -5,14 +5,28 @@ An alias lives in the root it names versions of, as numbered, create-only record
     ROOT/_aliases/production/000001.json   {"version": "v1", ...}
     ROOT/_aliases/production/000002.json   {"version": "v3", "previous": "v1", ...}
 
-The record with the highest number is the alias's current target. A move finds and reads the highest
-record N (the current target, whether it is protected: a listing, or, from the number this process
-saw last, a read of it and of the next ones until one is missing) and creates N+1 with the
-store's create-only write, the very write publish claims use (``O_EXCL``/hard link on local disks,
-``If-None-Match: *`` on object stores). Of two movers that read the same N, exactly one creates
-N+1; the other gets ``FileExistsError`` and reads again: with ``expect=`` it then fails with
+The record with the highest number is the alias's current target. Records are numbered 1, 2, 3...
+without gaps and never removed, and a mover creates N+1 only after reading N. A move reads the
+record N it takes for the highest (its target, whether it is protected), decides, and creates N+1
+with the store's create-only write, the very write publish claims use (``O_EXCL``/hard link on
+local disks, ``If-None-Match: *`` on object stores). If that write succeeds, N was the highest at
+that moment (a later record would have needed N+1 first), so the move was decided on the current
+target: atomic. Of two movers that read the same N, exactly one creates N+1; the other gets
+``FileExistsError`` and reads on from N+1: with ``expect=`` it then fails with
 :class:`~mlops.errors.AliasConflictError` if the alias moved, without it it moves on top. No server,
 no lock file to go stale, and the history is the records themselves: nothing is ever rewritten.
+
+Which N: the highest number seen for the alias is kept in memory and in this machine's cache
+(``MLOPS_CACHE_DIR``, see :func:`mlops.store.cache.cache_dir`), so a move reads that record only,
+and a read (``get_alias``, ``ROOT@ALIAS``) reads it and the next ones until one is missing (to be
+sure to answer with the current target). Without a number kept, one listing finds the highest. On
+S3 a move thus costs 3 requests (a read of N, a read of the target's meta.json so that a version
+that does not exist is refused before anything is written, the create-only write), or 4 from a
+machine that never saw the alias (a listing first); a read costs 2 (a listing and a read, or a read
+of N and of N+1), a few more when the alias moved since (see :data:`FORWARD_READS`). The number is only
+where reading starts: a wrong one (the folder replaced by hand, moves made elsewhere since) costs
+requests, never a wrong answer, and a refusal (``expect=``, protection, trust) decided on it is
+checked against the records after it before it is raised.
 
 Removing an alias writes a record naming no version. An alias never changes a version's meta.json.
 
@@ -28,6 +42,7 @@ must be signed by a trusted key (:class:`~mlops.errors.UntrustedVersionError` ot
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import hashlib
 import json
@@ -35,6 +50,7 @@ import os
 import re
 import socket
 import sys
+import tempfile
 import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -51,6 +67,7 @@ from mlops.errors import (
 )
 from mlops.metadata.names import ALIASES_FOLDER, check_alias, path_segment_problem
 from mlops.store import Location, resolve
+from mlops.store.cache import cache_dir
 from mlops.utils.concurrency import concurrently
 from mlops.versions import layout
 from mlops.versions.policy import TrustedKeys, trust_policy
@@ -87,6 +104,9 @@ USER_SCHEMES = frozenset(
     {"sftp", "ssh", "ftp", "ftps", "http", "https", "smb", "webdav", "hdfs", "webhdfs", "git", "github", "dbfs"}
 )
 """URL schemes whose host may be written ``user@host``: their host is never read as ``ROOT@ALIAS``."""
+FORWARD_READS = 2
+"""Records read one by one past the one a process saw before it lists the alias's folder instead:
+reading on from an old number costs at most this many reads more than a listing would."""
 _RECORD_NAME = re.compile(rf"(\d{{{RECORD_DIGITS},}})\.json")
 
 
@@ -135,8 +155,9 @@ def get_alias(
 ) -> str:
     """The version (its folder's name under ``root``) that ``alias`` names now, or at the instant
     ``at`` (a naive datetime is local time). Raises :class:`~mlops.errors.AliasNotFoundError` when
-    the alias does not exist, was removed, or (with ``at``) named nothing then. Costs one listing and
-    one read (``at``: one read per record)."""
+    the alias does not exist, was removed, or (with ``at``) named nothing then. Costs two requests:
+    one listing and one read, or, from the number this machine saw last, a read of that record and
+    of the next number (``at``: one listing and one read per record)."""
     check_alias(alias)
     root_loc = resolve(root, storage_options)
     if at is not None:
@@ -312,49 +333,83 @@ def _write(
         raise TypeError(f"reason must be a string, got {type(reason).__name__}")
     policy = None if force else trust_policy(trusted_keys)
     folder = _folder(root, alias)
+    found, certain = _latest(folder, probe=False)
     for _ in range(MAX_ATTEMPTS):
-        found = _current(folder)
-        current = None if found is None else _parse(found[1], folder, alias, found[0], policy)
-        named = current.version if current is not None else None
-        if expect is not None and named != expect:
-            raise AliasConflictError(
-                f"alias {alias!r} of {root.url} names {named or 'no version'}, not {expect} as expected: another "
-                "process moved it. Read it again (mlops.get_alias) and decide again",
-                current=named,
-            )
-        protected = current is not None and current.protected
-        if version is None and named is None:
-            raise AliasNotFoundError(f"alias {alias!r} of {root.url} names no version: nothing to remove")
-        if protected and not force and (version != named or protect is False):
-            what = "removed" if version is None else ("unprotected" if version == named else f"moved to {version}")
-            raise ProtectedAliasError(
-                f"alias {alias!r} of {root.url} is protected (it names {named}): it is not {what} without "
-                "force=True (`--force`), which a protected alias asks for on purpose"
-            )
-        number = found[0] + 1 if found is not None else 1
-        record = {
-            "mlops_alias": SCHEMA,
-            "alias": alias,
-            "number": number,
-            "version": version,
-            "previous": named,
-            "protected": False if version is None else (protected if protect is None else bool(protect)),
-            "at": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
-            "who": _who(),
-            "reason": reason,
-            "token": uuid.uuid4().hex,  # no two writers' bytes are alike: a retried create cannot pass for ours
-        }
-        data = _encode(record, key)
-        target = folder.child(_file_name(number))
         try:
-            folder.store.create_exclusive(target, data)
-        except FileExistsError:
-            continue  # another mover took this number first: read the alias again
-        _HIGHEST_SEEN[folder.url] = number
+            record = _next_record(root, folder, alias, found, version, expect, reason, protect, policy, force)
+        except _REFUSALS:
+            if certain or found is None:
+                raise
+            # Decided on the record this process saw last, which may no longer be the highest: a
+            # refusal is final only once the records after it are read (the create-only write below
+            # is what makes a move final, so a move decided on it needs no such reading).
+            found, certain = _read_forward(folder, found), True
+            _remember(folder.url, found[0])
+            continue
+        data = _encode(record, key)
+        number = record["number"]
+        try:
+            folder.store.create_exclusive(folder.child(_file_name(number)), data)
+        except FileExistsError:  # another mover took this number first: the alias moved, read on from it
+            taken = _read_record(folder, number)
+            found = _read_forward(folder, taken) if taken is not None else _latest(folder, probe=True)[0]
+            certain = True
+            _remember(folder.url, None if found is None else found[0])
+            continue
+        _remember(folder.url, number)
         return _parse(data, folder, alias, number, None)
     raise AliasConflictError(
         f"alias {alias!r} of {root.url} kept moving under this process for {MAX_ATTEMPTS} attempts; try again"
     )
+
+
+_REFUSALS = (AliasConflictError, ProtectedAliasError, AliasNotFoundError, AliasRecordError, UntrustedVersionError)
+"""What :func:`_next_record` raises when the current record forbids the change (or cannot be trusted)."""
+
+
+def _next_record(
+    root: Location,
+    folder: Location,
+    alias: str,
+    found: tuple[int, bytes] | None,
+    version: str | None,
+    expect: str | None,
+    reason: str | None,
+    protect: bool | None,
+    policy: TrustPolicy | None,
+    force: bool,
+) -> dict[str, Any]:
+    """The record that changes the alias whose highest record is ``found`` as asked, or one of
+    :data:`_REFUSALS` when that record forbids it (``expect``, protection, trust)."""
+    current = None if found is None else _parse(found[1], folder, alias, found[0], policy)
+    named = current.version if current is not None else None
+    if expect is not None and named != expect:
+        raise AliasConflictError(
+            f"alias {alias!r} of {root.url} names {named or 'no version'}, not {expect} as expected: another "
+            "process moved it. Read it again (mlops.get_alias) and decide again",
+            current=named,
+        )
+    protected = current is not None and current.protected
+    if version is None and named is None:
+        raise AliasNotFoundError(f"alias {alias!r} of {root.url} names no version: nothing to remove")
+    if protected and not force and (version != named or protect is False):
+        what = "removed" if version is None else ("unprotected" if version == named else f"moved to {version}")
+        raise ProtectedAliasError(
+            f"alias {alias!r} of {root.url} is protected (it names {named}): it is not {what} without "
+            "force=True (`--force`), which a protected alias asks for on purpose"
+        )
+    return {
+        "mlops_alias": SCHEMA,
+        "alias": alias,
+        "number": found[0] + 1 if found is not None else 1,
+        "version": version,
+        "previous": named,
+        "protected": False if version is None else (protected if protect is None else bool(protect)),
+        "at": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
+        "who": _who(),
+        "reason": reason,
+        "token": uuid.uuid4().hex,  # no two writers' bytes are alike: a retried create cannot pass for ours
+    }
 
 
 def _check_target(root: Location, version: Any) -> None:
@@ -466,41 +521,116 @@ def _numbers(folder: Location) -> list[int]:
     return sorted(int(match.group(1)) for match in found if match)
 
 
-_HIGHEST_SEEN: dict[str, int] = {}
-"""Per alias folder (URL), the highest record number this process has seen: where the next read
-starts probing. Only a hint: a wrong one costs a listing, never a wrong answer."""
+_HIGHEST_SEEN: dict[str, int | None] = {}
+"""Per alias folder (URL), the highest record number this process has seen (``None``: none), where
+the next read starts; filled on first use from the number kept on this machine (:func:`_stored_hint`),
+so a new process (each ``mlops alias set``) starts where the last one left off. Only a hint: a wrong
+one costs requests, never a wrong answer."""
+
+_MISSING = (FileNotFoundError, IsADirectoryError, NotADirectoryError)
 
 
 def _current(folder: Location) -> tuple[int, bytes] | None:
     """The highest record of the alias in ``folder`` as ``(number, bytes)``, ``None`` when it has none.
 
     Records are numbered 1, 2, 3... without gaps and never removed (a move creates N+1 only after
-    reading N), so from a number N seen before, reading N and then N+1, N+2... until one is missing
-    finds the highest: two requests when the alias has not moved since, whatever its history's
-    length. Without a hint, or when N is missing (the folder was replaced by hand), one listing
-    finds the highest and one read fetches it."""
-    hint = _HIGHEST_SEEN.get(folder.url)
-    found: tuple[int, bytes] | None = None
-    if hint is not None:
-        try:
-            found = (hint, folder.store.read_bytes(folder.child(_file_name(hint))))
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-            found = None
-    if found is None:  # no hint, or a stale one
+    reading N), so from a number N seen before (in this process or, kept in the cache, on this
+    machine), reading N and then N+1, N+2... until one is missing finds the highest: two requests
+    when the alias has not moved since, whatever its history's length (a listing takes over past
+    :data:`FORWARD_READS` newer records). Without a hint, or when N is missing (the folder was
+    replaced by hand), one listing finds the highest and one read fetches it."""
+    return _latest(folder, probe=True)[0]
+
+
+def _latest(folder: Location, *, probe: bool) -> tuple[tuple[int, bytes] | None, bool]:
+    """:func:`_current`, and whether the record returned is known to be the highest. With
+    ``probe=False`` the record the hint names is returned as soon as it is read, without looking
+    for later ones (``False``): what a move starts from, its create-only write of the next number
+    failing if there are later ones."""
+    hint = _hint(folder.url)
+    found = None if hint is None else _read_record(folder, hint)
+    if found is not None and not probe:
+        return found, False
+    if found is not None:
+        found = _read_forward(folder, found)
+    else:  # no hint, or a stale one
         numbers = _numbers(folder)
-        if not numbers:
-            _HIGHEST_SEEN.pop(folder.url, None)
-            return None
-        found = (numbers[-1], _read_raw(folder, numbers[-1]))
-    else:
-        while True:  # probe forward from the hint: the records made since
-            number = found[0] + 1
-            try:
-                found = (number, folder.store.read_bytes(folder.child(_file_name(number))))
-            except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-                break
-    _HIGHEST_SEEN[folder.url] = found[0]
-    return found
+        found = (numbers[-1], _read_raw(folder, numbers[-1])) if numbers else None
+    _remember(folder.url, None if found is None else found[0])
+    return found, True
+
+
+def _read_forward(folder: Location, found: tuple[int, bytes]) -> tuple[int, bytes]:
+    """From a record read, the highest: the records after it are read until one is missing, or,
+    past :data:`FORWARD_READS` of them (a number seen long ago), one listing finds the highest."""
+    for _ in range(FORWARD_READS):
+        later = _read_record(folder, found[0] + 1)
+        if later is None:
+            return found
+        found = later
+    numbers = _numbers(folder)
+    return (numbers[-1], _read_raw(folder, numbers[-1])) if numbers and numbers[-1] > found[0] else found
+
+
+def _read_record(folder: Location, number: int) -> tuple[int, bytes] | None:
+    try:
+        return number, folder.store.read_bytes(folder.child(_file_name(number)))
+    except _MISSING:
+        return None
+
+
+def _hint(url: str) -> int | None:
+    if url not in _HIGHEST_SEEN:
+        _HIGHEST_SEEN[url] = _stored_hint(url)
+    return _HIGHEST_SEEN[url]
+
+
+def _remember(url: str, number: int | None) -> None:
+    """Record ``number`` as the highest seen in the alias folder ``url``, here and on this machine."""
+    if url in _HIGHEST_SEEN and _HIGHEST_SEEN[url] == number:
+        return
+    _HIGHEST_SEEN[url] = number
+    _store_hint(url, number)
+
+
+def _hint_path(url: str) -> str:
+    return os.path.join(cache_dir(), "aliases", hashlib.sha256(url.encode()).hexdigest() + ".json")
+
+
+def _stored_hint(url: str) -> int | None:
+    """The number kept on this machine for the alias folder ``url`` (``None``: none, or unreadable)."""
+    try:
+        with open(_hint_path(url), encoding="utf-8") as f:
+            kept = json.load(f)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(kept, dict) or kept.get("url") != url:
+        return None
+    number = kept.get("highest")
+    return number if isinstance(number, int) and not isinstance(number, bool) and number > 0 else None
+
+
+def _store_hint(url: str, number: int | None) -> None:
+    """Keep ``number`` for the alias folder ``url`` on this machine (``None``: forget it). Written
+    whole (a temporary file renamed over the old one); a cache that cannot be written is skipped."""
+    path = _hint_path(url)
+    try:
+        if number is None:
+            os.remove(path)
+            return
+        folder = os.path.dirname(path)
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump({"url": url, "highest": number}, f)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.remove(tmp)
+            raise
+    except OSError:  # a read-only home, a full disk: the hint is only a hint
+        pass
 
 
 def _read_raw(folder: Location, number: int) -> bytes:
