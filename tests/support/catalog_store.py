@@ -129,7 +129,7 @@ def keras_model(dataset_path: str, epochs: int) -> tuple[object, TrainingConfig]
     ])  # fmt: skip
     model.compile(keras.optimizers.Adam(args["learning_rate"]), loss="categorical_crossentropy", metrics=["accuracy"])
     validation = (np.asarray(dataset.X_test), np.asarray(dataset.y_test))
-    history = model.fit(x, y, validation_data=validation, epochs=epochs, batch_size=16, verbose=0)
+    history = model.fit(x, y, validation_data=validation, epochs=epochs, batch_size=args["batch_size"], verbose=0)
     return model, TrainingConfig(history, args)
 
 
@@ -153,10 +153,13 @@ def build_compare_store(folder: str) -> dict[str, str]:
     frameworks, each with its own set of training arguments, trained on two dataset versions. The
     XGBoost model has the aliases ``champion`` and ``challenger``, dataset v2 the alias ``latest``."""
     paths = build_store(folder)
-    plan = (("xgboost", paths["v1"], xgboost_model, 10), ("lightgbm", paths["v2"], lightgbm_model, 10),
-            ("keras", paths["v1"], keras_model, 6))  # fmt: skip
-    for role, dataset, make, rounds in plan:
-        model, config = make(dataset, rounds)
+    plan = (
+        ("xgboost", paths["v1"], xgboost_model, 10),
+        ("lightgbm", paths["v2"], lightgbm_model, 10),
+        ("keras", paths["v1"], keras_model, 6),
+    )  # the last number: boosting rounds or epochs
+    for role, dataset, make, steps in plan:
+        model, config = make(dataset, steps)
         paths[role] = VersionedModelBuilder(dataset, model, config).publish(paths["models"], tags=[role])
     set_alias(paths["models"], "champion", os.path.basename(paths["xgboost"]))
     set_alias(paths["models"], "challenger", os.path.basename(paths["xgboost"]))
