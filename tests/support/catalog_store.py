@@ -1,6 +1,7 @@
 """Stores for the catalog tests: a small real one (two dataset versions, scikit-learn and PyTorch models
-trained on them with real per-epoch curves, and a tag that tries to inject HTML), and one of many
-cheap model versions for the scale test and benchmarks/bench_catalog.py."""
+trained on them with real per-epoch curves, and a tag that tries to inject HTML), the same plus
+XGBoost, LightGBM and Keras models for the compare view, and one of many cheap model versions for
+the scale test and benchmarks/bench_catalog.py."""
 
 from __future__ import annotations
 
@@ -107,6 +108,31 @@ def lightgbm_model(dataset_path: str, rounds: int) -> tuple[object, TrainingConf
     return _boosted(estimator, dataset_path, args, lambda model, x, k: model.predict_proba(x, num_iteration=k))
 
 
+def keras_model(dataset_path: str, epochs: int) -> tuple[object, TrainingConfig]:
+    """A tiny Keras network (two Dense layers), with the ``History`` its ``fit`` returns: loss and
+    accuracy per epoch on the training and the test tensors, turned into JSON by the mlops-keras
+    plugin. Its train args mostly differ from the other frameworks' (units, activation, optimizer,
+    batch_size), some share a name with theirs (learning_rate, epochs)."""
+    import keras
+
+    from mlops import VersionedDataset
+
+    keras.utils.set_random_seed(0)
+    dataset = VersionedDataset(dataset_path)
+    x, y = np.asarray(dataset.X_train), np.asarray(dataset.y_train)
+    args = {"units": 8, "activation": "relu", "optimizer": "adam", "learning_rate": 0.02, "epochs": epochs,
+            "batch_size": 16}  # fmt: skip
+    model = keras.Sequential([
+        keras.Input((x.shape[1],)),
+        keras.layers.Dense(args["units"], activation=args["activation"]),
+        keras.layers.Dense(y.shape[1], activation="softmax"),
+    ])  # fmt: skip
+    model.compile(keras.optimizers.Adam(args["learning_rate"]), loss="categorical_crossentropy", metrics=["accuracy"])
+    validation = (np.asarray(dataset.X_test), np.asarray(dataset.y_test))
+    history = model.fit(x, y, validation_data=validation, epochs=epochs, batch_size=args["batch_size"], verbose=0)
+    return model, TrainingConfig(history, args)
+
+
 def _boosted(model: Any, dataset_path: str, args: dict[str, Any], staged: Any) -> tuple[object, TrainingConfig]:
     from mlops import VersionedDataset
 
@@ -123,12 +149,17 @@ def _boosted(model: Any, dataset_path: str, args: dict[str, Any], staged: Any) -
 
 
 def build_compare_store(folder: str) -> dict[str, str]:
-    """:func:`build_store` plus an XGBoost and a LightGBM model: five models of four frameworks,
-    each with its own set of training arguments, trained on two dataset versions. The XGBoost
-    model has the aliases ``champion`` and ``challenger``, dataset v2 the alias ``latest``."""
+    """:func:`build_store` plus an XGBoost, a LightGBM and a Keras model: six models of five
+    frameworks, each with its own set of training arguments, trained on two dataset versions. The
+    XGBoost model has the aliases ``champion`` and ``challenger``, dataset v2 the alias ``latest``."""
     paths = build_store(folder)
-    for role, dataset, make in (("xgboost", paths["v1"], xgboost_model), ("lightgbm", paths["v2"], lightgbm_model)):
-        model, config = make(dataset, 10)
+    plan = (
+        ("xgboost", paths["v1"], xgboost_model, 10),
+        ("lightgbm", paths["v2"], lightgbm_model, 10),
+        ("keras", paths["v1"], keras_model, 6),
+    )  # the last number: boosting rounds or epochs
+    for role, dataset, make, steps in plan:
+        model, config = make(dataset, steps)
         paths[role] = VersionedModelBuilder(dataset, model, config).publish(paths["models"], tags=[role])
     set_alias(paths["models"], "champion", os.path.basename(paths["xgboost"]))
     set_alias(paths["models"], "challenger", os.path.basename(paths["xgboost"]))
