@@ -47,3 +47,38 @@ def test_appending_one_percent_of_rows_stores_at_most_five_percent_new_bytes(
     whole = numeric_frame(ROWS + ROWS // 100)
     column = table.column("b")  # statistics of reused parts come from their footers
     assert column is not None and (column.min, column.max) == (whole.b.min(), whole.b.max())
+
+
+@pytest.mark.parametrize("blake3_installed", [True, False])
+def test_the_fingerprint_tells_equal_rows_from_different_ones(
+    blake3_installed: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """BLAKE3 when the tables extra installed it, sha256 otherwise: both name themselves, so a cache
+    filled under one is never read as the other."""
+    import sys
+
+    import pyarrow as pa
+
+    if blake3_installed:
+        pytest.importorskip("blake3")
+    else:
+        monkeypatch.setitem(sys.modules, "blake3", None)  # import blake3 now fails
+    parquet_parts._hash_function.cache_clear()
+    try:
+        table = pa.table({"a": list(range(1000)), "b": [str(i) for i in range(1000)]})
+        again = pa.table({"a": list(range(1000)), "b": [str(i) for i in range(1000)]})
+        prints = {
+            parquet_parts.fingerprint(table.slice(0, 500)),
+            parquet_parts.fingerprint(again.slice(0, 500)),  # the same rows, another table
+            parquet_parts.fingerprint(table.slice(0, 500).replace_schema_metadata({b"k": b"v"})),  # metadata aside
+        }
+        assert len(prints) == 1
+        (same,) = prints
+        assert same.startswith("blake3-" if blake3_installed else "sha256-")
+        assert parquet_parts.fingerprint(table.slice(1, 500)) != same  # the rows shifted by one
+        assert (
+            parquet_parts.fingerprint(table.slice(0, 500).cast(pa.schema([("a", pa.int32()), ("b", pa.string())])))
+            != same
+        )
+    finally:
+        parquet_parts._hash_function.cache_clear()

