@@ -78,3 +78,17 @@ def test_the_catalog_dataset_view_shows_schema_and_statistics(versions: tuple[st
     assert "a table" in tensor.note
     page = render.render_page(catalog, "dataset", title="v2", record=record)
     assert "Table X_train" in page and "large_string" in page and "<td>income</td><td>double</td>" in page
+
+
+def test_a_float_column_from_zero_has_the_minimum_0_not_minus_0(tmp_path: Path) -> None:
+    """Parquet stores the minimum 0.0 as -0.0; meta.json and `mlops show` say 0.0, as the data does."""
+    frame = pd.DataFrame({"amount": [0.0, 1.0, 2.0], "loss": [-3.5, -0.0, 1.0]})
+    path = VersionedDatasetBuilder(
+        write_raw(str(tmp_path / "raw")), TablesProcessor(lambda: ({"X": frame}, {}))
+    ).publish(str(tmp_path / "datasets"), "v1")
+    columns = json.loads((Path(path) / "meta.json").read_text())["tensors"]["X"]["table"]["columns"]
+    bounds = {c["name"]: (c["min"], c["max"]) for c in columns}
+    assert bounds == {"amount": (0.0, 2.0), "loss": (-3.5, 1.0)}
+    assert str(bounds["amount"][0]) == "0.0"
+    shown = CliRunner().invoke(cli, ["show", path])
+    assert shown.exit_code == 0 and "-0.0" not in shown.output, shown.output

@@ -261,11 +261,13 @@ def _pick(choose: Any, a: Any, b: Any) -> Any:
 
 def json_scalar(value: Any) -> str | int | float | bool | None:
     """A statistic as meta.json stores it: numbers and strings as they are, dates and times in ISO
-    8601, decimals as strings; ``None`` for what JSON cannot hold (bytes, NaN)."""
+    8601, decimals as strings; ``None`` for what JSON cannot hold (bytes, NaN). A zero is written
+    as 0.0: Parquet writers store a float column's minimum 0.0 as -0.0 (so that readers comparing
+    bits never skip a -0.0), which ``mlops show`` would otherwise print for a column of 0, 1, 2..."""
     if isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
-        return value if math.isfinite(value) else None
+        return value + 0.0 if math.isfinite(value) else None  # -0.0 + 0.0 is 0.0
     if isinstance(value, (datetime, date, time)):
         return value.isoformat()
     if isinstance(value, Decimal):
