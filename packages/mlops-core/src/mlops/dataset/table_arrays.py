@@ -15,27 +15,42 @@ checked) when it is read.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 
 from mlops.errors import NonNumericColumnError
+from mlops.metadata import TableKind
 
-TableKind = Literal["pandas", "polars", "arrow", "dask"]
+TableLibrary = Literal["pandas", "polars", "arrow", "dask"]
 
-_TABLE_CLASSES: dict[tuple[str, str], tuple[TableKind, int]] = {
-    ("pandas", "DataFrame"): ("pandas", 2),
-    ("pandas", "Series"): ("pandas", 1),
-    ("polars", "DataFrame"): ("polars", 2),
-    ("polars", "Series"): ("polars", 1),
-    ("pyarrow", "Table"): ("arrow", 2),
-    ("pyarrow", "RecordBatch"): ("arrow", 2),
-    ("pyarrow", "ChunkedArray"): ("arrow", 1),
-    ("pyarrow", "Array"): ("arrow", 1),
-    ("dask", "DataFrame"): ("dask", 2),
-    ("dask", "Series"): ("dask", 1),
+
+@dataclass(frozen=True)
+class TableClass:
+    """What a table class is: its library, 1 (a Series or array) or 2 dimensions, and the kind it
+    is stored as in a dataset (``None``: converted to arrays, never stored as a table)."""
+
+    library: TableLibrary
+    ndim: int
+    stored: TableKind | None
+
+
+_TABLE_CLASSES: dict[tuple[str, str], TableClass] = {
+    ("pandas", "DataFrame"): TableClass("pandas", 2, "pandas"),
+    ("pandas", "Series"): TableClass("pandas", 1, "pandas-series"),
+    ("polars", "DataFrame"): TableClass("polars", 2, "polars"),
+    ("polars", "Series"): TableClass("polars", 1, "polars-series"),
+    ("pyarrow", "Table"): TableClass("arrow", 2, "arrow"),
+    ("pyarrow", "RecordBatch"): TableClass("arrow", 2, None),
+    ("pyarrow", "ChunkedArray"): TableClass("arrow", 1, None),
+    ("pyarrow", "Array"): TableClass("arrow", 1, None),
+    ("dask", "DataFrame"): TableClass("dask", 2, "dask"),
+    ("dask", "Series"): TableClass("dask", 1, None),
 }
-"""(top-level package, class name) of the table classes (a subclass of one is one too)."""
+"""(top-level package, class name) of the table classes (a subclass of one is one too): the one
+place that says which values are tables, for storing them (:mod:`mlops.dataset.tables`) and for
+reading them as tensors (here)."""
 
 NUMERIC_KINDS = frozenset("biuf")
 """numpy dtype kinds read as tensors: bool, signed and unsigned integers, floats."""
@@ -43,7 +58,9 @@ NUMERIC_KINDS = frozenset("biuf")
 FIX = "encode it as numbers in preprocess_features (e.g. category codes or one-hot columns), or drop it"
 
 
-def _table_class(value: Any) -> tuple[TableKind, int] | None:
+def table_class(value: Any) -> TableClass | None:
+    """What table ``value`` is (see :class:`TableClass`), or ``None`` for anything else; decided
+    from its classes' modules and names, without importing any table library."""
     for cls in type(value).__mro__:
         found = _TABLE_CLASSES.get((cls.__module__.split(".", 1)[0], cls.__name__))
         if found is not None:
@@ -51,31 +68,31 @@ def _table_class(value: Any) -> tuple[TableKind, int] | None:
     return None
 
 
-def table_kind(value: Any) -> TableKind | None:
+def table_kind(value: Any) -> TableLibrary | None:
     """``"pandas"``, ``"polars"``, ``"arrow"`` or ``"dask"`` when ``value`` is a table (DataFrame,
     Series, Arrow table or array) of that library, else ``None``. Imports none of them."""
-    found = _table_class(value)
-    return None if found is None else found[0]
+    found = table_class(value)
+    return None if found is None else found.library
 
 
 def is_table(value: Any) -> bool:
     """Whether ``value`` is a table :func:`table_to_numpy` converts (see :func:`table_kind`)."""
-    return _table_class(value) is not None
+    return table_class(value) is not None
 
 
 def is_dataframe(value: Any) -> bool:
     """Whether ``value`` is a two-dimensional table with named columns (a DataFrame, an Arrow
     Table or RecordBatch), not a Series or an array."""
-    found = _table_class(value)
-    return found is not None and found[1] == 2
+    found = table_class(value)
+    return found is not None and found.ndim == 2
 
 
 def column_names(table: Any) -> list[str]:
     """The column names of a DataFrame or Arrow table, in order, as strings."""
-    found = _table_class(table)
-    if found is None or found[1] != 2:
+    found = table_class(table)
+    if found is None or found.ndim != 2:
         raise TypeError(f"{type(table).__qualname__} is not a DataFrame or an Arrow table")
-    names = table.column_names if found[0] == "arrow" else list(table.columns)
+    names = table.column_names if found.library == "arrow" else list(table.columns)
     return [str(name) for name in names]
 
 
@@ -90,10 +107,10 @@ def table_to_numpy(table: Any, name: str = "table") -> Any:
     ``name`` (the tensor's name) is used in errors. Raises
     :class:`~mlops.errors.NonNumericColumnError` for a column that is not float, integer or bool,
     or an integer or bool column with missing values, naming it."""
-    found = _table_class(table)
+    found = table_class(table)
     if found is None:
         return table
-    kind, ndim = found
+    kind, ndim = found.library, found.ndim
     if kind == "dask":
         return _dask_to_array(table, name, ndim)
     columns = _columns(table, kind, ndim)
@@ -106,7 +123,7 @@ def table_to_numpy(table: Any, name: str = "table") -> Any:
     return out
 
 
-def _columns(table: Any, kind: TableKind, ndim: int) -> list[tuple[str | None, Any]]:
+def _columns(table: Any, kind: TableLibrary, ndim: int) -> list[tuple[str | None, Any]]:
     """(name, values) of each column; a Series or array is its one, unnamed, column."""
     if ndim == 1:
         return [(None, table)]
@@ -117,7 +134,7 @@ def _columns(table: Any, kind: TableKind, ndim: int) -> list[tuple[str | None, A
     return [(str(column), table.column(i)) for i, column in enumerate(table.column_names)]
 
 
-def _length(table: Any, kind: TableKind) -> int:
+def _length(table: Any, kind: TableLibrary) -> int:
     return int(table.num_rows) if kind == "arrow" else len(table)
 
 
@@ -144,7 +161,7 @@ def _missing(name: str, column: str | None, dtype: Any, count: int) -> NonNumeri
     )
 
 
-def _column_dtype(name: str, column: str | None, values: Any, kind: TableKind) -> np.dtype[Any]:
+def _column_dtype(name: str, column: str | None, values: Any, kind: TableLibrary) -> np.dtype[Any]:
     """The numpy dtype a column converts to, or the error naming it when it is not numeric."""
     if kind == "pandas":
         return _pandas_dtype(name, column, values.dtype)
@@ -182,7 +199,7 @@ def _common_dtype(name: str, dtypes: Sequence[tuple[str | None, np.dtype[Any]]])
     return np.result_type(*(dtype for _, dtype in dtypes))
 
 
-def _column_to_numpy(name: str, column: str | None, values: Any, kind: TableKind, dtype: np.dtype[Any]) -> Any:
+def _column_to_numpy(name: str, column: str | None, values: Any, kind: TableLibrary, dtype: np.dtype[Any]) -> Any:
     """One column as a 1-D numpy array of ``dtype`` (missing floats become NaN)."""
     if kind == "pandas":
         missing = int(values.isna().sum())

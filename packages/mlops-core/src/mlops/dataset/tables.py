@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from mlops.dataset import lazy
 from mlops.dataset import parquet_parts as parts
+from mlops.dataset.table_arrays import table_class
 from mlops.errors import IntegrityError, MissingDependencyError, TableColumnError
 from mlops.metadata import ColumnRecord, TableKind, TableRecord, TensorRecord
 from mlops.store import FileEntry, Location
@@ -44,25 +45,14 @@ MAX_PART_ROWS = 1 << 22
 SERIES_COLUMN = "__series__"
 """The column holding an unnamed pandas Series (its name comes back as ``None``)."""
 
-_KINDS = (
-    ("pandas", "DataFrame", "pandas"),
-    ("pandas", "Series", "pandas-series"),
-    ("polars", "DataFrame", "polars"),
-    ("polars", "Series", "polars-series"),
-    ("pyarrow", "Table", "arrow"),
-    ("dask", "DataFrame", "dask"),
-)
-
 
 def table_kind(value: Any) -> TableKind | None:
-    """What kind of table ``value`` is (``"pandas"``, ``"polars-series"``, ``"arrow"``, ``"dask"``...),
-    or ``None`` for anything else; decided from its classes' modules, without importing anything."""
-    for cls in type(value).__mro__:
-        top = cls.__module__.split(".", 1)[0]
-        for module, name, kind in _KINDS:
-            if top == module and cls.__name__ == name:
-                return cast(TableKind, kind)
-    return None
+    """What kind of table ``value`` is stored as (``"pandas"``, ``"polars-series"``, ``"arrow"``,
+    ``"dask"``...), or ``None`` for anything else (an Arrow array or record batch, a dask Series: the
+    tensor loaders read them, a dataset does not store them as tables); decided from its classes'
+    modules, without importing anything (see :func:`~mlops.dataset.table_arrays.table_class`)."""
+    found = table_class(value)
+    return None if found is None else found.stored
 
 
 def table_file(name: str) -> str:
