@@ -7,22 +7,20 @@ small tensor set. The dataset area's tensor-heavy workload is measured too, as i
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from bench_dataset import ensure_raw
 from bench_processor import PARAMS_FILE, BenchProcessor
-from harness import MB, Context, Stat, Target, rmtree, settle, timed
-from s3server import endpoint, filesystem
+from harness import MB, Context, Stat, Target, disk_bytes, rmtree, settle, timed
+from s3server import count_requests, endpoint, filesystem
 
 BUCKET = "bench-incremental"
 CHANGED = 0.01
@@ -90,18 +88,6 @@ def _change(raw: str, round_: int) -> int:
     return changed
 
 
-def _disk_bytes(root: Path) -> int:
-    """Bytes the root takes on disk: each inode counted once (hard links share one)."""
-    seen: set[tuple[int, int]] = set()
-    total = 0
-    for path in root.rglob("*"):
-        st = path.lstat()
-        if path.is_file() and (st.st_dev, st.st_ino) not in seen:
-            seen.add((st.st_dev, st.st_ino))
-            total += st.st_blocks * 512
-    return total
-
-
 def _local(ctx: Context, builder: Any, raw: str, size: int, *, tensor_heavy: bool = False) -> None:
     """13a-13c on the photo workload; with ``tensor_heavy``, the same rows (informational, ``-t``)
     on the dataset area's workload: ``size`` MB of tensors and 1,000 small raw files, where a second
@@ -115,10 +101,10 @@ def _local(ctx: Context, builder: Any, raw: str, size: int, *, tensor_heavy: boo
         root = out / f"r{i}"
         settle()
         first.append(timed(functools.partial(builder.publish, str(root), "v1")))
-        one = _disk_bytes(root)
+        one = disk_bytes(root)
         settle()
         same.append(timed(functools.partial(builder.publish, str(root), "v2")))
-        extra.append((_disk_bytes(root) - one) / one)
+        extra.append((disk_bytes(root) - one) / one)
         _change(raw, i)
         settle()
         changed.append(timed(functools.partial(builder.publish, str(root), "v3")))
@@ -134,30 +120,6 @@ def _local(ctx: Context, builder: Any, raw: str, size: int, *, tensor_heavy: boo
     add(Target(f"13c{suffix}", "incremental", "local v3 with 1% of raw files changed / v1 publish",
                Stat([c / f for c, f in zip(changed, first, strict=True)]), 0.2, "x",
                f"v3 {Stat(changed).median:.2f} s", informational=info))  # fmt: skip
-
-
-@contextlib.contextmanager
-def _bytes_sent() -> Iterator[list[int]]:
-    """Body bytes of every s3fs request sent meanwhile (put_object, upload_part), in a one-item list."""
-    import s3fs
-    from fsspec.asyn import sync_wrapper
-
-    sent = [0]
-    original, original_sync = s3fs.S3FileSystem._call_s3, s3fs.S3FileSystem.call_s3
-
-    async def counting(self: Any, method: str, *args: Any, **kwargs: Any) -> Any:
-        body = kwargs.get("Body")
-        if isinstance(body, (bytes, bytearray, memoryview)):
-            sent[0] += memoryview(body).nbytes
-        return await original(self, method, *args, **kwargs)
-
-    s3fs.S3FileSystem._call_s3 = counting  # type: ignore[method-assign]
-    s3fs.S3FileSystem.call_s3 = sync_wrapper(counting)  # type: ignore[method-assign]
-    try:
-        yield sent
-    finally:
-        s3fs.S3FileSystem._call_s3 = original  # type: ignore[method-assign]
-        s3fs.S3FileSystem.call_s3 = original_sync  # type: ignore[method-assign]
 
 
 def _copy_floor(fs: Any, version: str, dest: str) -> float:
@@ -194,14 +156,14 @@ def _s3(ctx: Context, builder: Any, raw: str, size: int) -> None:
     try:
         for i in range(ctx.repeats):
             root = f"s3://{BUCKET}/r{i}"
-            with _bytes_sent() as sent1:
+            with count_requests() as sent1:
                 first.append(timed(functools.partial(builder.publish, root, "v1")))
             changed = _change(raw, 100 + i)
-            with _bytes_sent() as sent2:
+            with count_requests() as sent2:
                 same.append(timed(functools.partial(builder.publish, root, "v2")))
-            sent_ratio.append(sent2[0] / max(changed, 1))
+            sent_ratio.append(sent2.bytes_sent / max(changed, 1))
             floor.append(_copy_floor(fs, f"{BUCKET}/r{i}/v1", f"{BUCKET}/floor{i}/v1") / first[-1])
-            print(f"  round {i}: v1 sent {sent1[0] / MB:.1f} MB, v2 {sent2[0] / MB:.2f} MB "
+            print(f"  round {i}: v1 sent {sent1.bytes_sent / MB:.1f} MB, v2 {sent2.bytes_sent / MB:.2f} MB "
                   f"({changed / MB:.2f} MB changed); CopyObject of v1: {floor[-1]:.2f}x its publish",
                   flush=True)  # fmt: skip
         _resume(ctx, raw)
@@ -254,8 +216,8 @@ def _resume(ctx: Context, raw: str) -> None:
         root = f"s3://{BUCKET}/resume{i}"
         killed = subprocess.run([sys.executable, "-c", KILLED_AT_HALF, raw, root], env=env, check=False)
         assert killed.returncode == -signal.SIGKILL, killed.returncode
-        with _bytes_sent() as sent:
+        with count_requests() as sent:
             builder.publish(root, "v1", resume=True)
-        ratios.append(sent[0] / total)
+        ratios.append(sent.bytes_sent / total)
     ctx.results.add_target(Target("13f", "incremental", "S3 resume after a kill at 50%: bytes sent / version bytes",
                                   Stat(ratios), 0.55, "x", "SIGKILL once half the bytes were written"))  # fmt: skip

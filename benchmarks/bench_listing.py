@@ -10,7 +10,7 @@ from typing import Any
 
 from bench_processor import BenchProcessor
 from harness import Context, Stat, Target, paired, rmtree
-from s3server import count_requests, endpoint, filesystem
+from s3server import copy_versions, count_requests, endpoint, filesystem
 from workloads import make_raw_folder
 
 BUCKET = "bench-list"
@@ -57,9 +57,7 @@ def run(ctx: Context) -> None:
         # One real version, then count-1 more made by writing meta.json only (what listing reads):
         # publishing 1,000 full versions through moto would take minutes and measure nothing more.
         VersionedDatasetBuilder(raw, BenchProcessor()).publish(root, "v0000")
-        meta = json.loads(fs.cat(f"{BUCKET}/datasets/v0000/meta.json"))
-        fs.pipe({f"{BUCKET}/datasets/v{i:04d}/meta.json": json.dumps(dict(meta, version=f"v{i:04d}")).encode()
-                 for i in range(1, count)})  # fmt: skip
+        copy_versions(fs, f"{BUCKET}/datasets", count)
         list_versions, label = _list_versions()
 
         def sequential(_: int) -> list[dict[str, Any]]:

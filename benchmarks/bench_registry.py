@@ -6,13 +6,12 @@ on a root of 1,000 versions (target: no manifest read, only what listing reads),
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
 from bench_processor import BenchProcessor
 from harness import Context, Stat, Target, rmtree
-from s3server import count_requests, endpoint, filesystem
+from s3server import copy_versions, count_requests, endpoint, filesystem
 from workloads import make_raw_folder
 
 BUCKET = "bench-registry"
@@ -34,18 +33,8 @@ def run(ctx: Context) -> None:
     saved_cache = os.environ.get("MLOPS_CACHE_DIR")
     try:
         mlops.VersionedDatasetBuilder(raw, BenchProcessor()).publish(root, "v0000")
-        meta = json.loads(fs.cat(f"{BUCKET}/datasets/v0000/meta.json"))
-        # count-1 more versions made by writing meta.json and the manifest (what gc and listing read),
-        # all published long ago: gc --dry-run then has every one of them to judge.
-        manifest = fs.cat(f"{BUCKET}/datasets/v0000/manifest.jsonl")
-        files: dict[str, bytes] = {}
-        for i in range(1, count):
-            version = f"v{i:04d}"
-            files[f"{BUCKET}/datasets/{version}/meta.json"] = json.dumps(
-                dict(meta, version=version, created_at=f"2020-01-01T00:00:{i % 60:02d}.{i:06d}")
-            ).encode()
-            files[f"{BUCKET}/datasets/{version}/manifest.jsonl"] = manifest
-        fs.pipe(files)
+        # count-1 more versions, all published long ago: gc --dry-run then has every one of them to judge.
+        copy_versions(fs, f"{BUCKET}/datasets", count, manifest=True, long_ago=True)
         for i in range(HISTORY):
             mlops.set_alias(root, "production", f"v{i % 10:04d}")
         resolve_counts, resolve_kinds, move_counts, resolve_times = [], {}, [], []

@@ -16,7 +16,21 @@ from typing import Any
 
 import numpy as np
 from bench_table_processor import PARAMS_FILE, TableProcessor
-from harness import MB, Context, Stat, Target, evict, files_under, fsync_file, paired, ratios, rmtree, settle, timed
+from harness import (
+    MB,
+    Context,
+    Stat,
+    Target,
+    disk_bytes,
+    evict,
+    files_under,
+    fsync_file,
+    paired,
+    ratios,
+    rmtree,
+    settle,
+    timed,
+)
 
 _FRAMES: dict[tuple[int, float], Any] = {}
 EXTRA = 0.01
@@ -115,17 +129,6 @@ def _raw(ctx: Context, size: int, extra: float) -> str:
     return str(path)
 
 
-def _disk_bytes(root: Path) -> int:
-    seen: set[tuple[int, int]] = set()
-    total = 0
-    for path in root.rglob("*"):
-        st = path.lstat()
-        if path.is_file() and (st.st_dev, st.st_ino) not in seen:
-            seen.add((st.st_dev, st.st_ino))
-            total += st.st_blocks * 512
-    return total
-
-
 def _append(ctx: Context, size: int, out: Path) -> None:
     """v2 = v1 with 1% more rows, published into v1's root: its time against v1's, its extra bytes."""
     from mlops import VersionedDatasetBuilder
@@ -141,10 +144,10 @@ def _append(ctx: Context, size: int, out: Path) -> None:
         os.environ["MLOPS_CACHE_DIR"] = str(ctx.tmp / f"tables-append-cache-{i}")  # v1 starts with nothing known
         settle()
         first.append(timed(functools.partial(publish, root, 0.0, "v1")))
-        one = _disk_bytes(root)
+        one = disk_bytes(root)
         settle()
         second.append(timed(functools.partial(publish, root, EXTRA, "v2")))
-        extra.append((_disk_bytes(root) - one) / one)
+        extra.append((disk_bytes(root) - one) / one)
         rmtree(root)
     os.environ["MLOPS_CACHE_DIR"] = str(ctx.tmp / "cache")
     add = ctx.results.add_target
@@ -177,7 +180,7 @@ def _hf(ctx: Context, size: int, version: str) -> None:
     add = ctx.results.add_target
     add(Target("24e", "tables", "publish / HF Dataset.from_pandas().save_to_disk()", ratio, 1.0, "x",
                f"mlops {cand.median:.2f} s, datasets {base.median:.2f} s; mlops stores "
-               f"{_disk_bytes(out / 'm0') / max(1, _disk_bytes(out / 'hf0')):.2f}x the bytes",
+               f"{disk_bytes(out / 'm0') / max(1, disk_bytes(out / 'hf0')):.2f}x the bytes",
                informational=True))  # fmt: skip
 
     def hf_load(_: int) -> None:

@@ -216,6 +216,18 @@ def files_under(path: str | os.PathLike[str]) -> list[str]:
     return sorted(found)
 
 
+def disk_bytes(root: Path) -> int:
+    """Bytes the tree ``root`` takes on disk: each inode counted once (hard links share one)."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for path in root.rglob("*"):
+        st = path.lstat()
+        if path.is_file() and (st.st_dev, st.st_ino) not in seen:
+            seen.add((st.st_dev, st.st_ino))
+            total += st.st_blocks * 512
+    return total
+
+
 def fsync_file(path: str | os.PathLike[str]) -> None:
     """Flush one file's data to the device, as mlops does for every file it publishes locally."""
     fd = os.open(path, os.O_RDONLY)

@@ -9,6 +9,7 @@ slow both sides in ways that depend on the workload. Plain ``s3://`` URLs reach 
 from __future__ import annotations
 
 import contextlib
+import json
 import subprocess
 import sys
 from collections import Counter
@@ -20,6 +21,8 @@ from typing import Any
 from harness import Context
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
+from s3_requests import Send, intercept_s3_calls  # noqa: E402  (the test suite's request counter)
+
 from s3_environment import s3_environment  # noqa: E402  (shared with the test suite's s3_server)
 
 _SERVER = """
@@ -63,6 +66,24 @@ def endpoint(ctx: Context) -> str:
     return str(ctx.shared["s3_endpoint"])
 
 
+def copy_versions(fs: Any, root: str, count: int, *, manifest: bool = False, long_ago: bool = False) -> None:
+    """Make ``root`` (``bucket/path``, holding a published ``v0000``) a root of ``count`` versions by
+    writing v0000's meta.json (and, with ``manifest``, its manifest) as v0001, v0002...: what listing
+    and gc read, without publishing 1,000 versions through moto. ``long_ago``: created in 2020."""
+    meta = json.loads(fs.cat(f"{root}/v0000/meta.json"))
+    manifest_bytes = fs.cat(f"{root}/v0000/manifest.jsonl") if manifest else None
+    files: dict[str, bytes] = {}
+    for i in range(1, count):
+        version = f"v{i:04d}"
+        fields = dict(meta, version=version)
+        if long_ago:
+            fields["created_at"] = f"2020-01-01T00:00:{i % 60:02d}.{i:06d}"
+        files[f"{root}/{version}/meta.json"] = json.dumps(fields).encode()
+        if manifest_bytes is not None:
+            files[f"{root}/{version}/manifest.jsonl"] = manifest_bytes
+    fs.pipe(files)
+
+
 def filesystem() -> Any:
     """A fresh (uncached) s3fs filesystem for the benchmark's own baseline operations."""
     import s3fs
@@ -72,11 +93,13 @@ def filesystem() -> Any:
 
 @dataclass
 class RequestLog:
-    """S3 API calls made through s3fs in this process, by operation, and bytes of object bodies
-    received (``get_object`` content lengths), by key."""
+    """S3 API calls made through s3fs in this process, by operation, bytes of object bodies
+    received (``get_object`` content lengths) by key, and bytes of request bodies sent
+    (``put_object``, ``upload_part``)."""
 
     calls: Counter[str] = field(default_factory=Counter)
     bytes_by_key: Counter[str] = field(default_factory=Counter)
+    bytes_sent: int = 0
     in_flight: int = 0
     peak_in_flight: int = 0
     """Most requests awaiting their response at the same moment (1: strictly sequential)."""
@@ -88,30 +111,23 @@ class RequestLog:
 
 @contextlib.contextmanager
 def count_requests() -> Iterator[RequestLog]:
-    """Count every call s3fs sends: they all go through ``S3FileSystem._call_s3``, directly or
-    through its blocking twin ``call_s3`` (used by open files), so both are wrapped."""
-    import s3fs
-    from fsspec.asyn import sync_wrapper
-
+    """Count every call s3fs sends meanwhile (see the test suite's ``intercept_s3_calls``)."""
     log = RequestLog()
-    original, original_sync = s3fs.S3FileSystem._call_s3, s3fs.S3FileSystem.call_s3
 
-    async def counting(self: Any, method: str, *args: Any, **kwargs: Any) -> Any:
+    async def counting(send: Send, method: str, *args: Any, **kwargs: Any) -> Any:
         log.calls[method] += 1  # counted when sent, so failed requests (404s) count too
+        body = kwargs.get("Body")
+        if isinstance(body, (bytes, bytearray, memoryview)):
+            log.bytes_sent += memoryview(body).nbytes
         log.in_flight += 1  # one event loop runs every s3fs call: no lock needed
         log.peak_in_flight = max(log.peak_in_flight, log.in_flight)
         try:
-            out = await original(self, method, *args, **kwargs)
+            out = await send(method, *args, **kwargs)
         finally:
             log.in_flight -= 1
         if method == "get_object" and isinstance(out, dict):
             log.bytes_by_key[str(kwargs.get("Key", ""))] += int(out.get("ContentLength") or 0)
         return out
 
-    s3fs.S3FileSystem._call_s3 = counting  # type: ignore[method-assign]
-    s3fs.S3FileSystem.call_s3 = sync_wrapper(counting)  # type: ignore[method-assign]
-    try:
+    with intercept_s3_calls(counting):
         yield log
-    finally:
-        s3fs.S3FileSystem._call_s3 = original  # type: ignore[method-assign]
-        s3fs.S3FileSystem.call_s3 = original_sync  # type: ignore[method-assign]

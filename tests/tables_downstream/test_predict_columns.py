@@ -21,30 +21,19 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from mlops import TrainingConfig, VersionedDataset, VersionedDatasetBuilder, VersionedModel, VersionedModelBuilder
-from mlops.dataset.data_processor import DataProcessor
 from mlops.errors import FeatureColumnsError, ModelInputError, NonNumericColumnError
+from sample_processors import FixedProcessor
 
 COLUMNS = ["age", "monthly income", "visits", "tenure"]
 ROWS = 300
 
 
-class GeneratedProcessor(DataProcessor):
+def _generated() -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Four generated numeric features and a binary label that depends on their order."""
-
-    def get_raw_features_and_labels(self, dataset_path: str) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        rng = np.random.default_rng(7)
-        x = rng.normal(size=(ROWS, len(COLUMNS))) * np.array([10.0, 3.0, 1.0, 0.5])
-        y = (x[:, 0] / 10 + x[:, 1] / 3 - x[:, 2] > 0).astype(np.int64)
-        return {"X_train": x[:200], "X_test": x[200:]}, {"y_train": y[:200], "y_test": y[200:]}
-
-    def get_raw_features(self, dataset_path: str) -> dict[str, np.ndarray]:
-        return {}
-
-    def preprocess_features(self, raw_feature_tensor: np.ndarray) -> np.ndarray:
-        return raw_feature_tensor
-
-    def preprocess_labels(self, raw_label_tensor: np.ndarray) -> np.ndarray:
-        return raw_label_tensor
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(ROWS, len(COLUMNS))) * np.array([10.0, 3.0, 1.0, 0.5])
+    y = (x[:, 0] / 10 + x[:, 1] / 3 - x[:, 2] > 0).astype(np.int64)
+    return {"X_train": x[:200], "X_test": x[200:]}, {"y_train": y[:200], "y_test": y[200:]}
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +41,7 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> VersionedDataset:
     raw = tmp_path_factory.mktemp("raw")
     (raw / "readme.txt").write_text("generated")
     root = tmp_path_factory.mktemp("datasets")
-    return VersionedDataset(VersionedDatasetBuilder(str(raw), GeneratedProcessor()).publish(str(root), "v1"))
+    return VersionedDataset(VersionedDatasetBuilder(str(raw), FixedProcessor(*_generated())).publish(str(root), "v1"))
 
 
 def _frame(x: np.ndarray) -> pd.DataFrame:
